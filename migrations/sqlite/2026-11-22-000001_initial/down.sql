@@ -1,0 +1,16 @@
+DROP TABLE revocations;
+DROP TABLE throttle_counters;
+DROP TABLE cloudtrax_nonces;
+DROP TABLE terms_acceptances;
+DROP TABLE acl_rules;
+DROP TABLE signing_keys;
+DROP TABLE events;
+DROP TABLE one_time_tokens;
+DROP TABLE consents;
+DROP TABLE sessions;
+DROP TABLE personal_access_tokens;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE grants;
+DROP TABLE clients;
+DROP TABLE users;

@@ -1,0 +1,600 @@
+//! The command line (SPEC §7): `serve` (the default), `migrate`, and the operator commands for
+//! users, clients, signing keys and ACL rules. Every command reads the same configuration and
+//! database as the server; `--json` prints machine-readable output on stdout.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::config::{Config, SigningAlg};
+use crate::core::{acl, clients, keys, password, time::rfc3339, users};
+use crate::db::DbPool;
+use crate::server;
+
+/// Portcullis: an OAuth 2 / OpenID Connect authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (settings not in it come from PORTCULLIS_* variables or defaults).
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients (and keys of the older APIs).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage ACL rules for Mongoose Auth.AuthorizeCommand.
+    #[command(subcommand)]
+    Acl(AclCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Add(UserAdd),
+    /// List users.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Skip this many.
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// Disable a user: ends their sessions and cuts off their tokens.
+    Disable { id: String },
+    /// Enable a disabled user.
+    Enable { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct UserAdd {
+    #[arg(long)]
+    pub email: String,
+    /// 8 to 1024 characters.
+    #[arg(long)]
+    pub password: String,
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Choose the user id (1-64 of [A-Za-z0-9._-]); a UUID otherwise.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Make the user an administrator.
+    #[arg(long)]
+    pub admin: bool,
+    /// Mark the email address as verified.
+    #[arg(long)]
+    pub verified: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and, once, its secret.
+    Add(Box<ClientAdd>),
+    /// List clients.
+    List,
+    /// Delete a client and revoke everything issued to it.
+    Remove { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientAdd {
+    #[arg(long)]
+    pub name: String,
+    /// Choose the client id; a UUID otherwise.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Use this secret instead of a generated 256-bit one.
+    #[arg(long, conflicts_with = "public")]
+    pub secret: Option<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    pub public: bool,
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed grant type (repeatable): authorization_code, refresh_token, client_credentials, password.
+    #[arg(long = "grant", value_name = "GRANT")]
+    pub grants: Vec<String>,
+    /// Allowed scope (repeatable, or space-separated).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// RFC 8707 resource this client may request tokens for (repeatable).
+    #[arg(long = "resource", value_name = "URI")]
+    pub resources: Vec<String>,
+    /// First-party client: skips consent, may use the password grant.
+    #[arg(long)]
+    pub trusted: bool,
+    /// app, device, client_key, api_key, embed or cloudtrax_application.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// The user who owns this key; its client-credentials tokens act for them.
+    #[arg(long, value_name = "USER_ID")]
+    pub owner: Option<String>,
+    /// PEM certificate a device authenticates with (its SHA-256 thumbprint is stored).
+    #[arg(long, value_name = "PEM")]
+    pub cert_file: Option<PathBuf>,
+    /// The client stops working after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub expires_in: Option<u64>,
+    /// client_secret_basic (default), client_secret_post, or none (public clients).
+    #[arg(long)]
+    pub auth_method: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create the next signing key: published now, signing after `keys.publish_ahead` seconds.
+    Rotate {
+        /// RS256, ES256 or EdDSA; the configured `keys.algorithm` by default.
+        #[arg(long)]
+        alg: Option<String>,
+        /// Sign with the new key at once (after a compromise; verifiers may briefly miss it).
+        #[arg(long)]
+        now: bool,
+    },
+    /// List keys and their states (next, active, retired, expired).
+    List,
+    /// Stop a key from signing; it stays published for `keys.retired_ttl` seconds.
+    Retire { kid: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AclCommand {
+    /// Allow SUBJECT to send commands matching GLOB to TARGET (or * for any target).
+    Add {
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        command: String,
+    },
+    /// List rules.
+    List,
+    /// Remove a rule by id.
+    Remove { id: String },
+}
+
+/// Entry point of the binary: parse, load configuration, dispatch. Exit code 2 for usage and
+/// configuration errors, 1 for failures.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("portcullis: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init_logging(&config);
+    let result = match cli.command {
+        None | Some(Command::Serve) => serve(config),
+        Some(command) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            run(&config, &Clock::system(), command, cli.json, &mut out)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portcullis: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let state = server::build_state(config, Clock::system())?;
+    actix_web::rt::System::new().block_on(server::serve(state))
+}
+
+fn open(config: &Config) -> anyhow::Result<DbPool> {
+    server::open_database(config).context("opening the database")
+}
+
+fn print_json(out: &mut dyn Write, value: &serde_json::Value) -> anyhow::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    Ok(())
+}
+
+/// Runs one operator command against the configured database, writing to `out`.
+pub fn run(
+    config: &Config,
+    clock: &Clock,
+    command: Command,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => anyhow::bail!("`serve` is not an operator command"),
+        Command::Migrate => {
+            let pool = DbPool::connect(config.database_url(), 1)?;
+            let applied = crate::db::migrate(&mut *pool.get()?)?;
+            if json {
+                print_json(out, &json!({ "applied": applied }))
+            } else if applied.is_empty() {
+                writeln!(out, "database is up to date")?;
+                Ok(())
+            } else {
+                for name in applied {
+                    writeln!(out, "applied {name}")?;
+                }
+                Ok(())
+            }
+        }
+        Command::User(cmd) => run_user(config, clock, cmd, json, out),
+        Command::Client(cmd) => run_client(config, clock, cmd, json, out),
+        Command::Keys(cmd) => run_keys(config, clock, cmd, json, out),
+        Command::Acl(cmd) => run_acl(config, clock, cmd, json, out),
+    }
+}
+
+fn user_json(u: &users::User) -> serde_json::Value {
+    json!({
+        "id": u.id,
+        "email": u.email,
+        "username": u.username,
+        "name": u.display_name,
+        "admin": u.is_admin,
+        "email_verified": u.email_verified_at.is_some(),
+        "disabled": u.disabled,
+        "created_at": rfc3339(u.created_at),
+    })
+}
+
+fn run_user(
+    config: &Config,
+    clock: &Clock,
+    cmd: UserCommand,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let pool = open(config)?;
+    let mut conn = pool.get()?;
+    let now = clock.now_naive();
+    match cmd {
+        UserCommand::Add(a) => {
+            password::check_policy("password", &a.password)?;
+            let new = users::NewUser {
+                id: a.id,
+                email: a.email,
+                username: a.username,
+                display_name: a.name,
+                password_hash: None,
+                is_admin: a.admin,
+                verified: a.verified,
+            };
+            users::validate_new(&new)?;
+            let new = users::NewUser {
+                password_hash: Some(password::hash(&config.argon2, &a.password)?),
+                ..new
+            };
+            let user = users::create(&mut conn, now, new)?;
+            if json {
+                print_json(out, &user_json(&user))
+            } else {
+                writeln!(out, "created user {} <{}>", user.id, user.email)?;
+                Ok(())
+            }
+        }
+        UserCommand::List { limit, offset } => {
+            let list = users::list(&mut conn, limit.clamp(1, 10_000), offset.max(0))?;
+            if json {
+                return print_json(out, &json!(list.iter().map(user_json).collect::<Vec<_>>()));
+            }
+            writeln!(out, "{:<38} {:<32} {:<20} FLAGS", "ID", "EMAIL", "USERNAME")?;
+            for u in list {
+                let mut flags = Vec::new();
+                if u.is_admin {
+                    flags.push("admin");
+                }
+                if u.email_verified_at.is_some() {
+                    flags.push("verified");
+                }
+                if u.disabled {
+                    flags.push("disabled");
+                }
+                writeln!(
+                    out,
+                    "{:<38} {:<32} {:<20} {}",
+                    u.id,
+                    u.email,
+                    u.username.as_deref().unwrap_or("-"),
+                    flags.join(",")
+                )?;
+            }
+            Ok(())
+        }
+        UserCommand::Disable { id } | UserCommand::Enable { id } if id.is_empty() => {
+            anyhow::bail!("a user id is required")
+        }
+        UserCommand::Disable { id } => {
+            let user = users::set_disabled(&mut conn, now, &id, true)?;
+            if json {
+                print_json(out, &user_json(&user))
+            } else {
+                writeln!(
+                    out,
+                    "disabled user {id}; their sessions and tokens are revoked"
+                )?;
+                Ok(())
+            }
+        }
+        UserCommand::Enable { id } => {
+            let user = users::set_disabled(&mut conn, now, &id, false)?;
+            if json {
+                print_json(out, &user_json(&user))
+            } else {
+                writeln!(out, "enabled user {id}")?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn run_client(
+    config: &Config,
+    clock: &Clock,
+    cmd: ClientCommand,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let pool = open(config)?;
+    let mut conn = pool.get()?;
+    let now = clock.now_naive();
+    match cmd {
+        ClientCommand::Add(a) => {
+            let a = *a;
+            let cert_thumbprint = match &a.cert_file {
+                Some(path) => {
+                    let pem = std::fs::read(path)
+                        .with_context(|| format!("reading --cert-file {}", path.display()))?;
+                    Some(clients::cert_thumbprint(&pem)?)
+                }
+                None => None,
+            };
+            let created = clients::create(
+                &mut conn,
+                now,
+                clients::NewClient {
+                    id: a.id,
+                    name: a.name,
+                    secret: a.secret,
+                    public: a.public,
+                    redirect_uris: a.redirect_uris,
+                    post_logout_redirect_uris: a.post_logout_redirect_uris,
+                    grant_types: a.grants,
+                    scopes: a.scopes,
+                    resources: a.resources,
+                    trusted: a.trusted,
+                    kind: a.kind,
+                    owner_id: a.owner,
+                    cert_thumbprint,
+                    expires_in: a.expires_in,
+                    auth_method: a.auth_method,
+                    metadata: None,
+                },
+            )?;
+            if json {
+                return print_json(
+                    out,
+                    &json!({
+                        "client_id": created.client.client_id,
+                        "client_secret": created.secret,
+                        "client": created.client,
+                    }),
+                );
+            }
+            writeln!(out, "client_id:     {}", created.client.client_id)?;
+            match &created.secret {
+                Some(s) => {
+                    writeln!(out, "client_secret: {s}")?;
+                    writeln!(
+                        out,
+                        "(the secret is shown only now; it is stored as a hash)"
+                    )?;
+                }
+                None => writeln!(out, "public client: no secret (PKCE required)")?,
+            }
+            Ok(())
+        }
+        ClientCommand::List => {
+            let list = clients::list(&mut conn)?;
+            if json {
+                return print_json(out, &json!(list));
+            }
+            writeln!(
+                out,
+                "{:<38} {:<24} {:<12} {:<20} GRANTS",
+                "CLIENT ID", "NAME", "KIND", "AUTH"
+            )?;
+            for c in list {
+                writeln!(
+                    out,
+                    "{:<38} {:<24} {:<12} {:<20} {}",
+                    c.client_id,
+                    c.name,
+                    c.kind,
+                    c.token_endpoint_auth_method,
+                    c.grant_types.join(",")
+                )?;
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { id } => {
+            clients::remove(&mut conn, now, &id, config.tokens.access_token_ttl)?;
+            if json {
+                print_json(out, &json!({ "removed": id }))
+            } else {
+                writeln!(out, "removed client {id}; its tokens are revoked")?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn run_keys(
+    config: &Config,
+    clock: &Clock,
+    cmd: KeysCommand,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let pool = open(config)?;
+    let mut conn = pool.get()?;
+    let now = clock.now_naive();
+    let master = config.master_key();
+    match cmd {
+        KeysCommand::Rotate {
+            alg,
+            now: immediately,
+        } => {
+            let alg = match alg {
+                Some(a) => SigningAlg::parse(&a)
+                    .with_context(|| format!("--alg `{a}`: use RS256, ES256 or EdDSA"))?,
+                None => config.keys.algorithm,
+            };
+            let row = keys::rotate(
+                &mut conn,
+                now,
+                alg,
+                &config.keys,
+                master.as_ref(),
+                immediately,
+            )?;
+            if json {
+                return print_json(
+                    out,
+                    &json!({ "kid": row.kid, "alg": row.alg, "activates_at": rfc3339(row.activates_at) }),
+                );
+            }
+            writeln!(
+                out,
+                "created key {} ({}); published now, signs from {}",
+                row.kid,
+                row.alg,
+                rfc3339(row.activates_at)
+            )?;
+            Ok(())
+        }
+        KeysCommand::List => {
+            let list = keys::list(&mut conn, now, config.keys.retired_ttl)?;
+            if json {
+                return print_json(out, &json!(list));
+            }
+            writeln!(
+                out,
+                "{:<18} {:<6} {:<8} {:<21} RETIRED",
+                "KID", "ALG", "STATE", "SIGNS FROM"
+            )?;
+            for k in list {
+                writeln!(
+                    out,
+                    "{:<18} {:<6} {:<8} {:<21} {}",
+                    k.kid,
+                    k.alg,
+                    k.state.as_str(),
+                    rfc3339(k.activates_at),
+                    k.retired_at.map(rfc3339).unwrap_or_else(|| "-".into())
+                )?;
+            }
+            Ok(())
+        }
+        KeysCommand::Retire { kid } => {
+            keys::retire(&mut conn, now, &kid, config.keys.retired_ttl)?;
+            if json {
+                print_json(out, &json!({ "retired": kid }))
+            } else {
+                writeln!(
+                    out,
+                    "retired key {kid}; it stays published for {} s",
+                    config.keys.retired_ttl
+                )?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn run_acl(
+    config: &Config,
+    clock: &Clock,
+    cmd: AclCommand,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let pool = open(config)?;
+    let mut conn = pool.get()?;
+    let now = clock.now_naive();
+    match cmd {
+        AclCommand::Add {
+            subject,
+            target,
+            command,
+        } => {
+            let rule = acl::add(&mut conn, now, &subject, &target, &command)?;
+            if json {
+                print_json(out, &json!({ "id": rule.id }))
+            } else {
+                writeln!(out, "added rule {}", rule.id)?;
+                Ok(())
+            }
+        }
+        AclCommand::List => {
+            let rules = acl::list(&mut conn)?;
+            if json {
+                return print_json(out, &json!(rules));
+            }
+            writeln!(
+                out,
+                "{:<38} {:<24} {:<24} COMMAND",
+                "ID", "SUBJECT", "TARGET"
+            )?;
+            for r in rules {
+                writeln!(
+                    out,
+                    "{:<38} {:<24} {:<24} {}",
+                    r.id, r.subject, r.target, r.command
+                )?;
+            }
+            Ok(())
+        }
+        AclCommand::Remove { id } => {
+            acl::remove(&mut conn, now, &id)?;
+            if json {
+                print_json(out, &json!({ "removed": id }))
+            } else {
+                writeln!(out, "removed rule {id}")?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! Configuration: one typed struct, from built-in defaults, an optional TOML file and
+//! `PORTCULLIS_*` environment variables (highest precedence), validated before anything starts.
+//!
+//! Environment names are the setting's path in upper case with `_` for `.`:
+//! `bind` is `PORTCULLIS_BIND`, `tokens.access_token_ttl` is `PORTCULLIS_TOKENS_ACCESS_TOKEN_TTL`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The environment variable prefix of every setting.
+pub const ENV_PREFIX: &str = "PORTCULLIS_";
+/// Nested sections; `PORTCULLIS_<SECTION>_<FIELD>` maps to `<section>.<field>`.
+const SECTIONS: &[&str] = &["tokens", "keys", "throttle", "argon2", "smtp"];
+/// Environment variables that are read by the CLI, not by the configuration.
+const NOT_SETTINGS: &[&str] = &["config"];
+
+/// A configuration that could not be loaded or is invalid. The message names the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(String),
+    #[error("invalid configuration: `{setting}`: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// Whether people may create their own accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    Open,
+    Closed,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// JWS algorithms Portcullis signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RS256" => Some(SigningAlg::RS256),
+            "ES256" => Some(SigningAlg::ES256),
+            "EdDSA" => Some(SigningAlg::EdDSA),
+            _ => None,
+        }
+    }
+}
+
+/// The whole configuration. Every field has a default that works on a laptop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[serde(deserialize_with = "text")]
+    pub bind: String,
+    /// The issuer URL (`iss`); defaults to `http://<bind>` (127.0.0.1 for a wildcard bind).
+    #[serde(deserialize_with = "opt_text")]
+    pub issuer: Option<String>,
+    /// Where the SQLite database, the outbox and other files live.
+    pub data_dir: PathBuf,
+    /// `sqlite://<path>` or `postgres://...`; defaults to `sqlite://<data_dir>/portcullis.db`.
+    #[serde(deserialize_with = "opt_text")]
+    pub database_url: Option<String>,
+    /// Maximum open database connections per node.
+    pub database_pool_size: u32,
+    /// `open` lets people sign up; `closed` leaves account creation to admins.
+    pub registration: Registration,
+    /// Current terms-of-service version users must accept; none when unset.
+    #[serde(deserialize_with = "opt_text")]
+    pub terms_version: Option<String>,
+    /// Refuse sign-in until the email address is verified.
+    pub require_verified_email: bool,
+    /// 32 bytes, base64 or hex: encrypts signing keys (and other sealed secrets) at rest.
+    #[serde(deserialize_with = "opt_text")]
+    pub master_key: Option<String>,
+    /// Default `aud` of access tokens; the issuer URL when unset.
+    #[serde(deserialize_with = "opt_text")]
+    pub default_audience: Option<String>,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (list or comma-separated).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// HTTP worker threads; the number of CPUs when unset.
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    pub shutdown_timeout: u64,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `portcullis=debug`.
+    #[serde(deserialize_with = "text")]
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    pub tokens: TokenSettings,
+    pub keys: KeySettings,
+    pub throttle: ThrottleSettings,
+    pub argon2: Argon2Settings,
+    pub smtp: SmtpSettings,
+}
+
+/// Lifetimes, in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    pub access_token_ttl: u64,
+    pub refresh_token_ttl: u64,
+    pub id_token_ttl: u64,
+    pub code_ttl: u64,
+    pub session_ttl: u64,
+    pub verify_email_ttl: u64,
+    pub reset_password_ttl: u64,
+}
+
+/// Signing keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeySettings {
+    /// Algorithm of keys created at first start and by `keys rotate`.
+    pub algorithm: SigningAlg,
+    /// Seconds a new key is published in JWKS before it signs (verifiers' cache time).
+    pub publish_ahead: u64,
+    /// Seconds a superseded key stays published (at least the longest token lifetime).
+    pub retired_ttl: u64,
+}
+
+/// Throttling of credential checks (SPEC §8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleSettings {
+    pub account_failures: u32,
+    pub account_window: u64,
+    pub ip_failures: u32,
+    pub ip_window: u64,
+    pub signups_per_ip: u32,
+    pub signup_window: u64,
+}
+
+/// argon2id parameters for people's passwords (OWASP defaults).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Hashes computed at once per node; the number of CPUs when 0.
+    pub max_concurrent: usize,
+}
+
+/// Outgoing email. Without a host, messages are written to `<data_dir>/outbox/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    #[serde(deserialize_with = "opt_text")]
+    pub host: Option<String>,
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    #[serde(deserialize_with = "text")]
+    pub tls: String,
+    #[serde(deserialize_with = "opt_text")]
+    pub username: Option<String>,
+    #[serde(deserialize_with = "opt_text")]
+    pub password: Option<String>,
+    #[serde(deserialize_with = "text")]
+    pub from: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            issuer: None,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_pool_size: 10,
+            registration: Registration::Closed,
+            terms_version: None,
+            require_verified_email: false,
+            master_key: None,
+            default_audience: None,
+            trusted_proxies: Vec::new(),
+            body_limit: 64 * 1024,
+            workers: None,
+            shutdown_timeout: 30,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            tokens: TokenSettings::default(),
+            keys: KeySettings::default(),
+            throttle: ThrottleSettings::default(),
+            argon2: Argon2Settings::default(),
+            smtp: SmtpSettings::default(),
+        }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            access_token_ttl: 3600,
+            refresh_token_ttl: 30 * 86400,
+            id_token_ttl: 3600,
+            code_ttl: 60,
+            session_ttl: 14 * 86400,
+            verify_email_ttl: 86400,
+            reset_password_ttl: 3600,
+        }
+    }
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        KeySettings {
+            algorithm: SigningAlg::RS256,
+            publish_ahead: 300,
+            retired_ttl: 86400,
+        }
+    }
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        ThrottleSettings {
+            account_failures: 5,
+            account_window: 900,
+            ip_failures: 50,
+            ip_window: 900,
+            signups_per_ip: 10,
+            signup_window: 3600,
+        }
+    }
+}
+
+impl Default for Argon2Settings {
+    fn default() -> Self {
+        Argon2Settings {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 0,
+        }
+    }
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: None,
+            port: 587,
+            tls: "starttls".into(),
+            username: None,
+            password: None,
+            from: "Portcullis <no-reply@localhost>".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (if given), then `PORTCULLIS_*` variables; fills in
+    /// derived values and validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(env_provider());
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        config.finish()
+    }
+
+    /// Fills in derived values (issuer, database URL) and validates. Used by `load` and by tests
+    /// that build a `Config` in code.
+    pub fn finish(mut self) -> Result<Config, ConfigError> {
+        let bind: SocketAddr = self
+            .bind
+            .parse()
+            .map_err(|_| invalid("bind", format!("`{}` is not an address:port", self.bind)))?;
+        if self.issuer.is_none() {
+            let host = if bind.ip().is_unspecified() {
+                SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bind.port())
+            } else {
+                bind
+            };
+            self.issuer = Some(format!("http://{host}"));
+        }
+        if self.database_url.is_none() {
+            let path = self.data_dir.join("portcullis.db");
+            self.database_url = Some(format!("sqlite://{}", path.display()));
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = self.issuer();
+        let parsed = url::Url::parse(issuer)
+            .map_err(|e| invalid("issuer", format!("`{issuer}` is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(invalid(
+                "issuer",
+                "must be an http or https URL with a host",
+            ));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(invalid("issuer", "must not have a query or fragment"));
+        }
+        if let Some(aud) = &self.default_audience {
+            if aud.trim().is_empty() {
+                return Err(invalid("default_audience", "must not be empty"));
+            }
+        }
+        crate::db::DatabaseUrl::parse(self.database_url())
+            .map_err(|e| invalid("database_url", e))?;
+        if self.database_pool_size == 0 {
+            return Err(invalid("database_pool_size", "must be at least 1"));
+        }
+        if let Some(v) = &self.terms_version {
+            if v.trim().is_empty() || v.len() > 64 {
+                return Err(invalid("terms_version", "must be 1 to 64 characters"));
+            }
+        }
+        if let Some(key) = &self.master_key {
+            crate::core::crypto::MasterKey::parse(key).map_err(|e| invalid("master_key", e))?;
+        }
+        if self.body_limit < 1024 {
+            return Err(invalid("body_limit", "must be at least 1024 bytes"));
+        }
+        if self.workers == Some(0) {
+            return Err(invalid("workers", "must be at least 1"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return Err(invalid(
+                "log",
+                format!("`{}` is not a log filter", self.log),
+            ));
+        }
+        let t = &self.tokens;
+        for (name, value) in [
+            ("tokens.access_token_ttl", t.access_token_ttl),
+            ("tokens.refresh_token_ttl", t.refresh_token_ttl),
+            ("tokens.id_token_ttl", t.id_token_ttl),
+            ("tokens.code_ttl", t.code_ttl),
+            ("tokens.session_ttl", t.session_ttl),
+            ("tokens.verify_email_ttl", t.verify_email_ttl),
+            ("tokens.reset_password_ttl", t.reset_password_ttl),
+        ] {
+            if value == 0 || value > 10 * 365 * 86400 {
+                return Err(invalid(name, "must be between 1 second and 10 years"));
+            }
+        }
+        if self.keys.retired_ttl < t.access_token_ttl.max(t.id_token_ttl) {
+            return Err(invalid(
+                "keys.retired_ttl",
+                "must be at least the access and ID token lifetimes, or verifiers would lose keys of live tokens",
+            ));
+        }
+        let th = &self.throttle;
+        for (name, value) in [
+            ("throttle.account_failures", th.account_failures as u64),
+            ("throttle.account_window", th.account_window),
+            ("throttle.ip_failures", th.ip_failures as u64),
+            ("throttle.ip_window", th.ip_window),
+            ("throttle.signups_per_ip", th.signups_per_ip as u64),
+            ("throttle.signup_window", th.signup_window),
+        ] {
+            if value == 0 {
+                return Err(invalid(name, "must be at least 1"));
+            }
+        }
+        let a = &self.argon2;
+        argon2::Params::new(a.memory_kib, a.iterations, a.parallelism, None)
+            .map_err(|e| invalid("argon2", format!("invalid argon2 parameters: {e}")))?;
+        if !matches!(self.smtp.tls.as_str(), "none" | "starttls" | "tls") {
+            return Err(invalid("smtp.tls", "must be none, starttls or tls"));
+        }
+        if let Some(host) = &self.smtp.host {
+            if host.trim().is_empty() {
+                return Err(invalid("smtp.host", "must not be empty when set"));
+            }
+        }
+        if !self.smtp.from.contains('@') {
+            return Err(invalid("smtp.from", "must contain an email address"));
+        }
+        Ok(())
+    }
+
+    /// The issuer URL exactly as configured (or derived from `bind`).
+    pub fn issuer(&self) -> &str {
+        self.issuer.as_deref().unwrap_or("http://127.0.0.1:8080")
+    }
+
+    /// An absolute URL of one of this server's paths.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer().trim_end_matches('/'), path)
+    }
+
+    /// The database URL (configured, or the SQLite file under `data_dir`).
+    pub fn database_url(&self) -> &str {
+        self.database_url
+            .as_deref()
+            .unwrap_or("sqlite://./data/portcullis.db")
+    }
+
+    /// The default access-token audience.
+    pub fn default_audience(&self) -> &str {
+        self.default_audience.as_deref().unwrap_or(self.issuer())
+    }
+
+    /// The parsed master key, if one is configured (validated at load).
+    pub fn master_key(&self) -> Option<crate::core::crypto::MasterKey> {
+        self.master_key
+            .as_deref()
+            .and_then(|k| crate::core::crypto::MasterKey::parse(k).ok())
+    }
+}
+
+/// The `PORTCULLIS_*` environment provider with section prefixes mapped to nested keys.
+fn env_provider() -> Env {
+    Env::prefixed(ENV_PREFIX)
+        .filter(|key| !NOT_SETTINGS.contains(&key.as_str().to_ascii_lowercase().as_str()))
+        .map(|key| {
+            let lower = key.as_str().to_ascii_lowercase();
+            for section in SECTIONS {
+                if let Some(rest) = lower.strip_prefix(&format!("{section}_")) {
+                    return format!("{section}.{rest}").into();
+                }
+            }
+            lower.into()
+        })
+}
+
+/// Names the setting as an operator writes it (`tokens.access_token_ttl`) and where the value
+/// came from (the TOML file, or the exact environment variable).
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_ascii_lowercase();
+            let from_env = e
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.contains("environment"));
+            let source = if from_env {
+                format!(
+                    " (from {ENV_PREFIX}{})",
+                    e.path.join("_").to_ascii_uppercase()
+                )
+            } else {
+                match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                    Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
+                    _ => String::new(),
+                }
+            };
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("`{key}`: {}{source}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A text setting. Environment values that look like numbers or booleans (`PORTCULLIS_SMTP_PASSWORD=12345`)
+/// arrive typed; take them as the text they were.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(RawText::deserialize(d)?.into_string())
+}
+
+fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<RawText>::deserialize(d)?.map(RawText::into_string))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawText {
+    S(String),
+    I(i64),
+    U(u64),
+    F(f64),
+    B(bool),
+}
+
+impl RawText {
+    fn into_string(self) -> String {
+        match self {
+            RawText::S(s) => s,
+            RawText::I(i) => i.to_string(),
+            RawText::U(u) => u.to_string(),
+            RawText::F(f) => f.to_string(),
+            RawText::B(b) => b.to_string(),
+        }
+    }
+}
+
+fn list_or_csv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::List(v) => v,
+        Raw::One(s) => s.split(',').map(str::to_owned).collect(),
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| serde::de::Error::custom(format!("`{s}` is not an IP address")))
+        })
+        .collect()
+}

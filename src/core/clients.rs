@@ -1,0 +1,387 @@
+//! OAuth clients, and every key/secret pair of the older APIs (they are clients too): creation
+//! with validation, generated 256-bit secrets stored only as hashes, listing and removal.
+
+use chrono::Duration;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{crypto, events, validate, Error, Timestamp};
+use crate::db::schema::{clients, revocations, users};
+use crate::db::{is_unique_violation, DbConnection};
+
+/// Grant types a client may be allowed.
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+];
+/// Client kinds (SPEC §2).
+pub const KINDS: &[&str] = &[
+    "app",
+    "device",
+    "client_key",
+    "api_key",
+    "embed",
+    "cloudtrax_application",
+];
+/// Token endpoint authentication methods.
+pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+/// Scopes a client is allowed when none are given.
+pub const DEFAULT_SCOPES: &str = "openid profile email address offline_access";
+
+/// A stored client. List-valued columns hold JSON arrays; use the accessors.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+pub struct ClientRow {
+    pub id: String,
+    pub secret_hash: Option<String>,
+    pub secret_sealed: Option<String>,
+    pub name: String,
+    pub kind: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grant_types: String,
+    pub scopes: String,
+    pub resources: String,
+    pub token_endpoint_auth_method: String,
+    pub trusted: bool,
+    pub owner_id: Option<String>,
+    pub cert_thumbprint: Option<String>,
+    pub metadata: String,
+    pub expires_at: Option<Timestamp>,
+    pub tokens_valid_after: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A client as callers see it (no secret material).
+#[derive(Debug, Clone, Serialize)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub kind: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub trusted: bool,
+    pub public: bool,
+    pub owner: Option<String>,
+    pub cert_thumbprint: Option<String>,
+    #[serde(serialize_with = "super::time::ser_opt")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(serialize_with = "super::time::ser")]
+    pub created_at: Timestamp,
+}
+
+fn json_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+impl From<&ClientRow> for Client {
+    fn from(r: &ClientRow) -> Client {
+        Client {
+            client_id: r.id.clone(),
+            name: r.name.clone(),
+            kind: r.kind.clone(),
+            redirect_uris: json_list(&r.redirect_uris),
+            post_logout_redirect_uris: json_list(&r.post_logout_redirect_uris),
+            grant_types: json_list(&r.grant_types),
+            scope: r.scopes.clone(),
+            resources: json_list(&r.resources),
+            token_endpoint_auth_method: r.token_endpoint_auth_method.clone(),
+            trusted: r.trusted,
+            public: r.secret_hash.is_none(),
+            owner: r.owner_id.clone(),
+            cert_thumbprint: r.cert_thumbprint.clone(),
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// What a new client needs; empty lists take defaults that fit the rest.
+#[derive(Debug, Default, Clone)]
+pub struct NewClient {
+    pub id: Option<String>,
+    pub name: String,
+    /// A chosen secret; generated (256 bits) when `None` for a confidential client.
+    pub secret: Option<String>,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub resources: Vec<String>,
+    pub trusted: bool,
+    /// `app` when `None`.
+    pub kind: Option<String>,
+    pub owner_id: Option<String>,
+    pub cert_thumbprint: Option<String>,
+    pub expires_in: Option<u64>,
+    /// `client_secret_basic` (`none` for public clients) when `None`.
+    pub auth_method: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// A created client and, once, its secret in plain text.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub client: Client,
+    pub secret: Option<String>,
+}
+
+/// The SHA-256 thumbprint (lowercase hex of the DER) of a PEM certificate.
+pub fn cert_thumbprint(pem: &[u8]) -> Result<String, Error> {
+    let cert = openssl::x509::X509::from_pem(pem)
+        .map_err(|_| Error::invalid("cert", "is not a PEM X.509 certificate"))?;
+    let der = cert
+        .to_der()
+        .map_err(|e| Error::Internal(format!("certificate encoding: {e}")))?;
+    Ok(crypto::sha256_hex(&der))
+}
+
+fn one_of(field: &'static str, value: &str, allowed: &[&str]) -> Result<(), Error> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("`{value}` is not one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|x| seen.insert(x.clone()));
+    v
+}
+
+/// Creates a client after checking that its settings fit together.
+pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result<Created, Error> {
+    if let Some(id) = &new.id {
+        validate::id("client_id", id)?;
+    }
+    validate::text("name", &new.name, 200)?;
+    let kind = new.kind.clone().unwrap_or_else(|| "app".into());
+    one_of("kind", &kind, KINDS)?;
+    let auth_method = match (&new.auth_method, new.public) {
+        (Some(m), _) => m.clone(),
+        (None, true) => "none".into(),
+        (None, false) => "client_secret_basic".into(),
+    };
+    one_of("auth_method", &auth_method, AUTH_METHODS)?;
+    let public = new.public || auth_method == "none";
+    if public && auth_method != "none" {
+        return Err(Error::invalid(
+            "auth_method",
+            "a public client authenticates with `none`",
+        ));
+    }
+    if public && new.secret.is_some() {
+        return Err(Error::invalid("secret", "a public client has no secret"));
+    }
+    if let Some(s) = &new.secret {
+        if s.is_empty() || s.len() > 1024 || s.chars().any(|c| c.is_control()) {
+            return Err(Error::invalid(
+                "secret",
+                "must be 1 to 1024 printable characters",
+            ));
+        }
+    }
+    for uri in new.redirect_uris.iter() {
+        validate::redirect_uri("redirect_uri", uri)?;
+    }
+    for uri in new.post_logout_redirect_uris.iter() {
+        validate::redirect_uri("post_logout_redirect_uri", uri)?;
+    }
+    for uri in new.resources.iter() {
+        let parsed = url::Url::parse(uri)
+            .map_err(|_| Error::invalid("resource", format!("`{uri}` is not an absolute URI")))?;
+        if parsed.fragment().is_some() {
+            return Err(Error::invalid("resource", "must not contain a fragment"));
+        }
+    }
+    let grant_types = if new.grant_types.is_empty() {
+        let mut g = Vec::new();
+        if !new.redirect_uris.is_empty() {
+            g.push("authorization_code".to_string());
+            g.push("refresh_token".to_string());
+        }
+        if !public {
+            g.push("client_credentials".to_string());
+        }
+        if g.is_empty() {
+            return Err(Error::invalid(
+                "redirect_uri",
+                "a public client needs at least one redirect URI",
+            ));
+        }
+        g
+    } else {
+        dedup(new.grant_types.clone())
+    };
+    for g in &grant_types {
+        one_of("grant", g, GRANT_TYPES)?;
+    }
+    let has = |g: &str| grant_types.iter().any(|x| x == g);
+    if has("authorization_code") && new.redirect_uris.is_empty() {
+        return Err(Error::invalid(
+            "redirect_uri",
+            "the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    if has("client_credentials") && public {
+        return Err(Error::invalid(
+            "grant",
+            "client_credentials is only for confidential clients",
+        ));
+    }
+    if has("password") && !new.trusted {
+        return Err(Error::invalid(
+            "grant",
+            "the password grant is only for trusted (first-party) clients",
+        ));
+    }
+    let scopes = if new.scopes.is_empty() {
+        DEFAULT_SCOPES.split(' ').map(str::to_owned).collect()
+    } else {
+        dedup(
+            new.scopes
+                .iter()
+                .flat_map(|s| s.split_whitespace().map(str::to_owned))
+                .collect(),
+        )
+    };
+    for s in &scopes {
+        validate::scope_token(s)?;
+    }
+    if let Some(owner) = &new.owner_id {
+        let exists: i64 = users::table
+            .filter(users::id.eq(owner))
+            .count()
+            .get_result(conn)?;
+        if exists == 0 {
+            return Err(Error::invalid("owner", format!("no user `{owner}`")));
+        }
+    }
+    let expires_at = match new.expires_in {
+        Some(0) => return Err(Error::invalid("expires_in", "must be at least 1 second")),
+        Some(secs) => Some(
+            now + Duration::try_seconds(secs as i64)
+                .ok_or_else(|| Error::invalid("expires_in", "is too large"))?,
+        ),
+        None => None,
+    };
+    let secret = if public {
+        None
+    } else {
+        Some(
+            new.secret
+                .clone()
+                .unwrap_or_else(|| crypto::random_token(32)),
+        )
+    };
+    let row = ClientRow {
+        id: new
+            .id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        secret_hash: secret.as_deref().map(crypto::secret_hash),
+        secret_sealed: None,
+        name: new.name.clone(),
+        kind,
+        redirect_uris: serde_json::to_string(&dedup(new.redirect_uris.clone())).unwrap_or_default(),
+        post_logout_redirect_uris: serde_json::to_string(&dedup(
+            new.post_logout_redirect_uris.clone(),
+        ))
+        .unwrap_or_default(),
+        grant_types: serde_json::to_string(&grant_types).unwrap_or_default(),
+        scopes: scopes.join(" "),
+        resources: serde_json::to_string(&dedup(new.resources.clone())).unwrap_or_default(),
+        token_endpoint_auth_method: auth_method,
+        trusted: new.trusted,
+        owner_id: new.owner_id.clone(),
+        cert_thumbprint: new.cert_thumbprint.clone(),
+        metadata: new
+            .metadata
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({}))
+            .to_string(),
+        expires_at,
+        tokens_valid_after: None,
+        created_at: now,
+        updated_at: now,
+    };
+    conn.transaction(|conn| {
+        diesel::insert_into(clients::table)
+            .values(&row)
+            .execute(conn)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict("a client with this id already exists".into())
+                } else {
+                    e.into()
+                }
+            })?;
+        let mut event = events::NewEvent::client("client.created", &row.id);
+        event.user_id = row.owner_id.clone();
+        event.detail = Some(serde_json::json!({ "kind": row.kind, "name": row.name }));
+        events::record(conn, now, event)?;
+        Ok::<(), Error>(())
+    })?;
+    Ok(Created {
+        client: Client::from(&row),
+        secret,
+    })
+}
+
+/// A client row by id.
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<ClientRow, Error> {
+    clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("client"))
+}
+
+/// Every client, oldest first.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, Error> {
+    let rows: Vec<ClientRow> = clients::table
+        .order((clients::created_at.asc(), clients::id.asc()))
+        .select(ClientRow::as_select())
+        .load(conn)?;
+    Ok(rows.iter().map(Client::from).collect())
+}
+
+/// Deletes a client with its grants, codes and refresh tokens, and records a revocation so
+/// that every access token it holds becomes inactive on every node.
+pub fn remove(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    id: &str,
+    max_token_ttl: u64,
+) -> Result<(), Error> {
+    conn.transaction(|conn| {
+        let n = diesel::delete(clients::table.find(id)).execute(conn)?;
+        if n == 0 {
+            return Err(Error::NotFound("client"));
+        }
+        diesel::insert_into(revocations::table)
+            .values((
+                revocations::kind.eq("client"),
+                revocations::subject.eq(id),
+                revocations::not_before.eq(Some(now)),
+                revocations::created_at.eq(now),
+                revocations::expires_at.eq(now + Duration::seconds(max_token_ttl as i64)),
+            ))
+            .execute(conn)?;
+        events::record(conn, now, events::NewEvent::client("client.deleted", id))?;
+        Ok(())
+    })
+}

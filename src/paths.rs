@@ -1,0 +1,10 @@
+//! Every path this server answers, in one place: routing and the discovery document share them.
+
+pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+pub const JWKS: &str = "/jwks";
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+pub const HOME: &str = "/";
+pub const STATIC: &str = "/static";

@@ -1,0 +1,23 @@
+//! `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+
+use actix_web::{web, HttpResponse};
+
+use crate::state::AppState;
+
+fn document(body: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .body(body.to_owned())
+}
+
+/// OpenID Connect Discovery 1.0.
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    document(&state.discovery.0)
+}
+
+/// RFC 8414 authorization server metadata.
+pub async fn oauth_authorization_server(state: web::Data<AppState>) -> HttpResponse {
+    document(&state.discovery.1)
+}

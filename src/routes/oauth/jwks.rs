@@ -1,0 +1,21 @@
+//! `/jwks`: the public signing keys (next, active and recently retired).
+
+use actix_web::{web, HttpResponse};
+
+use crate::state::AppState;
+
+/// The JWK set. Cacheable for as long as a new key is published before it signs.
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    let keys = state.keys.current(&state).await;
+    HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        .insert_header((
+            "Cache-Control",
+            format!(
+                "public, max-age={}",
+                state.config.keys.publish_ahead.min(300)
+            ),
+        ))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .body(keys.jwks_json().to_owned())
+}

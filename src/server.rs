@@ -1,0 +1,117 @@
+//! Assembling and running the HTTP server: state (database, migrations, keys), the actix `App`,
+//! binding, and graceful shutdown on SIGTERM / SIGINT.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::core::{keys, oidc};
+use crate::db::{self, DbPool};
+use crate::state::{AppState, KeyStore};
+use crate::telemetry::{self, Metrics};
+
+/// Opens the database and applies pending migrations.
+pub fn open_database(config: &Config) -> anyhow::Result<DbPool> {
+    let pool = DbPool::connect(config.database_url(), config.database_pool_size)?;
+    let mut conn = pool.get()?;
+    let applied = db::migrate(&mut conn)?;
+    for name in &applied {
+        tracing::info!(migration = %name, "applied migration");
+    }
+    Ok(pool)
+}
+
+/// Builds the shared state: database (migrated), a signing key (created on first start),
+/// loaded keys and the discovery documents.
+pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
+    let pool = open_database(&config)?;
+    let master = config.master_key();
+    let now = clock.now_naive();
+    let mut conn = pool.get()?;
+    keys::ensure_signing_key(&mut conn, now, &config.keys, master.as_ref())
+        .context("preparing the signing key")?;
+    let set = keys::KeySet::load(&mut conn, now, config.keys.retired_ttl, master.as_ref())
+        .context("loading signing keys")?;
+    drop(conn);
+    let discovery = (
+        serde_json::to_string(&oidc::metadata(&config, true))?,
+        serde_json::to_string(&oidc::metadata(&config, false))?,
+    );
+    Ok(AppState {
+        db: pool,
+        keys: KeyStore::new(set, now, master),
+        config: Arc::new(config),
+        clock,
+        metrics: Metrics::new(),
+        discovery: Arc::new(discovery),
+    })
+}
+
+/// Headers on every answer: no sniffing, no framing, no referrers, a strict CSP for pages.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+}
+
+/// The application: every door, shared state, body limits, logging and metrics.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.config.body_limit;
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::JsonConfig::default().limit(limit))
+        .app_data(web::FormConfig::default().limit(limit))
+        .wrap(security_headers())
+        .wrap(from_fn(telemetry::observe))
+        .configure(crate::routes::configure)
+        .default_service(web::to(crate::routes::not_found))
+}
+
+/// Runs the server until SIGTERM or SIGINT, then drains in-flight requests.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let config = state.config.clone();
+    let workers = config.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let app_state = state.clone();
+    let server = HttpServer::new(move || app(app_state.clone()))
+        .workers(workers)
+        .shutdown_timeout(config.shutdown_timeout)
+        .bind(&config.bind)
+        .with_context(|| format!("cannot listen on {} (setting `bind`)", config.bind))?;
+    for addr in server.addrs() {
+        println!(
+            "portcullis listening on http://{addr} (issuer {}, {} database)",
+            config.issuer(),
+            state.db.backend()
+        );
+    }
+    tracing::info!(bind = %config.bind, issuer = %config.issuer(), workers, "serving");
+    server.run().await.context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}

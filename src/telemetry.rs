@@ -1,0 +1,159 @@
+//! Operations: structured logs (tracing), Prometheus metrics, and the middleware that writes
+//! one log line and the metrics of every request.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::config::{Config, LogFormat};
+use crate::state::AppState;
+
+/// Installs the global tracing subscriber (stderr, text or JSON). `RUST_LOG` overrides the
+/// configured filter. Safe to call more than once (later calls do nothing).
+pub fn init_logging(config: &Config) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(&config.log));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// The server's Prometheus metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    db_connections: IntGauge,
+    db_idle: IntGauge,
+}
+
+impl Metrics {
+    /// Registers the metrics (and process metrics on Linux).
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("portcullis".into()), None)
+            .expect("static registry prefix is valid");
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
+            &["method", "route", "status"],
+        )
+        .expect("static metric definition");
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["route"],
+        )
+        .expect("static metric definition");
+        let db_connections =
+            IntGauge::new("db_pool_connections", "Open database connections").expect("static");
+        let db_idle =
+            IntGauge::new("db_pool_idle_connections", "Idle database connections").expect("static");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(duration.clone()),
+            Box::new(db_connections.clone()),
+            Box::new(db_idle.clone()),
+        ] {
+            registry.register(c).expect("metrics registered once");
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let _ = registry.register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
+        }
+        Metrics {
+            registry,
+            requests,
+            duration,
+            db_connections,
+            db_idle,
+        }
+    }
+
+    /// The text exposition of every metric, with database pool gauges read now.
+    pub fn render(&self, pool: (u32, u32)) -> String {
+        self.db_connections.set(pool.0 as i64);
+        self.db_idle.set(pool.1 as i64);
+        let mut buf = Vec::new();
+        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Logs each request (method, matched route, path without query, status, latency, peer) and
+/// counts it. Query strings are never logged: they may carry tokens.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let result = next.call(req).await;
+    let elapsed = start.elapsed();
+    let (status, route) = match &result {
+        Ok(res) => (
+            res.status().as_u16(),
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into()),
+        ),
+        Err(e) => (
+            e.as_response_error().status_code().as_u16(),
+            "unmatched".into(),
+        ),
+    };
+    if let Some(m) = metrics {
+        m.requests
+            .with_label_values(&[method.as_str(), route.as_str(), &status.to_string()])
+            .inc();
+        m.duration
+            .with_label_values(&[route.as_str()])
+            .observe(elapsed.as_secs_f64());
+    }
+    tracing::info!(
+        target: "portcullis::http",
+        method = %method,
+        path = %path,
+        route = %route,
+        status,
+        latency_us = elapsed.as_micros() as u64,
+        peer = %peer,
+        "request"
+    );
+    result
+}

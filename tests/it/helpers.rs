@@ -1,0 +1,243 @@
+//! The `TestApp` builder: a fresh database per test (a temp-file SQLite database, or a fresh
+//! PostgreSQL schema when `TEST_DATABASE_URL` is set), in-process requests, the CLI, and a
+//! clock tests can move.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use clap::Parser;
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use portcullis::clock::Clock;
+use portcullis::config::Config;
+use portcullis::state::AppState;
+
+/// Cheap argon2 parameters so tests do not crawl (production uses OWASP's).
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config {
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
+    config.argon2.memory_kib = 64;
+    config.argon2.iterations = 1;
+    config
+}
+
+/// A fresh database for one test; dropped (PostgreSQL schema removed) with it.
+pub struct TestDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new(dir: &Path) -> TestDb {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(base) => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = diesel::PgConnection::establish(&base)
+                    .expect("TEST_DATABASE_URL must point at a reachable PostgreSQL");
+                conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("create test schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+                TestDb {
+                    url,
+                    pg: Some((base, schema)),
+                }
+            }
+            None => TestDb {
+                url: format!("sqlite://{}", dir.join("test.db").display()),
+                pg: None,
+            },
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.pg {
+            if let Ok(mut conn) = diesel::PgConnection::establish(base) {
+                let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// A change to the configuration of a test app.
+type ConfigTweak = Box<dyn FnOnce(&mut Config)>;
+
+/// Builds a `TestApp`.
+pub struct TestAppBuilder {
+    tweak: Vec<ConfigTweak>,
+}
+
+impl TestAppBuilder {
+    /// Changes the configuration before the app starts.
+    pub fn config(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.tweak.push(Box::new(f));
+        self
+    }
+
+    pub fn build(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDb::new(dir.path());
+        let mut config = test_config(dir.path());
+        config.database_url = Some(db.url.clone());
+        for f in self.tweak {
+            f(&mut config);
+        }
+        let config = config.finish().expect("test configuration is valid");
+        let clock = Clock::system();
+        let state =
+            portcullis::server::build_state(config.clone(), clock.clone()).expect("state builds");
+        TestApp {
+            state,
+            config,
+            clock,
+            dir,
+            db,
+        }
+    }
+}
+
+/// A running application (in-process) over its own database.
+pub struct TestApp {
+    pub state: AppState,
+    pub config: Config,
+    pub clock: Clock,
+    pub dir: tempfile::TempDir,
+    pub db: TestDb,
+}
+
+/// A response with its body read.
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: actix_web::http::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder { tweak: Vec::new() }
+    }
+
+    pub fn new() -> TestApp {
+        Self::builder().build()
+    }
+
+    /// Sends a request through the whole application (middleware included).
+    pub async fn send(&self, req: TestRequest) -> Response {
+        let app = test::init_service(portcullis::server::app(self.state.clone())).await;
+        let res = test::call_service(&app, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = test::read_body(res).await.to_vec();
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(TestRequest::get().uri(path)).await
+    }
+
+    /// Runs a CLI command (`args` without the program name) against this app's database and
+    /// configuration; returns its stdout, or the error message.
+    pub fn cli(&self, args: &[&str]) -> Result<String, String> {
+        run_cli(&self.config, &self.clock, args)
+    }
+
+    /// Like `cli` with `--json`, parsed.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self
+            .cli(&all)
+            .unwrap_or_else(|e| panic!("{args:?} failed: {e}"));
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{args:?} printed non-JSON ({e}): {out}"))
+    }
+
+    /// A pooled database connection.
+    pub fn conn(&self) -> portcullis::db::PooledConnection {
+        self.state.db.get().expect("connection")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+/// Runs the CLI in-process against a configuration.
+pub fn run_cli(config: &Config, clock: &Clock, args: &[&str]) -> Result<String, String> {
+    let mut argv = vec!["portcullis"];
+    argv.extend_from_slice(args);
+    let cli = portcullis::cli::Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+    let command = cli.command.ok_or("no command")?;
+    let mut out = Vec::new();
+    portcullis::cli::run(config, clock, command, cli.json, &mut out)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(String::from_utf8(out).expect("utf-8 output"))
+}
+
+/// The built binary.
+pub fn binary() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    // Only what a test sets: no PORTCULLIS_* from the environment running the tests.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PORTCULLIS_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// A minimal HTTP/1.1 GET over a real socket (for tests of the real binary).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status = raw[9..12].parse().unwrap();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_owned();
+    (status, body)
+}
