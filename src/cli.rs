@@ -337,7 +337,7 @@ fn run_user(
             anyhow::bail!("a user id is required")
         }
         UserCommand::Disable { id } => {
-            let user = users::set_disabled(&mut conn, now, &id, true)?;
+            let user = users::set_disabled(&mut conn, now, &id, true, config.revocation_ttl())?;
             if json {
                 print_json(out, &user_json(&user))
             } else {
@@ -349,7 +349,7 @@ fn run_user(
             }
         }
         UserCommand::Enable { id } => {
-            let user = users::set_disabled(&mut conn, now, &id, false)?;
+            let user = users::set_disabled(&mut conn, now, &id, false, config.revocation_ttl())?;
             if json {
                 print_json(out, &user_json(&user))
             } else {
@@ -450,7 +450,7 @@ fn run_client(
             Ok(())
         }
         ClientCommand::Remove { id } => {
-            clients::remove(&mut conn, now, &id, config.tokens.access_token_ttl)?;
+            clients::remove(&mut conn, now, &id, config.revocation_ttl())?;
             if json {
                 print_json(out, &json!({ "removed": id }))
             } else {

@@ -447,6 +447,12 @@ impl Config {
         self.default_audience.as_deref().unwrap_or(self.issuer())
     }
 
+    /// How long revocation entries are kept: the longest access-token lifetime any door issues
+    /// (the configured one, or the 12 hours of Bloq account tokens).
+    pub fn revocation_ttl(&self) -> u64 {
+        self.tokens.access_token_ttl.max(12 * 3600)
+    }
+
     /// The parsed master key, if one is configured (validated at load).
     pub fn master_key(&self) -> Option<crate::core::crypto::MasterKey> {
         self.master_key

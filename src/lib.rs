@@ -9,5 +9,6 @@ pub mod db;
 pub mod paths;
 pub mod routes;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod telemetry;

@@ -3,6 +3,9 @@
 pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
 pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS: &str = "/jwks";
+pub const TOKEN: &str = "/token";
+pub const INTROSPECT: &str = "/introspect";
+pub const REVOKE: &str = "/revoke";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";

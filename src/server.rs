@@ -13,6 +13,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::{keys, oidc};
 use crate::db::{self, DbPool};
+use crate::services::passwords::PasswordGate;
+use crate::services::revocations::RevocationCache;
 use crate::state::{AppState, KeyStore};
 use crate::telemetry::{self, Metrics};
 
@@ -38,6 +40,8 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         .context("preparing the signing key")?;
     let set = keys::KeySet::load(&mut conn, now, config.keys.retired_ttl, master.as_ref())
         .context("loading signing keys")?;
+    let revocations =
+        RevocationCache::load(&mut conn, now).context("loading the revocation log")?;
     drop(conn);
     let discovery = (
         serde_json::to_string(&oidc::metadata(&config, true))?,
@@ -46,6 +50,8 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     Ok(AppState {
         db: pool,
         keys: KeyStore::new(set, now, master),
+        passwords: PasswordGate::new(config.argon2.clone()),
+        revocations,
         config: Arc::new(config),
         clock,
         metrics: Metrics::new(),

@@ -10,6 +10,8 @@ use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::{crypto::MasterKey, Error, Timestamp};
 use crate::db::DbPool;
+use crate::services::passwords::PasswordGate;
+use crate::services::revocations::RevocationCache;
 use crate::telemetry::Metrics;
 
 /// How long a node trusts its loaded key set before reading the database again; keys made by
@@ -24,6 +26,10 @@ pub struct AppState {
     pub clock: Clock,
     pub keys: KeyStore,
     pub metrics: Metrics,
+    /// This node's copy of the revocation log.
+    pub revocations: RevocationCache,
+    /// Bounded argon2 hashing.
+    pub passwords: PasswordGate,
     /// Pre-serialised discovery documents (OIDC, RFC 8414).
     pub discovery: Arc<(String, String)>,
 }

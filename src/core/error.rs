@@ -1,4 +1,5 @@
-//! The one error type of the core. Each front door maps it to its own wire format.
+//! The one error type of the core. Each front door maps it to its own wire format; the OAuth
+//! variants are named after RFC 6749 §5.2, RFC 6750 §3.1 and RFC 8707.
 
 /// What went wrong in the core, in terms a door can map to its own answer.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,42 @@ pub enum Error {
     /// A unique value is already taken (email, username, id).
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts: retry after this many seconds.
+    #[error("too many attempts; retry in {retry_after} seconds")]
+    Throttled { retry_after: u64 },
+
+    /// RFC 6749 `invalid_request`: a missing, repeated or malformed parameter.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// RFC 6749 `invalid_client`: client authentication failed.
+    #[error("{0}")]
+    InvalidClient(String),
+    /// RFC 6749 `invalid_grant`: a code, refresh token or password is invalid, expired, used
+    /// or revoked.
+    #[error("{0}")]
+    InvalidGrant(String),
+    /// RFC 6749 `unauthorized_client`: this client may not use this grant.
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    /// RFC 6749 `unsupported_grant_type`.
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    /// RFC 6749 `invalid_scope`.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// RFC 8707 `invalid_target`: the resource is not registered for the client.
+    #[error("{0}")]
+    InvalidTarget(String),
+    /// RFC 6750 `invalid_token`: a bearer token is missing its mark, expired or revoked.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// RFC 6750 `insufficient_scope`: the token may not be used here.
+    #[error("{0}")]
+    InsufficientScope(String),
+    /// The caller is known but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+
     /// The database or another dependency cannot serve now.
     #[error("unavailable: {0}")]
     Unavailable(String),

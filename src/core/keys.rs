@@ -241,7 +241,19 @@ pub fn ensure_signing_key(
             }
         }
         let infos = list(conn, now, settings.retired_ttl)?;
-        if infos.iter().any(|k| k.state == KeyState::Active) {
+        let wanted = settings.algorithm.as_str();
+        if let Some(active) = infos.iter().find(|k| k.state == KeyState::Active) {
+            // A changed `keys.algorithm` takes effect like a rotation: published now, signing
+            // after the publish-ahead period.
+            let pending = infos
+                .iter()
+                .any(|k| k.state == KeyState::Next && k.alg == wanted);
+            if active.alg != wanted && !pending {
+                let at = now + Duration::seconds(settings.publish_ahead as i64);
+                let row = create(conn, now, settings.algorithm, at, master)?;
+                tracing::info!(kid = %row.kid, alg = %row.alg, "keys.algorithm changed: published a new key");
+                return Ok(Some(row.kid));
+            }
             return Ok(None);
         }
         let row = create(conn, now, settings.algorithm, now, master)?;

@@ -2,13 +2,19 @@
 //! Plain functions that take a connection and `now`; nothing here knows about HTTP.
 
 pub mod acl;
+pub mod client_auth;
 pub mod clients;
 pub mod crypto;
 pub mod events;
+pub mod grants;
 pub mod keys;
+pub mod oauth;
 pub mod oidc;
 pub mod password;
+pub mod revocation;
+pub mod throttle;
 pub mod time;
+pub mod tokens;
 pub mod users;
 pub mod validate;
 

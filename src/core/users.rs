@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::{events, validate, Error, Timestamp};
-use crate::db::schema::{sessions, users};
+use crate::db::schema::users;
 use crate::db::{is_unique_violation, DbConnection};
 
 /// A user row. `password_hash` is never serialised.
@@ -176,32 +176,23 @@ pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> Result<Vec<User
 }
 
 /// Disables (or re-enables) an account. Disabling ends its sessions and cuts off every token
-/// issued before now.
+/// issued before now (see `revocation::cut_off_user`).
 pub fn set_disabled(
     conn: &mut DbConnection,
     now: Timestamp,
     id: &str,
     disabled: bool,
+    revocation_ttl: u64,
 ) -> Result<User, Error> {
     conn.transaction(|conn| {
-        let n = if disabled {
-            diesel::update(users::table.find(id))
-                .set((
-                    users::disabled.eq(true),
-                    users::tokens_valid_after.eq(Some(now)),
-                    users::updated_at.eq(now),
-                ))
-                .execute(conn)?
-        } else {
-            diesel::update(users::table.find(id))
-                .set((users::disabled.eq(false), users::updated_at.eq(now)))
-                .execute(conn)?
-        };
+        let n = diesel::update(users::table.find(id))
+            .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+            .execute(conn)?;
         if n == 0 {
             return Err(Error::NotFound("user"));
         }
         if disabled {
-            diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)?;
+            super::revocation::cut_off_user(conn, now, id, revocation_ttl, "user_disabled")?;
         }
         let kind = if disabled {
             "user.disabled"

@@ -3,6 +3,7 @@
 //! the async runtime. Backend differences stay inside this module.
 
 pub mod schema;
+pub mod upsert;
 
 use std::path::PathBuf;
 use std::time::Duration;

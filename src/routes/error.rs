@@ -29,6 +29,19 @@ pub fn from_core(e: &Error) -> HttpResponse {
                 "the service is temporarily unavailable",
             )
         }
+        Error::Throttled { retry_after } => HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", retry_after.to_string()))
+            .insert_header(("Cache-Control", "no-store"))
+            .json(serde_json::json!({ "error": "too_many_requests", "error_description": e.to_string() })),
+        Error::InvalidRequest(m) => json_error(StatusCode::BAD_REQUEST, "invalid_request", m),
+        Error::InvalidClient(m) | Error::InvalidToken(m) => json_error(StatusCode::UNAUTHORIZED, "unauthorized", m),
+        Error::InvalidGrant(m) => json_error(StatusCode::UNAUTHORIZED, "unauthorized", m),
+        Error::InsufficientScope(m) | Error::Forbidden(m) | Error::UnauthorizedClient(m) => {
+            json_error(StatusCode::FORBIDDEN, "forbidden", m)
+        }
+        Error::UnsupportedGrantType(m) | Error::InvalidScope(m) | Error::InvalidTarget(m) => {
+            json_error(StatusCode::BAD_REQUEST, "invalid_request", m)
+        }
         Error::Internal(_) | Error::Database(_) => {
             tracing::error!(error = %e, "internal error");
             json_error(

@@ -2,6 +2,7 @@
 //! and answers unknown paths.
 
 pub mod error;
+pub mod extract;
 pub mod oauth;
 pub mod ops;
 pub mod pages;

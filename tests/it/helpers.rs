@@ -196,6 +196,110 @@ impl TestApp {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+
+    /// Creates a user with a password (cheap argon2 parameters); returns the id.
+    pub fn user(&self, email: &str, password: &str) -> String {
+        self.user_with(
+            portcullis::core::users::NewUser {
+                email: email.into(),
+                ..Default::default()
+            },
+            password,
+        )
+    }
+
+    /// Creates a user from a full description; returns the id.
+    pub fn user_with(&self, mut new: portcullis::core::users::NewUser, password: &str) -> String {
+        new.password_hash =
+            Some(portcullis::core::password::hash(&self.config.argon2, password).unwrap());
+        portcullis::core::users::create(&mut self.conn(), self.clock.now_naive(), new)
+            .unwrap()
+            .id
+    }
+
+    /// Registers a client with CLI arguments (after `client add`); returns id and secret.
+    pub fn client(&self, args: &[&str]) -> (String, String) {
+        let mut all = vec!["client", "add"];
+        if !args.contains(&"--name") {
+            all.extend_from_slice(&["--name", "Test client"]);
+        }
+        all.extend_from_slice(args);
+        let out = self.cli_json(&all);
+        (
+            out["client_id"].as_str().unwrap().to_owned(),
+            out["client_secret"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// POSTs a form, with HTTP Basic credentials when given (URL-encoded per RFC 6749 §2.3.1).
+    pub async fn post_form(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Response {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let mut req = TestRequest::post()
+            .uri(path)
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .set_payload(body);
+        if let Some((id, secret)) = basic {
+            req = req.insert_header(("Authorization", basic_header(id, secret)));
+        }
+        self.send(req).await
+    }
+
+    /// `POST /token` with Basic credentials.
+    pub async fn token(&self, params: &[(&str, &str)], basic: (&str, &str)) -> Response {
+        self.post_form("/token", params, Some(basic)).await
+    }
+
+    /// A confidential client allowed to introspect and revoke; created once per call.
+    pub fn resource_server(&self) -> (String, String) {
+        self.client(&["--name", "Resource server", "--grant", "client_credentials"])
+    }
+
+    /// Introspects a token as a fresh resource server.
+    pub async fn introspect(&self, token: &str) -> serde_json::Value {
+        let (id, secret) = self.resource_server();
+        let r = self
+            .post_form("/introspect", &[("token", token)], Some((&id, &secret)))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Another node over the same database, with a clock of its own.
+    pub fn second_node(&self) -> AppState {
+        portcullis::server::build_state(self.config.clone(), Clock::system()).unwrap()
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))`.
+pub fn basic_header(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
+}
+
+/// The header and claims of a JWT, unverified.
+pub fn jwt_parts(token: &str) -> (serde_json::Value, serde_json::Value) {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let mut next = || {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts.next().expect("a JWT part"))
+            .expect("base64url");
+        serde_json::from_slice::<serde_json::Value>(&raw).expect("JSON")
+    };
+    let header = next();
+    let claims = next();
+    (header, claims)
 }
 
 /// Runs the CLI in-process against a configuration.

@@ -1,0 +1,95 @@
+//! Client authentication at the token, introspection and revocation endpoints: the method the
+//! client registered (`client_secret_basic`, `client_secret_post`, or `none` for public
+//! clients), secrets compared in constant time, failures counted per client IP.
+
+use super::clients::{self, ClientRow};
+use super::throttle::{self, Bucket};
+use super::{crypto, Error, Timestamp};
+use crate::config::ThrottleSettings;
+use crate::db::DbConnection;
+
+/// Credentials as presented, one method only (the door refuses requests that use two).
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// HTTP Basic, already URL-decoded (RFC 6749 §2.3.1).
+    Basic { client_id: String, secret: String },
+    /// `client_id` and `client_secret` in the form body.
+    Post { client_id: String, secret: String },
+    /// Only `client_id` (public clients).
+    None { client_id: String },
+}
+
+impl Credentials {
+    pub fn client_id(&self) -> &str {
+        match self {
+            Credentials::Basic { client_id, .. }
+            | Credentials::Post { client_id, .. }
+            | Credentials::None { client_id } => client_id,
+        }
+    }
+
+    /// The secret presented, if any.
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            Credentials::Basic { secret, .. } | Credentials::Post { secret, .. } => Some(secret),
+            Credentials::None { .. } => None,
+        }
+    }
+}
+
+const FAILED: &str = "client authentication failed";
+
+/// Authenticates a client. Unknown clients, wrong secrets, another method than the registered
+/// one, a public client presenting a secret and expired clients are all `invalid_client`;
+/// wrong secrets and unknown clients count against the client IP.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    credentials: &Credentials,
+    ip: &str,
+    settings: &ThrottleSettings,
+) -> Result<ClientRow, Error> {
+    let ip_bucket = Bucket::ip(settings, ip);
+    let client = match clients::get(conn, credentials.client_id()) {
+        Ok(c) => c,
+        Err(Error::NotFound(_)) => {
+            if credentials.secret().is_some() {
+                throttle::check(conn, now, &[&ip_bucket])?;
+                throttle::hit(conn, now, &[&ip_bucket])?;
+            }
+            return Err(Error::InvalidClient(FAILED.into()));
+        }
+        Err(e) => return Err(e),
+    };
+    if client.expires_at.is_some_and(|t| t <= now) {
+        return Err(Error::InvalidClient("the client has expired".into()));
+    }
+    let registered = client.token_endpoint_auth_method.as_str();
+    match (&client.secret_hash, credentials) {
+        (None, Credentials::None { .. }) => Ok(client),
+        (None, _) => Err(Error::InvalidClient(
+            "a public client does not authenticate with a secret".into(),
+        )),
+        (Some(_), Credentials::None { .. }) => Err(Error::InvalidClient(
+            "client authentication is required".into(),
+        )),
+        (Some(hash), creds) => {
+            let used = match creds {
+                Credentials::Basic { .. } => "client_secret_basic",
+                _ => "client_secret_post",
+            };
+            throttle::check(conn, now, &[&ip_bucket])?;
+            let secret = creds.secret().unwrap_or_default();
+            if !crypto::verify_secret_hash(secret, hash) {
+                throttle::hit(conn, now, &[&ip_bucket])?;
+                return Err(Error::InvalidClient(FAILED.into()));
+            }
+            if used != registered {
+                return Err(Error::InvalidClient(format!(
+                    "this client authenticates with {registered}"
+                )));
+            }
+            Ok(client)
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! The grants of the token endpoint. The authorization-code, refresh and client-credentials
+//! grants run oxide-auth's state machines, answering each step from `DbEndpoint`; errors are
+//! mapped here to RFC 6749 §5.2 (oxide-auth would answer 500 or `invalid_request` for some).
+//! The password grant (not in oxide-auth) reuses the same `Registrar` and `Issuer`.
+
+use std::borrow::Cow;
+
+use oxide_auth::code_grant::accesstoken::{self as at, AccessToken, Authorization};
+use oxide_auth::code_grant::client_credentials::{self as cc, ClientCredentials};
+use oxide_auth::code_grant::error::{AccessTokenError, AccessTokenErrorType};
+use oxide_auth::code_grant::extensions::Pkce;
+use oxide_auth::code_grant::refresh::{self as rf, Refresh};
+use oxide_auth::primitives::authorizer::Authorizer;
+use oxide_auth::primitives::grant::{Extensions, Grant};
+use oxide_auth::primitives::issuer::Issuer;
+use oxide_auth::primitives::registrar::{ClientUrl, Registrar};
+
+use super::endpoint::{DbEndpoint, Flow, Issued};
+use super::{policy, Ctx, TokenParams, TokenResponse};
+use crate::core::client_auth::Credentials;
+use crate::core::clients::ClientRow;
+use crate::core::{Error, Timestamp};
+use crate::db::DbConnection;
+
+/// The request as oxide-auth's machines read it: parameters plus the client's credentials,
+/// normalised (Basic and body credentials look the same here; public clients present none).
+struct Req<'a> {
+    params: &'a TokenParams,
+    client_id: &'a str,
+    secret: Option<&'a str>,
+}
+
+impl at::Request for Req<'_> {
+    fn valid(&self) -> bool {
+        true
+    }
+    fn code(&self) -> Option<Cow<'_, str>> {
+        self.params.code.as_deref().map(Cow::Borrowed)
+    }
+    fn authorization(&self) -> Authorization<'_> {
+        match self.secret {
+            Some(s) => Authorization::UsernamePassword(self.client_id.into(), s.as_bytes().into()),
+            None => Authorization::None,
+        }
+    }
+    fn client_id(&self) -> Option<Cow<'_, str>> {
+        self.secret.is_none().then_some(Cow::Borrowed(self.client_id))
+    }
+    fn redirect_uri(&self) -> Option<Cow<'_, str>> {
+        self.params.redirect_uri.as_deref().map(Cow::Borrowed)
+    }
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(&self.params.grant_type))
+    }
+    fn extension(&self, key: &str) -> Option<Cow<'_, str>> {
+        match key {
+            "code_verifier" => self.params.code_verifier.as_deref().map(Cow::Borrowed),
+            _ => None,
+        }
+    }
+}
+
+impl rf::Request for Req<'_> {
+    fn valid(&self) -> bool {
+        true
+    }
+    fn refresh_token(&self) -> Option<Cow<'_, str>> {
+        self.params.refresh_token.as_deref().map(Cow::Borrowed)
+    }
+    fn scope(&self) -> Option<Cow<'_, str>> {
+        self.params.scope.as_deref().map(Cow::Borrowed)
+    }
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(&self.params.grant_type))
+    }
+    fn authorization(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
+        self.secret
+            .map(|s| (Cow::Borrowed(self.client_id), Cow::Borrowed(s.as_bytes())))
+    }
+    fn extension(&self, _key: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
+impl cc::Request for Req<'_> {
+    fn valid(&self) -> bool {
+        true
+    }
+    fn authorization(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
+        self.secret
+            .map(|s| (Cow::Borrowed(self.client_id), Cow::Borrowed(s.as_bytes())))
+    }
+    fn scope(&self) -> Option<Cow<'_, str>> {
+        self.params.scope.as_deref().map(Cow::Borrowed)
+    }
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(&self.params.grant_type))
+    }
+    fn extension(&self, _key: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
+/// Maps an oxide-auth error description to ours; `failure` (what a primitive said) wins.
+fn map_kind(mut description: Option<&mut AccessTokenError>, failure: Option<Error>) -> Error {
+    if let Some(e) = failure {
+        return e;
+    }
+    match description.as_mut().map(|d| d.kind()) {
+        Some(AccessTokenErrorType::InvalidClient) => {
+            Error::InvalidClient("client authentication failed".into())
+        }
+        Some(AccessTokenErrorType::InvalidGrant) => Error::InvalidGrant(
+            "the grant was issued to another client or redirect URI, or has expired".into(),
+        ),
+        Some(AccessTokenErrorType::UnauthorizedClient) => {
+            Error::UnauthorizedClient("the client may not use this grant".into())
+        }
+        Some(AccessTokenErrorType::UnsupportedGrantType) => {
+            Error::UnsupportedGrantType("unsupported grant_type".into())
+        }
+        Some(AccessTokenErrorType::InvalidScope) => {
+            Error::InvalidScope("the requested scope exceeds the granted scope".into())
+        }
+        Some(_) => Error::InvalidRequest("a required parameter is missing or malformed".into()),
+        None => Error::Internal("token flow failed".into()),
+    }
+}
+
+fn respond(ctx: &Ctx, issued: Issued) -> TokenResponse {
+    TokenResponse {
+        expires_in: issued.access.claims.exp - ctx.now.and_utc().timestamp(),
+        scope: issued.access.claims.scope.clone(),
+        access_token: issued.access.token,
+        token_type: "Bearer",
+        refresh_token: issued.refresh,
+        id_token: None,
+        grant_id: issued.grant.map(|g| g.id),
+    }
+}
+
+fn require_grant(client: &ClientRow, grant_type: &str) -> Result<(), Error> {
+    if policy::allows_grant(client, grant_type) {
+        Ok(())
+    } else {
+        Err(Error::UnauthorizedClient(format!(
+            "this client is not allowed the {grant_type} grant"
+        )))
+    }
+}
+
+fn finished(ep: &DbEndpoint, ctx: &Ctx) -> Result<TokenResponse, Error> {
+    ep.take_issued()
+        .map(|i| respond(ctx, i))
+        .ok_or_else(|| Error::Internal("flow finished without a token".into()))
+}
+
+/// `grant_type=client_credentials`. Tokens of a key owned by a user act for the owner.
+/// `with_refresh` issues a refresh token too (only doors whose API promises one ask).
+pub fn client_credentials(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    client: &ClientRow,
+    credentials: &Credentials,
+    params: &TokenParams,
+    with_refresh: bool,
+) -> Result<TokenResponse, Error> {
+    require_grant(client, "client_credentials")?;
+    if client.secret_hash.is_none() {
+        return Err(Error::UnauthorizedClient(
+            "client_credentials is only for confidential clients".into(),
+        ));
+    }
+    let sub = match &client.owner_id {
+        Some(owner) => {
+            let user = crate::core::users::get(conn, owner)?;
+            if user.disabled {
+                return Err(Error::InvalidGrant("the key's owner is disabled".into()));
+            }
+            owner.clone()
+        }
+        None => client.id.clone(),
+    };
+    let scope = policy::scope(client, params.scope.as_deref())?;
+    let audience = policy::audience(client, &params.resources, ctx.config.default_audience())?;
+    let req = Req {
+        params,
+        client_id: &client.id,
+        secret: credentials.secret(),
+    };
+    let flow = Flow::ClientCredentials { sub, with_refresh };
+    let mut ep = DbEndpoint::new(conn, ctx, client, flow, scope, audience);
+    let mut machine = ClientCredentials::new(&req);
+    let mut input = cc::Input::None;
+    loop {
+        input = match machine.advance(input) {
+            cc::Output::Authenticate { client, passdata } => {
+                ep.check(client, Some(passdata))
+                    .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
+                cc::Input::Authenticated
+            }
+            cc::Output::Binding { client_id } => {
+                let bound = ep
+                    .bound_redirect(ClientUrl {
+                        client_id: Cow::Owned(client_id.to_owned()),
+                        redirect_uri: None,
+                    })
+                    .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
+                cc::Input::Bound {
+                    bound_client: bound,
+                }
+            }
+            cc::Output::Extend => cc::Input::Extended {
+                extensions: Extensions::new(),
+            },
+            cc::Output::Negotiate {
+                bound_client,
+                scope,
+            } => {
+                let pre_grant = ep
+                    .negotiate(bound_client.clone(), scope)
+                    .map_err(|_| Error::Internal("scope negotiation failed".into()))?;
+                cc::Input::Negotiated { pre_grant }
+            }
+            cc::Output::Ok {
+                pre_grant,
+                extensions,
+            } => {
+                let grant = Grant {
+                    owner_id: pre_grant.client_id.clone(),
+                    client_id: pre_grant.client_id.clone(),
+                    scope: pre_grant.scope.clone(),
+                    redirect_uri: ep.placeholder_redirect(),
+                    until: crate::core::tokens::after(ctx.now, ctx.access_ttl).and_utc(),
+                    extensions: extensions.clone(),
+                };
+                ep.issue(grant).map_err(|_| {
+                    ep.take_failure()
+                        .unwrap_or(Error::Internal("issue failed".into()))
+                })?;
+                return finished(&ep, ctx);
+            }
+            cc::Output::Err(mut e) => {
+                let failure = ep.take_failure();
+                return Err(map_kind(e.description(), failure));
+            }
+        };
+    }
+}
+
+/// `grant_type=authorization_code`: single use, exact redirect URI, PKCE (required for public
+/// clients, S256 only), a replay revokes what the first exchange issued.
+pub fn authorization_code(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    client: &ClientRow,
+    credentials: &Credentials,
+    params: &TokenParams,
+) -> Result<TokenResponse, Error> {
+    require_grant(client, "authorization_code")?;
+    if params.code.is_none() {
+        return Err(Error::InvalidRequest("code is required".into()));
+    }
+    if params.redirect_uri.is_none() {
+        return Err(Error::InvalidRequest("redirect_uri is required".into()));
+    }
+    let requested_audience = if params.resources.is_empty() {
+        None
+    } else {
+        Some(policy::audience(
+            client,
+            &params.resources,
+            ctx.config.default_audience(),
+        )?)
+    };
+    let req = Req {
+        params,
+        client_id: &client.id,
+        secret: credentials.secret(),
+    };
+    let public = client.secret_hash.is_none();
+    let mut ep = DbEndpoint::new(
+        conn,
+        ctx,
+        client,
+        Flow::AuthorizationCode,
+        String::new(),
+        Vec::new(),
+    );
+    let mut machine = AccessToken::new(&req);
+    let mut input = at::Input::None;
+    loop {
+        input = match machine.advance(input) {
+            at::Output::Authenticate { client, passdata } => {
+                ep.check(client, passdata)
+                    .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
+                at::Input::Authenticated
+            }
+            at::Output::Recover { code } => {
+                let code = code.to_owned();
+                let grant = ep.extract(&code).ok().flatten();
+                if grant.is_none() {
+                    return Err(ep.take_failure().unwrap_or_else(|| {
+                        Error::InvalidGrant("the authorization code is invalid".into())
+                    }));
+                }
+                at::Input::Recovered(grant.map(Box::new))
+            }
+            at::Output::Extend { extensions } => {
+                let challenge = extensions.remove(&Pkce::required());
+                if public && challenge.is_none() {
+                    return Err(Error::InvalidGrant("public clients must use PKCE".into()));
+                }
+                if challenge.is_none() && params.code_verifier.is_some() {
+                    return Err(Error::InvalidGrant(
+                        "code_verifier given, but the authorization request had no code_challenge"
+                            .into(),
+                    ));
+                }
+                Pkce::optional()
+                    .verify(
+                        challenge,
+                        params.code_verifier.as_deref().map(Cow::Borrowed),
+                    )
+                    .map_err(|_| Error::InvalidGrant("PKCE verification failed".into()))?;
+                at::Input::Extended {
+                    access_extensions: Extensions::new(),
+                }
+            }
+            at::Output::Issue { grant } => {
+                let grant = grant.clone();
+                // The audience: the resource of the authorization request, or of this one.
+                let code_resource = ep.code_row().and_then(|c| c.resource);
+                let audience = match (&requested_audience, code_resource) {
+                    (Some(a), _) => a.clone(),
+                    (None, Some(r)) => vec![r],
+                    (None, None) => vec![ctx.config.default_audience().to_owned()],
+                };
+                ep.set_audience(audience);
+                let token = ep.issue(grant).map_err(|_| {
+                    ep.take_failure()
+                        .unwrap_or(Error::Internal("issue failed".into()))
+                })?;
+                at::Input::Issued(token)
+            }
+            at::Output::Ok(_) => return finished(&ep, ctx),
+            at::Output::Err(mut e) => {
+                let failure = ep.take_failure();
+                return Err(map_kind(e.description(), failure));
+            }
+        };
+    }
+}
+
+/// `grant_type=refresh_token`: the token is rotated; a reused one revokes its family.
+pub fn refresh(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    client: &ClientRow,
+    credentials: &Credentials,
+    params: &TokenParams,
+) -> Result<TokenResponse, Error> {
+    require_grant(client, "refresh_token")?;
+    if params.refresh_token.is_none() {
+        return Err(Error::InvalidRequest("refresh_token is required".into()));
+    }
+    let audience = if params.resources.is_empty() {
+        Vec::new()
+    } else {
+        policy::audience(client, &params.resources, ctx.config.default_audience())?
+    };
+    let req = Req {
+        params,
+        client_id: &client.id,
+        secret: credentials.secret(),
+    };
+    let mut ep = DbEndpoint::new(conn, ctx, client, Flow::Refresh, String::new(), audience);
+    let mut machine = Refresh::new(&req);
+    let mut input = rf::Input::None;
+    loop {
+        input = match machine.advance(input) {
+            rf::Output::Unauthenticated { client: who, pass } => {
+                if pass.is_none() && who != client.id {
+                    return Err(Error::InvalidGrant(
+                        "the refresh token was issued to another client".into(),
+                    ));
+                }
+                ep.check(who, pass)
+                    .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
+                rf::Input::Authenticated {
+                    scope: params.scope.as_deref().map(Cow::Borrowed),
+                }
+            }
+            rf::Output::RecoverRefresh { token } => {
+                let token = token.to_owned();
+                let grant = ep.recover_refresh(&token).ok().flatten();
+                if grant.is_none() {
+                    return Err(ep.take_failure().unwrap_or_else(|| {
+                        Error::InvalidGrant("the refresh token is invalid".into())
+                    }));
+                }
+                rf::Input::Recovered {
+                    scope: params.scope.as_deref().map(Cow::Borrowed),
+                    grant: grant.map(Box::new),
+                }
+            }
+            rf::Output::Refresh { token, grant } => {
+                let token = token.to_owned();
+                let refreshed = ep.refresh(&token, *grant).map_err(|_| {
+                    ep.take_failure()
+                        .unwrap_or(Error::Internal("refresh failed".into()))
+                })?;
+                rf::Input::Refreshed(refreshed)
+            }
+            rf::Output::Ok(_) => return finished(&ep, ctx),
+            rf::Output::Err(mut e) => {
+                let failure = ep.take_failure();
+                return Err(map_kind(e.description(), failure));
+            }
+        };
+    }
+}
+
+/// Issues tokens for a user whose password the caller has just verified (the password grant
+/// and the older APIs' sign-in routes). The client must be trusted and allowed the grant.
+pub fn password(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    client: &ClientRow,
+    credentials: &Credentials,
+    params: &TokenParams,
+    user_id: &str,
+    auth_time: Timestamp,
+) -> Result<TokenResponse, Error> {
+    check_password_client(client)?;
+    let scope = policy::scope(client, params.scope.as_deref())?;
+    let audience = policy::audience(client, &params.resources, ctx.config.default_audience())?;
+    let flow = Flow::Password {
+        user_id: user_id.to_owned(),
+        auth_time,
+    };
+    let mut ep = DbEndpoint::new(conn, ctx, client, flow, scope.clone(), audience);
+    ep.check(&client.id, credentials.secret().map(str::as_bytes))
+        .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
+    let grant = Grant {
+        owner_id: user_id.to_owned(),
+        client_id: client.id.clone(),
+        scope: scope
+            .parse()
+            .map_err(|_| Error::InvalidScope("invalid scope".into()))?,
+        redirect_uri: ep.placeholder_redirect(),
+        until: crate::core::tokens::after(ctx.now, ctx.access_ttl).and_utc(),
+        extensions: Extensions::new(),
+    };
+    ep.issue(grant).map_err(|_| {
+        ep.take_failure()
+            .unwrap_or(Error::Internal("issue failed".into()))
+    })?;
+    finished(&ep, ctx)
+}
+
+/// The password grant is for trusted (first-party) clients allowed it; checked before any
+/// password is looked at.
+pub fn check_password_client(client: &ClientRow) -> Result<(), Error> {
+    if !client.trusted {
+        return Err(Error::UnauthorizedClient(
+            "the password grant is only for trusted clients".into(),
+        ));
+    }
+    require_grant(client, "password")
+}

@@ -1,0 +1,117 @@
+//! RFC 7662 answers for the three token kinds. Access tokens are verified by the caller
+//! (signature, expiry, revocation set); opaque tokens are looked up here.
+
+use diesel::prelude::*;
+use serde_json::{json, Map, Value};
+
+use crate::core::tokens::{pat, refresh, AccessClaims};
+use crate::core::{grants, users, Error, Timestamp};
+use crate::db::schema::users as users_table;
+use crate::db::DbConnection;
+
+/// The name introspection reports for a user: the username, or the email when there is none.
+/// `None` when the user is gone or disabled (their tokens are inactive).
+pub fn username(conn: &mut DbConnection, user_id: &str) -> Result<Option<String>, Error> {
+    let found: Option<(Option<String>, String, bool)> = users_table::table
+        .find(user_id)
+        .select((
+            users_table::username,
+            users_table::email,
+            users_table::disabled,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(match found {
+        Some((_, _, true)) | None => None,
+        Some((username, email, false)) => Some(username.unwrap_or(email)),
+    })
+}
+
+/// The answer for a verified, unrevoked access token.
+pub fn access_token(conn: &mut DbConnection, claims: &AccessClaims) -> Result<Value, Error> {
+    let mut out = Map::new();
+    out.insert("active".into(), json!(true));
+    if claims.is_user() {
+        let Some(name) = username(conn, &claims.sub)? else {
+            return Ok(inactive());
+        };
+        out.insert("sub".into(), json!(claims.sub));
+        out.insert("username".into(), json!(name));
+    } else {
+        out.insert("sub".into(), json!(claims.sub));
+    }
+    out.insert("scope".into(), json!(claims.scope));
+    out.insert("client_id".into(), json!(claims.client_id));
+    out.insert("token_type".into(), json!("Bearer"));
+    out.insert("exp".into(), json!(claims.exp));
+    out.insert("iat".into(), json!(claims.iat));
+    out.insert("iss".into(), json!(claims.iss));
+    out.insert(
+        "aud".into(),
+        serde_json::to_value(&claims.aud).unwrap_or(Value::Null),
+    );
+    out.insert("jti".into(), json!(claims.jti));
+    Ok(Value::Object(out))
+}
+
+/// The answer for an opaque token: a personal access token or a refresh token.
+pub fn opaque(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    issuer: &str,
+    token: &str,
+) -> Result<Value, Error> {
+    if pat::looks_like_pat(token) {
+        let Some(p) = pat::verify(conn, now, token)? else {
+            return Ok(inactive());
+        };
+        let Some(name) = username(conn, &p.user_id)? else {
+            return Ok(inactive());
+        };
+        let mut out = json!({
+            "active": true,
+            "token_type": "pat",
+            "scope": p.scope,
+            "sub": p.user_id,
+            "username": name,
+            "iat": p.created_at.and_utc().timestamp(),
+            "iss": issuer,
+        });
+        if let Some(exp) = p.expires_at {
+            out["exp"] = json!(exp.and_utc().timestamp());
+        }
+        return Ok(out);
+    }
+    let Some(row) = refresh::find(conn, token)? else {
+        return Ok(inactive());
+    };
+    if refresh::usable(conn, &row, now)?.is_err() {
+        return Ok(inactive());
+    }
+    let Some(g) = grants::get(conn, &row.grant_id)? else {
+        return Ok(inactive());
+    };
+    let mut out = json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "scope": row.scope,
+        "client_id": g.client_id,
+        "exp": row.expires_at.and_utc().timestamp(),
+        "iat": row.created_at.and_utc().timestamp(),
+        "iss": issuer,
+    });
+    if let Some(uid) = &g.user_id {
+        let user = users::get(conn, uid)?;
+        if user.disabled {
+            return Ok(inactive());
+        }
+        out["sub"] = json!(uid);
+        out["username"] = json!(user.username.unwrap_or(user.email));
+    }
+    Ok(out)
+}
+
+/// `{"active": false}` and nothing more (RFC 7662 §2.2).
+pub fn inactive() -> Value {
+    json!({ "active": false })
+}

@@ -1,0 +1,70 @@
+//! The OAuth 2 token machinery: oxide-auth's authorization-code, refresh and
+//! client-credentials state machines driven over our primitives (`endpoint`), the password
+//! grant beside them, scope and audience policy, and introspection.
+
+mod endpoint;
+pub mod flows;
+pub mod introspect;
+pub mod policy;
+
+use serde::Serialize;
+
+use super::keys::KeySet;
+use super::Timestamp;
+use crate::config::Config;
+
+/// What every token operation needs besides a connection.
+pub struct Ctx<'a> {
+    pub config: &'a Config,
+    pub keys: &'a KeySet,
+    pub now: Timestamp,
+    /// Access-token lifetime for this door (the configured one, or a door's own).
+    pub access_ttl: u64,
+    /// How long revocation entries must be kept (the longest access-token lifetime).
+    pub revocation_ttl: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The standard context: configured lifetimes.
+    pub fn new(config: &'a Config, keys: &'a KeySet, now: Timestamp) -> Ctx<'a> {
+        Ctx {
+            config,
+            keys,
+            now,
+            access_ttl: config.tokens.access_token_ttl,
+            revocation_ttl: config.revocation_ttl(),
+        }
+    }
+}
+
+/// The parameters of a token request (RFC 6749 §4), already parsed by a door.
+#[derive(Debug, Clone, Default)]
+pub struct TokenParams {
+    pub grant_type: String,
+    pub scope: Option<String>,
+    /// RFC 8707 resource indicators (may repeat).
+    pub resources: Vec<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The grant the tokens belong to (not serialised; doors may use it).
+    #[serde(skip)]
+    pub grant_id: Option<String>,
+}

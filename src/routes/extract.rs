@@ -1,0 +1,294 @@
+//! Extractors every door shares: form bodies (size-limited, no repeated parameters), client
+//! credentials (HTTP Basic, URL-decoded per RFC 6749 §2.3.1, or in the body; never both),
+//! bearer tokens (RFC 6750 header, the `Bearer: <token>` form of the older APIs, the
+//! `access_token` query parameter) and the client IP behind trusted proxies.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use base64::Engine;
+use futures_util::StreamExt;
+
+use crate::config::Config;
+use crate::core::client_auth::Credentials;
+use crate::core::Error;
+use crate::services::tokens::{self, Principal};
+use crate::state::AppState;
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Larger than `body_limit`: 413.
+    TooLarge(usize),
+    /// Another content type than the door accepts: 415 (or the door's 400).
+    ContentType(&'static str),
+    /// Malformed: 400.
+    Malformed(String),
+}
+
+impl BodyError {
+    /// As a core error, for doors that answer every bad request with 400.
+    pub fn into_error(self) -> Error {
+        Error::InvalidRequest(self.to_string())
+    }
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge(n) => write!(f, "the request body exceeds {n} bytes"),
+            BodyError::ContentType(t) => write!(f, "the content type must be {t}"),
+            BodyError::Malformed(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, BodyError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => BodyError::TooLarge(limit),
+            e => BodyError::Malformed(format!("could not read the request body: {e}")),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parameters of an `application/x-www-form-urlencoded` body. Empty values count as absent
+/// (RFC 6749 §3.1).
+#[derive(Debug, Default, Clone)]
+pub struct Form(Vec<(String, String)>);
+
+/// Parameters that may repeat (RFC 8707 `resource`).
+const REPEATABLE: &[&str] = &["resource"];
+
+impl Form {
+    /// Parses a form body; a repeated parameter is an error.
+    pub fn parse(body: &[u8]) -> Result<Form, BodyError> {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if !REPEATABLE.contains(&k.as_str()) && pairs[..i].iter().any(|(p, _)| p == k) {
+                return Err(BodyError::Malformed(format!("parameter `{k}` is repeated")));
+            }
+        }
+        Ok(Form(pairs))
+    }
+
+    /// Reads and parses a form body, checking the content type.
+    pub async fn read(
+        req: &HttpRequest,
+        payload: web::Payload,
+        limit: usize,
+    ) -> Result<Form, BodyError> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(BodyError::ContentType("application/x-www-form-urlencoded"));
+        }
+        let body = read_body(payload, limit).await?;
+        Form::parse(&body)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn get_owned(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_owned)
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// Decodes one part of HTTP Basic credentials: `application/x-www-form-urlencoded` encoding
+/// (RFC 6749 §2.3.1).
+fn form_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The `Authorization: Basic` credentials, raw (not URL-decoded), if present.
+pub fn basic_auth(req: &HttpRequest) -> Option<Result<(String, String), Error>> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let malformed = || Error::InvalidClient("malformed Basic credentials".into());
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .map_err(|_| malformed());
+    Some(decoded.and_then(|bytes| {
+        let text = String::from_utf8(bytes).map_err(|_| malformed())?;
+        let (user, pass) = text.split_once(':').ok_or_else(malformed)?;
+        Ok((user.to_owned(), pass.to_owned()))
+    }))
+}
+
+/// The client's credentials from the Basic header (URL-decoded) or the body, never both.
+pub fn client_credentials(req: &HttpRequest, form: &Form) -> Result<Credentials, Error> {
+    let body_id = form.get("client_id");
+    let body_secret = form.get("client_secret");
+    match basic_auth(req) {
+        Some(basic) => {
+            let (id, secret) = basic?;
+            let (id, secret) = (form_decode(&id), form_decode(&secret));
+            if body_secret.is_some() {
+                return Err(Error::InvalidClient(
+                    "use one client authentication method, not Basic and client_secret together"
+                        .into(),
+                ));
+            }
+            if body_id.is_some_and(|b| b != id) {
+                return Err(Error::InvalidClient(
+                    "client_id in the body differs from the Basic credentials".into(),
+                ));
+            }
+            Ok(Credentials::Basic {
+                client_id: id,
+                secret,
+            })
+        }
+        None => match (body_id, body_secret) {
+            (Some(id), Some(secret)) => Ok(Credentials::Post {
+                client_id: id.to_owned(),
+                secret: secret.to_owned(),
+            }),
+            (Some(id), None) => Ok(Credentials::None {
+                client_id: id.to_owned(),
+            }),
+            (None, Some(_)) => Err(Error::InvalidClient(
+                "client_secret without client_id".into(),
+            )),
+            (None, None) => Err(Error::InvalidClient(
+                "client authentication is required".into(),
+            )),
+        },
+    }
+}
+
+/// A bearer token from `Authorization: Bearer <t>` (or the older `Bearer: <t>` form).
+pub fn bearer_from_header(req: &HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    let scheme = scheme.trim_end_matches(':');
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// A token in the `access_token` query parameter (the Mongoose "GET parameters" form).
+pub fn bearer_from_query(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, v)| k == "access_token" && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The caller's IP: the peer, or the client named by `Forwarded` / `X-Forwarded-For` when the
+/// peer is a trusted proxy (walking back through trusted proxies).
+pub fn client_ip(req: &HttpRequest, config: &Config) -> String {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    if !config.trusted_proxies.contains(&peer) {
+        return peer.to_string();
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for v in req.headers().get_all("x-forwarded-for") {
+        if let Ok(s) = v.to_str() {
+            hops.extend(s.split(',').filter_map(|h| h.trim().parse::<IpAddr>().ok()));
+        }
+    }
+    if hops.is_empty() {
+        for v in req.headers().get_all(header::FORWARDED) {
+            if let Ok(s) = v.to_str() {
+                for part in s.split([',', ';']) {
+                    if let Some(f) = part.trim().strip_prefix("for=") {
+                        let f = f.trim_matches('"').trim_start_matches('[');
+                        let f = f.split(']').next().unwrap_or(f);
+                        if let Ok(ip) = f.parse::<IpAddr>() {
+                            hops.push(ip);
+                        } else if let Some((host, _port)) = f.rsplit_once(':') {
+                            if let Ok(ip) = host.parse::<IpAddr>() {
+                                hops.push(ip);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    hops.iter()
+        .rev()
+        .find(|ip| !config.trusted_proxies.contains(ip))
+        .or(hops.first())
+        .unwrap_or(&peer)
+        .to_string()
+}
+
+/// A caller authenticated by a bearer token (header, `Bearer:` header, or `access_token`
+/// query parameter). Rejections are RFC 6750 answers.
+pub struct Bearer(pub Principal);
+
+impl FromRequest for Bearer {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| actix_web::error::ErrorInternalServerError("no state"))?;
+            let reject = |e: Error| {
+                actix_web::error::InternalError::from_response(
+                    e.to_string(),
+                    crate::routes::oauth::error::bearer_error(&e),
+                )
+                .into()
+            };
+            let token = bearer_from_header(&req)
+                .or_else(|| bearer_from_query(&req))
+                .ok_or_else(|| reject(Error::InvalidToken(String::new())))?;
+            tokens::authenticate_bearer(&state, &token)
+                .await
+                .map(Bearer)
+                .map_err(reject)
+        })
+    }
+}

@@ -1,0 +1,170 @@
+//! Password checks: argon2id off the async runtime behind a semaphore (a burst of sign-ins
+//! queues here instead of starving token or JWKS traffic), throttled per account and client IP
+//! through the database, with no difference between unknown accounts and wrong passwords.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
+
+use crate::config::Argon2Settings;
+use crate::core::throttle::{self, Bucket};
+use crate::core::users::{self, User};
+use crate::core::{events, password, Error};
+use crate::db::{self, schema::users as users_table};
+use crate::state::AppState;
+
+/// Bounded argon2 hashing.
+#[derive(Clone)]
+pub struct PasswordGate {
+    settings: Argon2Settings,
+    permits: Arc<Semaphore>,
+    dummy: Arc<OnceLock<String>>,
+}
+
+impl PasswordGate {
+    pub fn new(settings: Argon2Settings) -> PasswordGate {
+        let n = match settings.max_concurrent {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        };
+        PasswordGate {
+            settings,
+            permits: Arc::new(Semaphore::new(n)),
+            dummy: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Hashes a new password.
+    pub async fn hash(&self, password: String) -> Result<String, Error> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let settings = self.settings.clone();
+        db::blocking(move || password::hash(&settings, &password)).await
+    }
+
+    /// Verifies a password against a stored hash, or against a dummy hash when there is none
+    /// (same cost either way). Returns whether it matched and, when it did with outdated
+    /// parameters, a fresh hash to store.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<(bool, Option<String>), Error> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let settings = self.settings.clone();
+        let dummy = self.dummy.clone();
+        db::blocking(move || {
+            let Some(stored) = stored else {
+                let d = dummy.get_or_init(|| {
+                    password::hash(&settings, "portcullis dummy password").unwrap_or_default()
+                });
+                let _ = password::verify(&settings, &password, d);
+                return Ok((false, None));
+            };
+            if !password::verify(&settings, &password, &stored) {
+                return Ok((false, None));
+            }
+            let rehash = if password::needs_rehash(&settings, &stored) {
+                Some(password::hash(&settings, &password)?)
+            } else {
+                None
+            };
+            Ok((true, rehash))
+        })
+        .await
+    }
+}
+
+/// Checks a user's password at any door (`door` names it in events). Wrong passwords and
+/// unknown accounts are both `InvalidGrant` with one message; throttled accounts and IPs are
+/// `Throttled` whether or not the password was right.
+pub async fn check(
+    state: &AppState,
+    login: &str,
+    secret: &str,
+    ip: &str,
+    door: &'static str,
+) -> Result<User, Error> {
+    let wrong = || Error::InvalidGrant("invalid username or password".into());
+    let now = state.clock.now_naive();
+    let settings = state.config.throttle.clone();
+    let login_owned = login.to_owned();
+    let ip_owned = ip.to_owned();
+    let (user, account) = state
+        .db
+        .run(move |conn| {
+            let ip_bucket = Bucket::ip(&settings, &ip_owned);
+            let user = users::find_by_login(conn, &login_owned)?;
+            let key = match &user {
+                Some(u) => u.id.clone(),
+                None => format!("?{}", login_owned.to_lowercase()),
+            };
+            let account = Bucket::account(&settings, &key);
+            throttle::check(conn, now, &[&ip_bucket, &account])?;
+            Ok((user, account))
+        })
+        .await?;
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let within_policy = password::check_policy("password", secret).is_ok();
+    let (ok, rehash) = if within_policy {
+        state.passwords.verify(secret.to_owned(), hash).await?
+    } else {
+        (false, None)
+    };
+    let settings = state.config.throttle.clone();
+    let ip_owned = ip.to_owned();
+    let user_id = user.as_ref().map(|u| u.id.clone());
+    state
+        .db
+        .run(move |conn| {
+            let mut event = events::NewEvent {
+                kind: if ok {
+                    "signin.succeeded"
+                } else {
+                    "signin.failed"
+                },
+                user_id: user_id.clone(),
+                ip: Some(ip_owned.clone()),
+                service: Some(door.to_owned()),
+                ..Default::default()
+            };
+            if ok {
+                throttle::clear(conn, &account)?;
+                if let (Some(h), Some(id)) = (rehash, &user_id) {
+                    use diesel::prelude::*;
+                    diesel::update(users_table::table.find(id))
+                        .set(users_table::password_hash.eq(Some(h)))
+                        .execute(conn)?;
+                }
+            } else {
+                let ip_bucket = Bucket::ip(&settings, &ip_owned);
+                throttle::hit(conn, now, &[&ip_bucket, &account])?;
+                event.detail = Some(serde_json::json!({ "reason": "wrong credentials" }));
+            }
+            events::record(conn, now, event)?;
+            Ok(())
+        })
+        .await?;
+    let user = match (ok, user) {
+        (true, Some(u)) => u,
+        _ => return Err(wrong()),
+    };
+    if user.disabled {
+        return Err(Error::InvalidGrant("the account is disabled".into()));
+    }
+    if state.config.require_verified_email && user.email_verified_at.is_none() {
+        return Err(Error::InvalidGrant(
+            "the email address is not verified".into(),
+        ));
+    }
+    Ok(user)
+}

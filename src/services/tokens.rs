@@ -1,0 +1,276 @@
+//! Token operations every door shares: the token request (all four grants), bearer-token
+//! authentication of callers, introspection and revocation.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::core::client_auth::{self, Credentials};
+use crate::core::clients::ClientRow;
+use crate::core::oauth::{flows, introspect as intro, policy, Ctx, TokenParams, TokenResponse};
+use crate::core::tokens::{self, pat, refresh, AccessClaims};
+use crate::core::{grants, revocation, Error};
+use crate::state::AppState;
+
+/// The grant types of the token endpoint.
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "client_credentials",
+    "password",
+    "refresh_token",
+];
+
+/// Options a door may set on a token request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenOptions {
+    /// Issue a refresh token with client credentials (Bloq's API promises one).
+    pub refresh_with_client_credentials: bool,
+    /// Access-token lifetime in seconds instead of the configured one.
+    pub access_ttl: Option<u64>,
+    /// Door name for events.
+    pub door: &'static str,
+}
+
+/// Serves a token request: authenticates the client, then runs its grant.
+pub async fn token_request(
+    state: &AppState,
+    credentials: Credentials,
+    params: TokenParams,
+    ip: &str,
+    options: TokenOptions,
+) -> Result<TokenResponse, Error> {
+    if params.grant_type.is_empty() {
+        return Err(Error::InvalidRequest("grant_type is required".into()));
+    }
+    if !GRANT_TYPES.contains(&params.grant_type.as_str()) {
+        return Err(Error::UnsupportedGrantType(format!(
+            "grant_type `{}` is not supported",
+            params.grant_type
+        )));
+    }
+    let keys = state.keys.current(state).await;
+    let config = state.config.clone();
+    let now = state.clock.now_naive();
+    let ip_owned = ip.to_owned();
+    let creds = credentials.clone();
+    if params.grant_type == "password" {
+        return password_grant(state, credentials, params, ip, options, keys).await;
+    }
+    let result = state
+        .db
+        .run(move |conn| {
+            let client = client_auth::authenticate(conn, now, &creds, &ip_owned, &config.throttle)?;
+            let mut ctx = Ctx::new(&config, &keys, now);
+            if let Some(ttl) = options.access_ttl {
+                ctx.access_ttl = ttl;
+            }
+            match params.grant_type.as_str() {
+                "client_credentials" => flows::client_credentials(
+                    conn,
+                    &ctx,
+                    &client,
+                    &creds,
+                    &params,
+                    options.refresh_with_client_credentials,
+                ),
+                "authorization_code" => {
+                    flows::authorization_code(conn, &ctx, &client, &creds, &params)
+                }
+                _ => flows::refresh(conn, &ctx, &client, &creds, &params),
+            }
+        })
+        .await;
+    if let Err(Error::InvalidGrant(_)) = &result {
+        // A replayed code or refresh token revoked a grant: honour it on this node at once.
+        state.revocations.poll(state).await?;
+    }
+    result
+}
+
+async fn password_grant(
+    state: &AppState,
+    credentials: Credentials,
+    params: TokenParams,
+    ip: &str,
+    options: TokenOptions,
+    keys: Arc<crate::core::keys::KeySet>,
+) -> Result<TokenResponse, Error> {
+    let username = params
+        .username
+        .clone()
+        .ok_or_else(|| Error::InvalidRequest("username is required".into()))?;
+    let password = params
+        .password
+        .clone()
+        .ok_or_else(|| Error::InvalidRequest("password is required".into()))?;
+    let config = state.config.clone();
+    let now = state.clock.now_naive();
+    let (ip_owned, creds, p) = (ip.to_owned(), credentials.clone(), params.clone());
+    // The client first: a client that may not use this grant never gets a password checked.
+    let client = state
+        .db
+        .run(move |conn| {
+            let client = client_auth::authenticate(conn, now, &creds, &ip_owned, &config.throttle)?;
+            flows::check_password_client(&client)?;
+            policy::scope(&client, p.scope.as_deref())?;
+            policy::audience(&client, &p.resources, config.default_audience())?;
+            Ok(client)
+        })
+        .await?;
+    let door = if options.door.is_empty() {
+        "token"
+    } else {
+        options.door
+    };
+    let user = super::passwords::check(state, &username, &password, ip, door).await?;
+    let config = state.config.clone();
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| {
+            let mut ctx = Ctx::new(&config, &keys, now);
+            if let Some(ttl) = options.access_ttl {
+                ctx.access_ttl = ttl;
+            }
+            flows::password(conn, &ctx, &client, &credentials, &params, &user.id, now)
+        })
+        .await
+}
+
+/// Who a bearer token speaks for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user, when the token acts for one.
+    pub user_id: Option<String>,
+    /// The client the token was issued to (none for a personal access token).
+    pub client_id: Option<String>,
+    pub scope: String,
+    pub kind: PrincipalKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum PrincipalKind {
+    AccessToken(AccessClaims),
+    Pat(pat::Pat),
+}
+
+impl Principal {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split_whitespace().any(|s| s == scope)
+    }
+}
+
+/// Verifies an access token: signature, expiry, issuer, then the revocation set.
+pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
+    let keys = state.keys.current(state).await;
+    let claims =
+        tokens::verify_access_token(&keys, state.config.issuer(), state.clock.now_naive(), token)?;
+    if state.revocations.revokes(state, &claims).await {
+        return Err(Error::InvalidToken("the token has been revoked".into()));
+    }
+    Ok(claims)
+}
+
+/// Authenticates a bearer token (an access token or a personal access token).
+pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Principal, Error> {
+    if pat::looks_like_pat(token) {
+        let now = state.clock.now_naive();
+        let value = token.to_owned();
+        let found = state
+            .db
+            .run(move |conn| pat::verify(conn, now, &value))
+            .await?;
+        let p =
+            found.ok_or_else(|| Error::InvalidToken("the token is invalid or revoked".into()))?;
+        return Ok(Principal {
+            user_id: Some(p.user_id.clone()),
+            client_id: None,
+            scope: p.scope.clone(),
+            kind: PrincipalKind::Pat(p),
+        });
+    }
+    let claims = verify_access_token(state, token).await?;
+    Ok(Principal {
+        user_id: claims.is_user().then(|| claims.sub.clone()),
+        client_id: Some(claims.client_id.clone()),
+        scope: claims.scope.clone(),
+        kind: PrincipalKind::AccessToken(claims),
+    })
+}
+
+/// RFC 7662: what the token is, or `{"active": false}`.
+pub async fn introspect(state: &AppState, token: &str) -> Result<Value, Error> {
+    let now = state.clock.now_naive();
+    if tokens::looks_like_jwt(token) {
+        let claims = match verify_access_token(state, token).await {
+            Ok(c) => c,
+            Err(Error::InvalidToken(_)) => return Ok(intro::inactive()),
+            Err(e) => return Err(e),
+        };
+        return state
+            .db
+            .run(move |conn| intro::access_token(conn, &claims))
+            .await;
+    }
+    let value = token.to_owned();
+    let issuer = state.config.issuer().to_owned();
+    state
+        .db
+        .run(move |conn| intro::opaque(conn, now, &issuer, &value))
+        .await
+}
+
+/// RFC 7009: revokes a token of the calling client. Unknown tokens are fine; a token issued to
+/// another client is `unauthorized_client`.
+pub async fn revoke(state: &AppState, client: &ClientRow, token: &str) -> Result<(), Error> {
+    let now = state.clock.now_naive();
+    let ttl = state.config.revocation_ttl();
+    let value = token.to_owned();
+    let client_id = client.id.clone();
+    if tokens::looks_like_jwt(token) {
+        let keys = state.keys.current(state).await;
+        let claims = match tokens::verify_access_token(&keys, state.config.issuer(), now, token) {
+            Ok(c) => c,
+            Err(_) => return Ok(()), // invalid or expired: nothing to revoke
+        };
+        if claims.client_id != client_id {
+            return Err(Error::UnauthorizedClient(
+                "the token was issued to another client".into(),
+            ));
+        }
+        let expires = chrono::DateTime::from_timestamp(claims.exp, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or(now);
+        state
+            .db
+            .run(move |conn| {
+                revocation::record(conn, now, revocation::Kind::Jti, &claims.jti, None, expires)
+            })
+            .await?;
+    } else if pat::looks_like_pat(token) {
+        state
+            .db
+            .run(move |conn| pat::revoke_by_value(conn, now, &value))
+            .await?;
+    } else {
+        state
+            .db
+            .run(move |conn| {
+                let Some(row) = refresh::find(conn, &value)? else {
+                    return Ok(());
+                };
+                let Some(g) = grants::get(conn, &row.grant_id)? else {
+                    return Ok(());
+                };
+                if g.client_id != client_id {
+                    return Err(Error::UnauthorizedClient(
+                        "the token was issued to another client".into(),
+                    ));
+                }
+                grants::revoke(conn, now, &g.id, ttl, "revoked_by_client")?;
+                Ok(())
+            })
+            .await?;
+    }
+    state.revocations.poll(state).await
+}
