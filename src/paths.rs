@@ -3,7 +3,13 @@
 pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
 pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS: &str = "/jwks";
+pub const AUTHORIZE: &str = "/authorize";
 pub const TOKEN: &str = "/token";
+pub const USERINFO: &str = "/userinfo";
+pub const LOGOUT: &str = "/logout";
+pub const SIGNIN: &str = "/signin";
+pub const CONSENT: &str = "/consent";
+pub const TERMS: &str = "/terms";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
 pub const HEALTHZ: &str = "/healthz";

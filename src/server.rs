@@ -38,7 +38,7 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     let mut conn = pool.get()?;
     keys::ensure_signing_key(&mut conn, now, &config.keys, master.as_ref())
         .context("preparing the signing key")?;
-    let set = keys::KeySet::load(&mut conn, now, config.keys.retired_ttl, master.as_ref())
+    let set = keys::KeySet::load(&mut conn, now, &config.keys, master.as_ref())
         .context("loading signing keys")?;
     let revocations =
         RevocationCache::load(&mut conn, now).context("loading the revocation log")?;

@@ -75,11 +75,11 @@ impl KeyStore {
     /// Reads the keys from the database now (after a rotation on this node, say).
     pub async fn reload(&self, state: &AppState) -> Result<Arc<KeySet>, Error> {
         let now = state.clock.now_naive();
-        let ttl = state.config.keys.retired_ttl;
+        let settings = state.config.keys.clone();
         let master = self.master.clone();
         let set = state
             .db
-            .run(move |conn| KeySet::load(conn, now, ttl, master.as_ref()))
+            .run(move |conn| KeySet::load(conn, now, &settings, master.as_ref()))
             .await?;
         let set = Arc::new(set);
         let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());

@@ -85,30 +85,34 @@ pub struct KeyInfo {
     pub encrypted: bool,
 }
 
-/// Computes each key's state at `now`. Rows in any order; result oldest activation first.
+/// Computes each key's state at `now`. Each algorithm has its own active key (ID tokens need
+/// RS256 while access tokens may use another); a key is superseded when a newer key of the
+/// same algorithm activates. Rows in any order; result oldest activation first.
 pub fn states(rows: &[KeyRow], now: Timestamp, retired_ttl: u64) -> Vec<KeyInfo> {
     let mut rows: Vec<&KeyRow> = rows.iter().collect();
     rows.sort_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)));
     let explicitly_retired = |r: &KeyRow| r.retired_at.is_some_and(|t| t <= now);
-    let active_kid = rows
-        .iter()
-        .rev()
-        .find(|r| r.activates_at <= now && !explicitly_retired(r))
-        .map(|r| r.kid.clone());
+    let active_of = |alg: &str| {
+        rows.iter()
+            .rev()
+            .find(|r| r.alg == alg && r.activates_at <= now && !explicitly_retired(r))
+            .map(|r| r.kid.clone())
+    };
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
-            // A key stops signing when it is retired or when a later key activates.
-            // (A later key retired before it ever activated supersedes nothing.)
+            // A key stops signing when it is retired or when a later key of its algorithm
+            // activates (a later key retired before it ever activated supersedes nothing).
             let superseded = rows[i + 1..]
                 .iter()
+                .filter(|n| n.alg == r.alg)
                 .find(|n| n.retired_at.is_none_or(|t| t > n.activates_at))
                 .map(|n| n.activates_at);
             let end = match (r.retired_at, superseded) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let state = if Some(&r.kid) == active_kid.as_ref() {
+            let state = if Some(&r.kid) == active_of(&r.alg).as_ref() {
                 KeyState::Active
             } else if r.activates_at > now && !explicitly_retired(r) {
                 KeyState::Next
@@ -240,25 +244,36 @@ pub fn ensure_signing_key(
                 tracing::info!(kid = %row.kid, "sealed signing key under the master key");
             }
         }
-        let infos = list(conn, now, settings.retired_ttl)?;
-        let wanted = settings.algorithm.as_str();
-        if let Some(active) = infos.iter().find(|k| k.state == KeyState::Active) {
-            // A changed `keys.algorithm` takes effect like a rotation: published now, signing
-            // after the publish-ahead period.
+        let mut created = None;
+        let fresh = rows(conn)?.is_empty();
+        // The configured algorithm signs access tokens; RS256 always signs ID tokens (OIDC
+        // requires it). Each needs an active key.
+        for alg in [settings.algorithm, SigningAlg::RS256] {
+            let infos = list(conn, now, settings.retired_ttl)?;
+            let active = infos
+                .iter()
+                .any(|k| k.state == KeyState::Active && k.alg == alg.as_str());
+            if active {
+                continue;
+            }
             let pending = infos
                 .iter()
-                .any(|k| k.state == KeyState::Next && k.alg == wanted);
-            if active.alg != wanted && !pending {
-                let at = now + Duration::seconds(settings.publish_ahead as i64);
-                let row = create(conn, now, settings.algorithm, at, master)?;
-                tracing::info!(kid = %row.kid, alg = %row.alg, "keys.algorithm changed: published a new key");
-                return Ok(Some(row.kid));
+                .any(|k| k.state == KeyState::Next && k.alg == alg.as_str());
+            if pending {
+                continue;
             }
-            return Ok(None);
+            // On a new database keys sign at once; when `keys.algorithm` changes, the new
+            // key is published first and signs after the publish-ahead period, like a rotation.
+            let at = if fresh {
+                now
+            } else {
+                now + Duration::seconds(settings.publish_ahead as i64)
+            };
+            let row = create(conn, now, alg, at, master)?;
+            tracing::info!(kid = %row.kid, alg = %row.alg, activates_at = %row.activates_at, "created a signing key");
+            created = Some(row.kid);
         }
-        let row = create(conn, now, settings.algorithm, now, master)?;
-        tracing::info!(kid = %row.kid, alg = %row.alg, "created the first signing key");
-        Ok(Some(row.kid))
+        Ok(created)
     })
 }
 
@@ -342,6 +357,8 @@ pub struct LoadedKey {
 pub struct KeySet {
     keys: Vec<LoadedKey>,
     jwks: String,
+    /// The algorithm of access tokens (`keys.algorithm`).
+    preferred: SigningAlg,
 }
 
 impl KeySet {
@@ -349,9 +366,10 @@ impl KeySet {
     pub fn load(
         conn: &mut DbConnection,
         now: Timestamp,
-        retired_ttl: u64,
+        settings: &KeySettings,
         master: Option<&MasterKey>,
     ) -> Result<KeySet, Error> {
+        let retired_ttl = settings.retired_ttl;
         let all = rows(conn)?;
         let infos = states(&all, now, retired_ttl);
         let mut keys = Vec::new();
@@ -369,7 +387,11 @@ impl KeySet {
         // Newest first in JWKS, like most providers.
         public.reverse();
         let jwks = serde_json::json!({ "keys": public }).to_string();
-        Ok(KeySet { keys, jwks })
+        Ok(KeySet {
+            keys,
+            jwks,
+            preferred: settings.algorithm,
+        })
     }
 
     /// The JWKS document (`{"keys": [...]}`).
@@ -377,12 +399,32 @@ impl KeySet {
         &self.jwks
     }
 
-    /// The key that signs at `now`: the latest activated one that is not retired.
+    /// The key that signs access tokens at `now`: the active key of `keys.algorithm`, or (while
+    /// a key of a newly configured algorithm waits to activate) the newest active key.
     pub fn signing_key(&self, now: Timestamp) -> Option<&LoadedKey> {
+        self.signing_key_for(self.preferred, now)
+    }
+
+    /// The active key of `alg` at `now`, falling back to the newest active key of any algorithm.
+    pub fn signing_key_for(&self, alg: SigningAlg, now: Timestamp) -> Option<&LoadedKey> {
+        let live = |k: &&LoadedKey| k.activates_at <= now && k.retired_at.is_none_or(|t| t > now);
         self.keys
             .iter()
             .rev()
-            .find(|k| k.activates_at <= now && k.retired_at.is_none_or(|t| t > now))
+            .filter(live)
+            .find(|k| k.alg == alg)
+            .or_else(|| self.keys.iter().rev().find(live))
+    }
+
+    /// The algorithms of the keys that can sign at `now` (for discovery).
+    pub fn algorithms(&self, now: Timestamp) -> Vec<SigningAlg> {
+        let mut out = Vec::new();
+        for k in self.keys.iter().filter(|k| k.activates_at <= now) {
+            if !out.contains(&k.alg) {
+                out.push(k.alg);
+            }
+        }
+        out
     }
 
     /// A published key by kid, for verification.

@@ -2,8 +2,10 @@
 //! Plain functions that take a connection and `now`; nothing here knows about HTTP.
 
 pub mod acl;
+pub mod authorize;
 pub mod client_auth;
 pub mod clients;
+pub mod consents;
 pub mod crypto;
 pub mod events;
 pub mod grants;
@@ -12,6 +14,8 @@ pub mod oauth;
 pub mod oidc;
 pub mod password;
 pub mod revocation;
+pub mod sessions;
+pub mod terms;
 pub mod throttle;
 pub mod time;
 pub mod tokens;

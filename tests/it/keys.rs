@@ -102,18 +102,9 @@ async fn rotate_now_and_retire() {
     // The only signing key cannot be retired.
     let e = app.cli(&["keys", "retire", &old]).unwrap_err();
     assert!(e.contains("rotate first"), "{e}");
-    let new = app.cli_json(&["keys", "rotate", "--now", "--alg", "ES256"]);
-    assert_eq!(new["alg"], "ES256");
+    let new = app.cli_json(&["keys", "rotate", "--now"]);
     app.state.keys.reload(&app.state).await.unwrap();
     assert_eq!(signing_kid(&app).await, new["kid"].as_str().unwrap());
-    let jwks = app.get("/jwks").await.json();
-    let ec = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kty"] == "EC")
-        .unwrap();
-    assert_eq!(ec["crv"], "P-256");
     // Retiring the superseded key is allowed and idempotent; unknown kids are errors.
     app.cli(&["keys", "retire", &old]).unwrap();
     app.cli(&["keys", "retire", &old]).unwrap();
@@ -125,14 +116,42 @@ async fn rotate_now_and_retire() {
         .cli(&["keys", "rotate", "--alg", "HS256"])
         .unwrap_err()
         .contains("HS256"));
-    let e = app.cli_json(&["keys", "rotate", "--now", "--alg", "EdDSA"]);
+}
+
+#[actix_rt::test]
+async fn keys_of_other_algorithms_live_beside_the_configured_one() {
+    let app = TestApp::new();
+    let rs = signing_kid(&app).await;
+    let es = app.cli_json(&["keys", "rotate", "--now", "--alg", "ES256"]);
+    let ed = app.cli_json(&["keys", "rotate", "--now", "--alg", "EdDSA"]);
     app.state.keys.reload(&app.state).await.unwrap();
+    // Access tokens keep the configured algorithm (RS256); each algorithm has its active key.
+    assert_eq!(signing_kid(&app).await, rs);
+    let set = app.state.keys.current(&app.state).await;
+    let now = app.clock.now_naive();
+    use portcullis::config::SigningAlg;
+    assert_eq!(
+        set.signing_key_for(SigningAlg::ES256, now).unwrap().kid,
+        es["kid"].as_str().unwrap()
+    );
+    assert_eq!(
+        set.signing_key_for(SigningAlg::EdDSA, now).unwrap().kid,
+        ed["kid"].as_str().unwrap()
+    );
     let jwks = app.get("/jwks").await.json();
-    assert!(jwks["keys"]
-        .as_array()
-        .unwrap()
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(keys.iter().any(|k| k["kty"] == "EC" && k["crv"] == "P-256"));
+    assert!(keys
         .iter()
-        .any(|k| k["kid"] == e["kid"] && k["crv"] == "Ed25519"));
+        .any(|k| k["kty"] == "OKP" && k["crv"] == "Ed25519"));
+    let list = app.cli_json(&["keys", "list"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["state"] == "active"),
+        "{list}"
+    );
 }
 
 #[actix_rt::test]
@@ -141,7 +160,27 @@ async fn configured_algorithm_is_used_for_the_first_key() {
         .config(|c| c.keys.algorithm = portcullis::config::SigningAlg::ES256)
         .build();
     let jwks = app.get("/jwks").await.json();
-    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert!(algs.contains(&"ES256"), "{algs:?}");
+    assert!(
+        algs.contains(&"RS256"),
+        "RS256 is always there for ID tokens: {algs:?}"
+    );
+    assert_eq!(
+        signing_kid(&app).await,
+        app.state
+            .keys
+            .current(&app.state)
+            .await
+            .signing_key_for(portcullis::config::SigningAlg::ES256, app.clock.now_naive())
+            .unwrap()
+            .kid
+    );
 }
 
 fn master() -> String {

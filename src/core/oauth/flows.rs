@@ -44,7 +44,9 @@ impl at::Request for Req<'_> {
         }
     }
     fn client_id(&self) -> Option<Cow<'_, str>> {
-        self.secret.is_none().then_some(Cow::Borrowed(self.client_id))
+        self.secret
+            .is_none()
+            .then_some(Cow::Borrowed(self.client_id))
     }
     fn redirect_uri(&self) -> Option<Cow<'_, str>> {
         self.params.redirect_uri.as_deref().map(Cow::Borrowed)
@@ -153,6 +155,30 @@ fn finished(ep: &DbEndpoint, ctx: &Ctx) -> Result<TokenResponse, Error> {
     ep.take_issued()
         .map(|i| respond(ctx, i))
         .ok_or_else(|| Error::Internal("flow finished without a token".into()))
+}
+
+/// Adds an ID token (OIDC Core §3.1.3.3, §12.2) for a user's grant with the `openid` scope;
+/// the nonce only on the code exchange.
+fn with_id_token(ep: &DbEndpoint, ctx: &Ctx, with_nonce: bool) -> Result<TokenResponse, Error> {
+    let issued = ep
+        .take_issued()
+        .ok_or_else(|| Error::Internal("flow finished without a token".into()))?;
+    let id_token = match &issued.grant {
+        Some(g) if g.user_id.is_some() && issued.access.claims.has_scope("openid") => {
+            Some(crate::core::oidc::sign_id_token(
+                ctx.keys,
+                ctx.config,
+                ctx.now,
+                g,
+                &issued.access.token,
+                with_nonce,
+            )?)
+        }
+        _ => None,
+    };
+    let mut res = respond(ctx, issued);
+    res.id_token = id_token;
+    Ok(res)
 }
 
 /// `grant_type=client_credentials`. Tokens of a key owned by a user act for the owner.
@@ -343,7 +369,7 @@ pub fn authorization_code(
                 })?;
                 at::Input::Issued(token)
             }
-            at::Output::Ok(_) => return finished(&ep, ctx),
+            at::Output::Ok(_) => return with_id_token(&ep, ctx, true),
             at::Output::Err(mut e) => {
                 let failure = ep.take_failure();
                 return Err(map_kind(e.description(), failure));
@@ -412,7 +438,7 @@ pub fn refresh(
                 })?;
                 rf::Input::Refreshed(refreshed)
             }
-            rf::Output::Ok(_) => return finished(&ep, ctx),
+            rf::Output::Ok(_) => return with_id_token(&ep, ctx, false),
             rf::Output::Err(mut e) => {
                 let failure = ep.take_failure();
                 return Err(map_kind(e.description(), failure));

@@ -1,5 +1,12 @@
-//! Server-rendered pages for people (askama templates under `templates/pages/`).
+//! Server-rendered pages for people (askama templates under `templates/pages/`): sign-in,
+//! terms, consent, sign-out, errors. Every form carries a CSRF token; pages are `no-store`.
 
+mod consent;
+pub mod session;
+mod signin;
+mod terms;
+
+use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -7,12 +14,25 @@ use askama::Template;
 use crate::paths;
 use crate::state::AppState;
 
+pub use consent::consent_page;
+
 /// Mounts the pages and `/static`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::HOME, web::get().to(home)).route(
-        &format!("{}/portcullis.css", paths::STATIC),
-        web::get().to(stylesheet),
-    );
+    cfg.route(paths::HOME, web::get().to(home))
+        .route(
+            &format!("{}/portcullis.css", paths::STATIC),
+            web::get().to(stylesheet),
+        )
+        .service(
+            web::resource(paths::SIGNIN)
+                .route(web::get().to(signin::show))
+                .route(web::post().to(signin::submit)),
+        )
+        .service(
+            web::resource(paths::TERMS)
+                .route(web::get().to(terms::show))
+                .route(web::post().to(terms::submit)),
+        );
 }
 
 #[derive(Template)]
@@ -20,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct HomePage<'a> {
     issuer: &'a str,
     discovery: &'a str,
+    user: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -29,11 +50,22 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
-    match body {
-        Ok(body) => HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(body),
+/// Renders a page with a status and cookies to set. Pages are never cached.
+pub fn render(
+    status: StatusCode,
+    page: &impl Template,
+    cookies: Vec<Cookie<'static>>,
+) -> HttpResponse {
+    match page.render() {
+        Ok(body) => {
+            let mut res = HttpResponse::build(status);
+            res.content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"));
+            for c in cookies {
+                res.cookie(c);
+            }
+            res.body(body)
+        }
         Err(e) => {
             tracing::error!(error = %e, "template failed");
             HttpResponse::InternalServerError()
@@ -45,19 +77,35 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse
 
 /// An HTML error page.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    html(status, ErrorPage { title, message }.render())
+    render(status, &ErrorPage { title, message }, Vec::new())
 }
 
-/// The landing page: what this server is and where its metadata lives.
-async fn home(state: web::Data<AppState>) -> HttpResponse {
+/// A 303 redirect (after a form, or to another page), setting cookies.
+pub fn see_other(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header(("Location", location))
+        .insert_header(("Cache-Control", "no-store"));
+    for c in cookies {
+        res.cookie(c);
+    }
+    res.finish()
+}
+
+/// The landing page: what this server is, where its metadata lives, who is signed in.
+async fn home(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let discovery = state.config.url(paths::OPENID_CONFIGURATION);
-    html(
+    let signed_in = session::current(&req, &state).await.ok().flatten();
+    let user = signed_in
+        .as_ref()
+        .map(|s| s.user.username.clone().unwrap_or(s.user.email.clone()));
+    render(
         StatusCode::OK,
-        HomePage {
+        &HomePage {
             issuer: state.config.issuer(),
             discovery: &discovery,
-        }
-        .render(),
+            user: user.as_deref(),
+        },
+        Vec::new(),
     )
 }
 

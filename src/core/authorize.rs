@@ -1,0 +1,389 @@
+//! Authorization requests (RFC 6749 §4.1, OIDC Core §3.1.2): validation, and what a request
+//! needs before a code can be issued (a sign-in, terms, consent). Errors about the client or
+//! redirect URI are shown to the person; every other error goes back to the client.
+
+use chrono::Duration;
+
+use super::clients::{self, ClientRow};
+use super::oauth::policy;
+use super::tokens::code::{self, NewCode};
+use super::users::User;
+use super::{consents, terms, Error, Timestamp};
+use crate::config::Config;
+use crate::db::DbConnection;
+
+/// The parameters as received (query or form). Unknown parameters are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizeParams {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub response_mode: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub login_hint: Option<String>,
+    pub id_token_hint: Option<String>,
+    pub resources: Vec<String>,
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
+    /// A parameter that appeared twice (RFC 6749 §3.1).
+    pub repeated: Option<String>,
+}
+
+/// Why a request cannot go on.
+#[derive(Debug, Clone)]
+pub enum Reject {
+    /// Unknown client or unregistered redirect URI: shown as a page, never redirected.
+    Page(String),
+    /// Sent back to the client's redirect URI.
+    Redirect(ErrorRedirect),
+}
+
+/// An error answer for the client (RFC 6749 §4.1.2.1, RFC 9207 `iss`).
+#[derive(Debug, Clone)]
+pub struct ErrorRedirect {
+    pub redirect_uri: String,
+    pub error: &'static str,
+    pub description: String,
+    pub state: Option<String>,
+}
+
+/// `prompt` (OIDC Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A valid request.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub client: ClientRow,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<u64>,
+    pub login_hint: Option<String>,
+    pub id_token_hint: Option<String>,
+    pub resource: Option<String>,
+}
+
+impl Validated {
+    /// An error to send back to the client.
+    pub fn error(&self, error: &'static str, description: impl Into<String>) -> ErrorRedirect {
+        ErrorRedirect {
+            redirect_uri: self.redirect_uri.clone(),
+            error,
+            description: description.into(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// Whether the request asks for OpenID Connect.
+    pub fn openid(&self) -> bool {
+        self.scope.split_whitespace().any(|s| s == "openid")
+    }
+}
+
+fn is_pkce_value(s: &str) -> bool {
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Validates a request: first the client and redirect URI (a `Page` error), then the rest (a
+/// `Redirect` error).
+pub fn validate(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    params: &AuthorizeParams,
+) -> Result<Validated, Reject> {
+    let client_id = params
+        .client_id
+        .as_deref()
+        .ok_or_else(|| Reject::Page("The request has no client_id.".into()))?;
+    let client = match clients::get(conn, client_id) {
+        Ok(c) => c,
+        Err(Error::NotFound(_)) => {
+            return Err(Reject::Page(
+                "The application is not registered here.".into(),
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "authorization request: client look-up failed");
+            return Err(Reject::Page(
+                "The request could not be checked; please try again.".into(),
+            ));
+        }
+    };
+    if client.expires_at.is_some_and(|t| t <= now) {
+        return Err(Reject::Page(
+            "The application's registration has expired.".into(),
+        ));
+    }
+    let registered: Vec<String> = serde_json::from_str(&client.redirect_uris).unwrap_or_default();
+    let redirect_uri = match (&params.redirect_uri, registered.as_slice()) {
+        (Some(uri), _) if registered.iter().any(|r| r == uri) => uri.clone(),
+        (Some(_), _) => {
+            return Err(Reject::Page(
+                "The redirect URI is not registered for this application.".into(),
+            ))
+        }
+        (None, [only]) => only.clone(),
+        (None, _) => return Err(Reject::Page("The request has no redirect_uri.".into())),
+    };
+    let fail = |error: &'static str, description: &str| {
+        Err(Reject::Redirect(ErrorRedirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            description: description.to_owned(),
+            state: params.state.clone(),
+        }))
+    };
+    if let Some(name) = &params.repeated {
+        return fail(
+            "invalid_request",
+            &format!("parameter `{name}` is repeated"),
+        );
+    }
+    if params.request.is_some() {
+        return fail("request_not_supported", "request objects are not supported");
+    }
+    if params.request_uri.is_some() {
+        return fail("request_uri_not_supported", "request_uri is not supported");
+    }
+    match params.response_type.as_deref() {
+        None => return fail("invalid_request", "response_type is required"),
+        Some("code") => {}
+        Some(_) => {
+            return fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
+    }
+    if params
+        .response_mode
+        .as_deref()
+        .is_some_and(|m| m != "query")
+    {
+        return fail("invalid_request", "only response_mode=query is supported");
+    }
+    if !policy::allows_grant(&client, "authorization_code") {
+        return fail(
+            "unauthorized_client",
+            "this client may not use the authorization code flow",
+        );
+    }
+    let scope = match policy::scope(&client, params.scope.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail("invalid_scope", &e.to_string()),
+    };
+    let public = client.secret_hash.is_none();
+    let code_challenge = match (
+        &params.code_challenge,
+        params.code_challenge_method.as_deref(),
+    ) {
+        (None, Some(_)) => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            )
+        }
+        (None, None) if public => {
+            return fail(
+                "invalid_request",
+                "public clients must use PKCE (code_challenge with S256)",
+            )
+        }
+        (None, None) => None,
+        (Some(_), Some("plain")) => {
+            return fail(
+                "invalid_request",
+                "the plain PKCE method is not allowed; use S256",
+            )
+        }
+        (Some(_), None) => {
+            return fail("invalid_request", "code_challenge_method=S256 is required")
+        }
+        (Some(_), Some(m)) if m != "S256" => {
+            return fail(
+                "invalid_request",
+                "unsupported code_challenge_method; use S256",
+            )
+        }
+        (Some(c), Some(_)) if !is_pkce_value(c) => {
+            return fail("invalid_request", "code_challenge is malformed")
+        }
+        (Some(c), Some(_)) => Some(c.clone()),
+    };
+    let mut prompt = Prompt::default();
+    for p in params
+        .prompt
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+    {
+        match p {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            "select_account" => {}
+            _ => {
+                return fail(
+                    "invalid_request",
+                    &format!("unsupported prompt value `{p}`"),
+                )
+            }
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
+    }
+    let max_age = match params.max_age.as_deref() {
+        None => None,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => return fail("invalid_request", "max_age must be a non-negative integer"),
+        },
+    };
+    let resource = match params.resources.as_slice() {
+        [] => None,
+        [one] => match policy::audience(&client, std::slice::from_ref(one), "") {
+            Ok(_) => Some(one.clone()),
+            Err(e) => return fail("invalid_target", &e.to_string()),
+        },
+        _ => return fail("invalid_target", "one resource per authorization request"),
+    };
+    if params.nonce.as_deref().is_some_and(|n| n.len() > 512) {
+        return fail("invalid_request", "nonce is too long");
+    }
+    if params.state.as_deref().is_some_and(|s| s.len() > 2048) {
+        return fail("invalid_request", "state is too long");
+    }
+    Ok(Validated {
+        client,
+        redirect_uri,
+        scope,
+        state: params.state.clone(),
+        nonce: params.nonce.clone(),
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint: params.login_hint.clone(),
+        id_token_hint: params.id_token_hint.clone(),
+        resource,
+    })
+}
+
+/// The signed-in person, as the authorization endpoint sees them.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    pub sid: String,
+    pub auth_time: Timestamp,
+    pub amr: String,
+}
+
+/// What must happen before a code can be issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Sign in (again).
+    SignIn,
+    /// Accept the terms.
+    Terms,
+    /// Ask for consent.
+    Consent,
+    /// Issue the code.
+    Issue,
+}
+
+/// Decides the next step for a valid request. `hint_sub` is the subject of a verified
+/// `id_token_hint`. With `prompt=none` every interactive step becomes an error for the client.
+pub fn next_step(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    config: &Config,
+    req: &Validated,
+    signed_in: Option<&SignedIn>,
+    hint_sub: Option<&str>,
+) -> Result<Result<Next, ErrorRedirect>, Error> {
+    let none = req.prompt.none;
+    let Some(s) = signed_in else {
+        return Ok(if none {
+            Err(req.error("login_required", "the user is not signed in"))
+        } else {
+            Ok(Next::SignIn)
+        });
+    };
+    let too_old = req
+        .max_age
+        .is_some_and(|max| now - s.auth_time > Duration::seconds(max as i64));
+    let other_user = hint_sub.is_some_and(|sub| sub != s.user.id);
+    if req.prompt.login || too_old || other_user {
+        return Ok(if none {
+            Err(req.error("login_required", "the user must sign in again"))
+        } else {
+            Ok(Next::SignIn)
+        });
+    }
+    if let Some(version) = &config.terms_version {
+        if !terms::accepted(conn, &s.user.id, version)? {
+            return Ok(if none {
+                Err(req.error("interaction_required", "the user must accept the terms"))
+            } else {
+                Ok(Next::Terms)
+            });
+        }
+    }
+    let consented = req.client.trusted
+        || (!req.prompt.consent && consents::covers(conn, &s.user.id, &req.client.id, &req.scope)?);
+    if !consented {
+        return Ok(if none {
+            Err(req.error("consent_required", "the user has not consented"))
+        } else {
+            Ok(Next::Consent)
+        });
+    }
+    Ok(Ok(Next::Issue))
+}
+
+/// Issues a code for a valid request and a signed-in person; returns its value.
+pub fn issue_code(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    config: &Config,
+    req: &Validated,
+    signed_in: &SignedIn,
+) -> Result<String, Error> {
+    code::create(
+        conn,
+        now,
+        config.tokens.code_ttl,
+        NewCode {
+            client_id: req.client.id.clone(),
+            user_id: signed_in.user.id.clone(),
+            redirect_uri: req.redirect_uri.clone(),
+            scope: req.scope.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.clone(),
+            code_challenge_method: req.code_challenge.as_ref().map(|_| "S256".into()),
+            resource: req.resource.clone(),
+            session_id: Some(signed_in.sid.clone()),
+            auth_time: signed_in.auth_time,
+            amr: Some(signed_in.amr.clone()),
+        },
+    )
+}

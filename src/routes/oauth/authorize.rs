@@ -1,0 +1,350 @@
+//! `GET|POST /authorize` and the consent decision (`POST /consent`): validate the request,
+//! send the person through sign-in, terms and consent as needed, then redirect to the client
+//! with a code (or an error) and `iss` (RFC 9207).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::core::authorize::{
+    self, AuthorizeParams, ErrorRedirect, Next, Reject, SignedIn, Validated,
+};
+use crate::core::{consents, oidc, Error};
+use crate::paths;
+use crate::routes::extract::{read_body, Form};
+use crate::routes::pages::session::{self, csrf_ok};
+use crate::routes::pages::{consent_page, error_page, see_other};
+use crate::state::AppState;
+
+/// Parameters that may not repeat in an authorization request.
+const SINGLE: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "id_token_hint",
+    "request",
+    "request_uri",
+];
+
+/// Reads the authorization parameters from pairs (query string or form body).
+pub fn parse(pairs: &[(String, String)]) -> AuthorizeParams {
+    let mut p = AuthorizeParams::default();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if v.is_empty() {
+            continue;
+        }
+        if SINGLE.contains(&k.as_str()) && pairs[..i].iter().any(|(x, y)| x == k && !y.is_empty()) {
+            p.repeated.get_or_insert_with(|| k.clone());
+        }
+        let v = Some(v.clone());
+        match k.as_str() {
+            "client_id" => p.client_id = v,
+            "redirect_uri" => p.redirect_uri = v,
+            "response_type" => p.response_type = v,
+            "response_mode" => p.response_mode = v,
+            "scope" => p.scope = v,
+            "state" => p.state = v,
+            "nonce" => p.nonce = v,
+            "code_challenge" => p.code_challenge = v,
+            "code_challenge_method" => p.code_challenge_method = v,
+            "prompt" => p.prompt = v,
+            "max_age" => p.max_age = v,
+            "login_hint" => p.login_hint = v,
+            "id_token_hint" => p.id_token_hint = v,
+            "resource" => p.resources.extend(v),
+            "request" => p.request = v,
+            "request_uri" => p.request_uri = v,
+            _ => {}
+        }
+    }
+    p
+}
+
+fn pairs_of(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn encode(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A redirect to the client's redirect URI with extra query parameters (kept apart from any
+/// query the registered URI has).
+fn redirect_to_client(uri: &str, params: &[(&str, &str)]) -> HttpResponse {
+    let location = match url::Url::parse(uri) {
+        Ok(mut u) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            u.to_string()
+        }
+        Err(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The redirect URI is invalid.",
+            )
+        }
+    };
+    see_other(&location, Vec::new())
+}
+
+fn error_redirect(state: &AppState, e: &ErrorRedirect) -> HttpResponse {
+    let mut params = vec![
+        ("error", e.error),
+        ("error_description", e.description.as_str()),
+    ];
+    if let Some(s) = &e.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", state.config.issuer()));
+    redirect_to_client(&e.redirect_uri, &params)
+}
+
+fn unavailable(e: &Error) -> HttpResponse {
+    tracing::error!(error = %e, "authorization request failed");
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "Please try again in a moment.",
+    )
+}
+
+async fn validated(state: &AppState, params: AuthorizeParams) -> Result<Validated, HttpResponse> {
+    let now = state.clock.now_naive();
+    match state
+        .db
+        .run(move |conn| Ok(authorize::validate(conn, now, &params)))
+        .await
+    {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(Reject::Page(message))) => Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            &message,
+        )),
+        Ok(Err(Reject::Redirect(e))) => Err(error_redirect(state, &e)),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
+/// Issues a code and sends the browser back to the client.
+async fn issue(state: &AppState, v: Validated, signed_in: SignedIn) -> HttpResponse {
+    let now = state.clock.now_naive();
+    let config = state.config.clone();
+    let req = v.clone();
+    match state
+        .db
+        .run(move |conn| authorize::issue_code(conn, now, &config, &req, &signed_in))
+        .await
+    {
+        Ok(code) => {
+            let mut params = vec![("code", code.as_str())];
+            if let Some(s) = &v.state {
+                params.push(("state", s));
+            }
+            params.push(("iss", state.config.issuer()));
+            redirect_to_client(&v.redirect_uri, &params)
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// The authorization endpoint, GET: the query's parameters.
+pub async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let pairs = pairs_of(req.query_string());
+    run(&req, &state, pairs).await
+}
+
+/// The POST variant: the body's parameters.
+pub async fn authorize_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ct_ok = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !ct_ok {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "the content type must be application/x-www-form-urlencoded",
+        );
+    }
+    let body = match read_body(payload, state.config.body_limit).await {
+        Ok(b) => b,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
+    };
+    let pairs = pairs_of(&String::from_utf8_lossy(&body));
+    run(&req, &state, pairs).await
+}
+
+async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) -> HttpResponse {
+    let v = match validated(state, parse(&pairs)).await {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let signed_in = match session::current(req, state).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(&e),
+    };
+    let hint_sub = match &v.id_token_hint {
+        Some(hint) => {
+            let keys = state.keys.current(state).await;
+            match oidc::verify_id_token_hint(&keys, state.config.issuer(), hint) {
+                Some(claims) => Some(claims.sub),
+                None => {
+                    return error_redirect(
+                        state,
+                        &v.error(
+                            "invalid_request",
+                            "id_token_hint is not a valid ID token of this server",
+                        ),
+                    )
+                }
+            }
+        }
+        None => None,
+    };
+    let now = state.clock.now_naive();
+    let config = state.config.clone();
+    let (vc, sc, hc) = (v.clone(), signed_in.clone(), hint_sub.clone());
+    let next = match state
+        .db
+        .run(move |conn| authorize::next_step(conn, now, &config, &vc, sc.as_ref(), hc.as_deref()))
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => return unavailable(&e),
+    };
+    match next {
+        Err(e) => error_redirect(state, &e),
+        Ok(Next::SignIn) => {
+            // Come back here after signing in, without prompt=login (the sign-in just happened).
+            let back: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, val)| {
+                    if k == "prompt" {
+                        let kept: Vec<&str> =
+                            val.split_whitespace().filter(|p| *p != "login").collect();
+                        (k.clone(), kept.join(" "))
+                    } else {
+                        (k.clone(), val.clone())
+                    }
+                })
+                .filter(|(_, val)| !val.is_empty())
+                .collect();
+            let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&back));
+            let mut target = vec![("return_to".to_string(), return_to)];
+            if let Some(h) = &v.login_hint {
+                target.push(("login_hint".into(), h.clone()));
+            }
+            see_other(
+                &format!("{}?{}", paths::SIGNIN, encode(&target)),
+                Vec::new(),
+            )
+        }
+        Ok(Next::Terms) => {
+            let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&pairs));
+            see_other(
+                &format!(
+                    "{}?{}",
+                    paths::TERMS,
+                    encode(&[("return_to".into(), return_to)])
+                ),
+                Vec::new(),
+            )
+        }
+        Ok(Next::Consent) => {
+            let who = signed_in
+                .as_ref()
+                .map(|s| s.user.username.clone().unwrap_or(s.user.email.clone()))
+                .unwrap_or_default();
+            consent_page(req, state, &v, &who, &encode(&pairs))
+        }
+        Ok(Next::Issue) => match signed_in {
+            Some(s) => issue(state, v, s).await,
+            None => unavailable(&Error::Internal("issue without a session".into())),
+        },
+    }
+}
+
+/// `POST /consent`: the person's decision on the consent page.
+pub async fn decide(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match Form::read(&req, payload, state.config.body_limit).await {
+        Ok(f) => f,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
+    };
+    if !csrf_ok(&req, form.get("csrf")) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Form expired",
+            "Go back to the application and try again.",
+        );
+    }
+    let pairs = pairs_of(form.get("authz").unwrap_or_default());
+    let v = match validated(&state, parse(&pairs)).await {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let signed_in = match session::current(&req, &state).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&pairs));
+            return see_other(
+                &format!(
+                    "{}?{}",
+                    paths::SIGNIN,
+                    encode(&[("return_to".into(), return_to)])
+                ),
+                Vec::new(),
+            );
+        }
+        Err(e) => return unavailable(&e),
+    };
+    if form.get("decision") != Some("allow") {
+        return error_redirect(
+            &state,
+            &v.error("access_denied", "the user denied the request"),
+        );
+    }
+    let now = state.clock.now_naive();
+    let (user_id, client_id, scope) = (
+        signed_in.user.id.clone(),
+        v.client.id.clone(),
+        v.scope.clone(),
+    );
+    if let Err(e) = state
+        .db
+        .run(move |conn| consents::grant(conn, now, &user_id, &client_id, &scope))
+        .await
+    {
+        return unavailable(&e);
+    }
+    issue(&state, v, signed_in).await
+}
