@@ -12,6 +12,28 @@ use crate::helpers::TestApp;
 
 /// Serves the app on 127.0.0.1 (an ephemeral port) in its own thread; stops with the handle.
 pub fn serve(app: &TestApp) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    serve_on(
+        app,
+        std::net::TcpListener::bind("127.0.0.1:0").expect("bind"),
+    )
+}
+
+/// An app whose issuer is the address it is served on (what relying parties check), running.
+pub fn served_app() -> (TestApp, std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let app = TestApp::builder()
+        .config(move |c| c.issuer = Some(format!("http://{addr}")))
+        .build();
+    let (addr, handle) = serve_on(&app, listener);
+    (app, addr, handle)
+}
+
+/// Serves the app on a bound listener.
+pub fn serve_on(
+    app: &TestApp,
+    listener: std::net::TcpListener,
+) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
     let state = app.state.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -19,8 +41,8 @@ pub fn serve(app: &TestApp) -> (std::net::SocketAddr, actix_web::dev::ServerHand
             let server = HttpServer::new(move || portcullis::server::app(state.clone()))
                 .workers(1)
                 .disable_signals()
-                .bind("127.0.0.1:0")
-                .expect("bind");
+                .listen(listener)
+                .expect("listen");
             let addr = server.addrs()[0];
             let running = server.run();
             tx.send((addr, running.handle())).unwrap();
@@ -135,5 +157,156 @@ async fn the_oauth2_crate_as_a_client() {
         }
         other => panic!("expected invalid_client, got {other:?}"),
     }
+    handle.stop(true).await;
+}
+
+/// The `openidconnect` crate as a relying party: discovery, the code flow with PKCE and a
+/// nonce through the real pages (a cookie-keeping HTTP client fills the forms), ID token
+/// validation against JWKS, at_hash, and userinfo.
+#[actix_rt::test]
+async fn the_openidconnect_crate_as_a_relying_party() {
+    use openidconnect::core::{
+        CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    };
+    use openidconnect::{
+        AccessTokenHash, AuthorizationCode, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+        PkceCodeChallenge, RedirectUrl, TokenResponse as _,
+    };
+
+    use crate::browser_helpers::hidden;
+
+    let (app, addr, handle) = served_app();
+    app.user_with(
+        portcullis::core::users::NewUser {
+            email: "ada@example.com".into(),
+            username: Some("ada".into()),
+            display_name: Some("Ada Lovelace".into()),
+            ..Default::default()
+        },
+        "password1",
+    );
+    let redirect = format!("http://{addr}/callback");
+    let (id, secret) = app.client(&[
+        "--name",
+        "OIDC RP",
+        "--redirect-uri",
+        &redirect,
+        "--scope",
+        "openid profile email",
+    ]);
+    let http = http();
+    let metadata = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(format!("http://{addr}")).unwrap(),
+        &http,
+    )
+    .await
+    .expect("discovery");
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(id),
+        Some(ClientSecret::new(secret)),
+    )
+    .set_redirect_uri(RedirectUrl::new(redirect.clone()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    // A person's browser: follows the server's pages, keeps cookies, stops at the callback.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("http://{addr}");
+    let follow = |res: &reqwest::Response| {
+        let loc = res.headers()["location"].to_str().unwrap().to_owned();
+        if loc.starts_with('/') {
+            format!("{base}{loc}")
+        } else {
+            loc
+        }
+    };
+    let res = browser.get(auth_url.as_str()).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let signin_url = follow(&res);
+    let page = browser
+        .get(&signin_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("csrf", hidden(&page, "csrf")),
+        ("return_to", hidden(&page, "return_to")),
+        ("login", "ada".to_string()),
+        ("password", "password1".to_string()),
+    ];
+    let res = browser
+        .post(format!("{base}/signin"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = browser.get(follow(&res)).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the consent page");
+    let page = res.text().await.unwrap();
+    let form = [
+        ("csrf", hidden(&page, "csrf")),
+        ("authz", hidden(&page, "authz")),
+        ("decision", "allow".to_string()),
+    ];
+    let res = browser
+        .post(format!("{base}/consent"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let callback = url::Url::parse(&follow(&res)).unwrap();
+    assert!(callback.as_str().starts_with(&redirect));
+    let params: std::collections::HashMap<_, _> = callback.query_pairs().into_owned().collect();
+    assert_eq!(&params["state"], csrf.secret());
+    assert_eq!(params["iss"], base, "RFC 9207 iss");
+
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let id_token = tokens.id_token().expect("an ID token");
+    let verifier = client.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, &nonce)
+        .expect("a valid ID token");
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+    let userinfo: CoreUserInfoClaims = client
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(userinfo.email().unwrap().as_str(), "ada@example.com");
+    assert_eq!(userinfo.preferred_username().unwrap().as_str(), "ada");
     handle.stop(true).await;
 }

@@ -1,9 +1,11 @@
 //! Portcullis integration tests: one binary, a fresh database per test (SQLite, or PostgreSQL
 //! when TEST_DATABASE_URL is set).
 
+mod browser_helpers;
 mod helpers;
 
 mod binary;
+mod browser;
 mod cli;
 mod config;
 mod discovery;
@@ -12,5 +14,6 @@ mod interop;
 mod introspection;
 mod keys;
 mod migrations;
+mod oidc;
 mod ops;
 mod token;

@@ -241,9 +241,11 @@ async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) 
     match next {
         Err(e) => error_redirect(state, &e),
         Ok(Next::SignIn) => {
-            // Come back here after signing in, without prompt=login (the sign-in just happened).
+            // Come back here after signing in, without prompt=login or max_age: the sign-in
+            // that just happened satisfies both (max_age=0 would otherwise loop forever).
             let back: Vec<(String, String)> = pairs
                 .iter()
+                .filter(|(k, _)| k != "max_age")
                 .map(|(k, val)| {
                     if k == "prompt" {
                         let kept: Vec<&str> =
