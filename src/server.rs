@@ -51,6 +51,7 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         db: pool,
         keys: KeyStore::new(set, now, master),
         passwords: PasswordGate::new(config.argon2.clone()),
+        mail: Default::default(),
         revocations,
         config: Arc::new(config),
         clock,
@@ -103,6 +104,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             .map(|n| n.get())
             .unwrap_or(2)
     });
+    if config.smtp.host.is_some() {
+        crate::services::mail::spawn_worker(state.clone());
+    }
     let app_state = state.clone();
     let server = HttpServer::new(move || app(app_state.clone()))
         .workers(workers)

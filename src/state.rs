@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::{crypto::MasterKey, Error, Timestamp};
 use crate::db::DbPool;
+use crate::services::mail::MailSignal;
 use crate::services::passwords::PasswordGate;
 use crate::services::revocations::RevocationCache;
 use crate::telemetry::Metrics;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub revocations: RevocationCache,
     /// Bounded argon2 hashing.
     pub passwords: PasswordGate,
+    /// Wakes the email delivery worker.
+    pub mail: MailSignal,
     /// Pre-serialised discovery documents (OIDC, RFC 8414).
     pub discovery: Arc<(String, String)>,
 }

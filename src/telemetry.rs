@@ -38,6 +38,7 @@ pub struct Metrics {
     duration: HistogramVec,
     db_connections: IntGauge,
     db_idle: IntGauge,
+    emails: IntCounterVec,
 }
 
 impl Metrics {
@@ -68,8 +69,17 @@ impl Metrics {
             IntGauge::new("db_pool_connections", "Open database connections").expect("static");
         let db_idle =
             IntGauge::new("db_pool_idle_connections", "Idle database connections").expect("static");
+        let emails = IntCounterVec::new(
+            Opts::new(
+                "emails_total",
+                "SMTP delivery attempts by result (sent, failed, given_up)",
+            ),
+            &["result"],
+        )
+        .expect("static metric definition");
         for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(emails.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(duration.clone()),
             Box::new(db_connections.clone()),
             Box::new(db_idle.clone()),
@@ -88,7 +98,13 @@ impl Metrics {
             duration,
             db_connections,
             db_idle,
+            emails,
         }
+    }
+
+    /// Counts an SMTP delivery attempt.
+    pub fn email(&self, result: &str) {
+        self.emails.with_label_values(&[result]).inc();
     }
 
     /// The text exposition of every metric, with database pool gauges read now.

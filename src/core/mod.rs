@@ -1,17 +1,21 @@
 //! The domain core: users, clients, keys, events, ACL rules and the discovery document.
 //! Plain functions that take a connection and `now`; nothing here knows about HTTP.
 
+pub mod accounts;
 pub mod acl;
 pub mod authorize;
 pub mod client_auth;
 pub mod clients;
+mod common_passwords;
 pub mod consents;
 pub mod crypto;
+pub mod email;
 pub mod events;
 pub mod grants;
 pub mod keys;
 pub mod oauth;
 pub mod oidc;
+pub mod onetime;
 pub mod password;
 pub mod revocation;
 pub mod sessions;

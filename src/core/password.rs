@@ -30,6 +30,22 @@ pub fn check_policy(field: &'static str, password: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The policy for a new password: length, and not one of the most common passwords.
+pub fn check_new(field: &'static str, password: &str) -> Result<(), Error> {
+    check_policy(field, password)?;
+    let lower = password.to_lowercase();
+    if super::common_passwords::COMMON
+        .binary_search(&lower.as_str())
+        .is_ok()
+    {
+        return Err(Error::invalid(
+            field,
+            "is one of the most common passwords; choose another",
+        ));
+    }
+    Ok(())
+}
+
 fn hasher(settings: &Argon2Settings) -> Result<Argon2<'static>, Error> {
     let params = Params::new(
         settings.memory_kib,
@@ -98,6 +114,20 @@ mod tests {
         assert!(!needs_rehash(&cheap(), &h));
         assert!(needs_rehash(&Argon2Settings::default(), &h));
         assert!(!verify(&cheap(), "x", "not a hash"));
+    }
+
+    #[test]
+    fn common_passwords_are_refused_for_new_passwords() {
+        assert!(check_new("password", "Password1").is_err());
+        assert!(check_new("password", "qwertyuiop").is_err());
+        assert!(check_new("password", "correct horse battery").is_ok());
+        let mut sorted = crate::core::common_passwords::COMMON.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            crate::core::common_passwords::COMMON,
+            "sorted for binary search"
+        );
     }
 
     #[test]

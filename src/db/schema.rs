@@ -245,4 +245,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     cloudtrax_nonces,
     throttle_counters,
     revocations,
+    email_outbox,
 );
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Text,
+        kind -> Text,
+        to_addr -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}

@@ -3,6 +3,8 @@
 //! steps; bearer checks consult the node's revocation cache). Doors call these or the core;
 //! the rules stay in the core functions these call.
 
+pub mod accounts;
+pub mod mail;
 pub mod passwords;
 pub mod revocations;
 pub mod tokens;

@@ -11,7 +11,7 @@ use base64::Engine;
 use fantoccini::{Client, ClientBuilder, Locator};
 use sha2::Digest;
 
-use crate::interop::served_app;
+use crate::interop::{served_app, served_app_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -247,5 +247,165 @@ async fn sign_in_consent_and_land_on_the_redirect_uri() {
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(body["id_token"].is_string());
+    handle.stop(true).await;
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.wait().for_element(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn submit(client: &Client, css: &str) {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Both widths: fits a phone without sideways scrolling; screenshots of each.
+async fn check_layout(client: &Client, name: &str) {
+    client.set_window_size(375, 812).await.unwrap();
+    assert!(
+        fits_width(client).await,
+        "{name} overflows a phone-width screen"
+    );
+    shot(client, &format!("{name}-phone")).await;
+    client.set_window_size(1280, 900).await.unwrap();
+    shot(client, &format!("{name}-desktop")).await;
+}
+
+async fn sign_in_as(client: &Client, base: &str, login: &str, password: &str) {
+    client.goto(&format!("{base}/signin")).await.unwrap();
+    fill(client, "#login", login).await;
+    fill(client, "#password", password).await;
+    submit(client, "button[type=submit]").await;
+    wait_for_url(client, &format!("{base}/account")).await;
+}
+
+#[actix_rt::test]
+async fn self_service_accounts_in_a_real_browser() {
+    if !available() {
+        return;
+    }
+    let (app, addr, handle) =
+        served_app_with(|c| c.registration = portcullis::config::Registration::Open);
+    let base = format!("http://{addr}");
+    let (_driver, client) = start().await;
+
+    // Sign up, follow the verification link, sign in.
+    client.goto(&format!("{base}/signup")).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#email"))
+        .await
+        .unwrap();
+    check_layout(&client, "signup").await;
+    fill(&client, "#email", "grace@example.com").await;
+    fill(&client, "#name", "Grace Hopper").await;
+    fill(&client, "#username", "grace").await;
+    fill(&client, "#password", "cobol forever 1959").await;
+    submit(&client, "button[type=submit]").await;
+    wait_for_url(&client, &format!("{base}/account")).await;
+    let link = app.link_to("grace@example.com", "/verify-email");
+    client.goto(&format!("{base}{link}")).await.unwrap();
+    let status = client
+        .wait()
+        .for_element(Locator::Css("[role=status]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(status.contains("confirmed"), "{status}");
+    client.delete_all_cookies().await.unwrap();
+    sign_in_as(&client, &base, "grace", "cobol forever 1959").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#description"))
+        .await
+        .unwrap();
+    check_layout(&client, "account").await;
+    assert!(client.source().await.unwrap().contains("verified"));
+
+    // Create a personal access token, then revoke it.
+    fill(&client, "#description", "Build server").await;
+    submit(&client, "form[action='/account/tokens'] button").await;
+    let token = client
+        .wait()
+        .for_element(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(token.starts_with("pcat_"));
+    assert_eq!(app.introspect(&token).await["active"], true);
+    client.goto(&format!("{base}/account")).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("form[action='/account/tokens/revoke'] button"))
+        .await
+        .unwrap();
+    submit(&client, "form[action='/account/tokens/revoke'] button").await;
+    wait_for_url(&client, &format!("{base}/account?notice=token-revoked")).await;
+    assert_eq!(app.introspect(&token).await["active"], false);
+
+    // Forgot the password: the link, a new password, signed in with it.
+    client.delete_all_cookies().await.unwrap();
+    client
+        .goto(&format!("{base}/forgot-password"))
+        .await
+        .unwrap();
+    fill(&client, "#email", "grace@example.com").await;
+    submit(&client, "button[type=submit]").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[role=status]"))
+        .await
+        .unwrap();
+    let link = app.link_to("grace@example.com", "/reset-password");
+    client.goto(&format!("{base}{link}")).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#confirm"))
+        .await
+        .unwrap();
+    check_layout(&client, "reset").await;
+    fill(&client, "#password", "new hopper pass 1").await;
+    fill(&client, "#confirm", "new hopper pass 1").await;
+    submit(&client, "button[type=submit]").await;
+    wait_for_url(&client, &format!("{base}/account?notice=password-reset")).await;
+    client.delete_all_cookies().await.unwrap();
+    sign_in_as(&client, &base, "grace@example.com", "new hopper pass 1").await;
+
+    // Sign out everywhere: this browser too, and a token made before.
+    let (pat, _) = portcullis::core::tokens::pat::create(
+        &mut app.conn(),
+        app.clock.now_naive(),
+        &app.state
+            .db
+            .run(|c| {
+                Ok(portcullis::core::users::find_by_login(c, "grace")?
+                    .unwrap()
+                    .id)
+            })
+            .await
+            .unwrap(),
+        "Old",
+        None,
+    )
+    .unwrap();
+    submit(&client, "form[action='/account/sessions/end-all'] button").await;
+    wait_for_url(&client, &format!("{base}/signin")).await;
+    client.goto(&format!("{base}/account")).await.unwrap();
+    wait_for_url(&client, &format!("{base}/signin")).await;
+    assert_eq!(app.introspect(&pat).await["active"], false);
+    client.close().await.unwrap();
     handle.stop(true).await;
 }

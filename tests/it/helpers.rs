@@ -271,10 +271,79 @@ impl TestApp {
         r.json()
     }
 
+    /// The messages in the outbox (`<data_dir>/outbox/*.eml`), oldest first.
+    pub fn outbox(&self) -> Vec<String> {
+        let dir = self.config.data_dir.join("outbox");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// The path and query of the newest link to `path` in a message to `to`.
+    pub fn link_to(&self, to: &str, path: &str) -> String {
+        let messages = self.outbox();
+        let m = messages
+            .iter()
+            .rev()
+            .find(|m| m.contains(&format!("To: {to}")) || m.contains(&format!("<{to}>")))
+            .unwrap_or_else(|| panic!("no message to {to} in {messages:?}"));
+        link_in(m, path).unwrap_or_else(|| panic!("no {path} link in {m}"))
+    }
+
     /// Another node over the same database, with a clock of its own.
     pub fn second_node(&self) -> AppState {
         portcullis::server::build_state(self.config.clone(), Clock::system()).unwrap()
     }
+}
+
+/// Finds `<issuer><path>?token=...` in a message (quoted-printable or base64 bodies decoded);
+/// returns the path and query.
+pub fn link_in(message: &str, path: &str) -> Option<String> {
+    use base64::Engine;
+    let qp = decode_qp(message);
+    let mut texts = vec![qp];
+    for block in message.split("\r\n\r\n").chain(message.split("\n\n")) {
+        let joined: String = block.lines().map(str::trim).collect();
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(joined.as_bytes()) {
+            texts.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let needle = format!("{path}?token=");
+    for t in texts {
+        if let Some(i) = t.find(&needle) {
+            let rest = &t[i..];
+            let end = rest[needle.len()..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .map(|e| e + needle.len())
+                .unwrap_or(rest.len());
+            return Some(rest[..end].to_owned());
+        }
+    }
+    None
+}
+
+fn decode_qp(s: &str) -> String {
+    let s = s.replace("=\r\n", "").replace("=\n", "");
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))`.

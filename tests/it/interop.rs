@@ -20,10 +20,20 @@ pub fn serve(app: &TestApp) -> (std::net::SocketAddr, actix_web::dev::ServerHand
 
 /// An app whose issuer is the address it is served on (what relying parties check), running.
 pub fn served_app() -> (TestApp, std::net::SocketAddr, actix_web::dev::ServerHandle) {
+    served_app_with(|_| {})
+}
+
+/// Like `served_app`, with a configuration change.
+pub fn served_app_with(
+    tweak: impl FnOnce(&mut portcullis::config::Config) + 'static,
+) -> (TestApp, std::net::SocketAddr, actix_web::dev::ServerHandle) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().unwrap();
     let app = TestApp::builder()
-        .config(move |c| c.issuer = Some(format!("http://{addr}")))
+        .config(move |c| {
+            c.issuer = Some(format!("http://{addr}"));
+            tweak(c);
+        })
         .build();
     let (addr, handle) = serve_on(&app, listener);
     (app, addr, handle)

@@ -4,6 +4,7 @@
 mod browser_helpers;
 mod helpers;
 
+mod accounts;
 mod binary;
 mod browser;
 mod cli;
@@ -16,4 +17,5 @@ mod keys;
 mod migrations;
 mod oidc;
 mod ops;
+mod smtp;
 mod token;

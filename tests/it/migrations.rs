@@ -22,6 +22,7 @@ const TABLES: &[&str] = &[
     "cloudtrax_nonces",
     "throttle_counters",
     "revocations",
+    "email_outbox",
 ];
 
 fn all_tables_exist(conn: &mut portcullis::db::DbConnection) -> Result<(), String> {
@@ -49,7 +50,7 @@ async fn down_migrations_revert_and_reapply() {
     portcullis::db::revert_all(&mut conn).unwrap();
     assert!(all_tables_exist(&mut conn).is_err());
     let applied = portcullis::db::migrate(&mut conn).unwrap();
-    assert_eq!(applied.len(), 1);
+    assert_eq!(applied.len(), 2);
     all_tables_exist(&mut conn).unwrap();
 }
 

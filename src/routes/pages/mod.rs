@@ -1,9 +1,12 @@
 //! Server-rendered pages for people (askama templates under `templates/pages/`): sign-in,
 //! terms, consent, sign-out, errors. Every form carries a CSRF token; pages are `no-store`.
 
+mod account;
 mod consent;
+mod recovery;
 pub mod session;
 mod signin;
+mod signup;
 mod terms;
 
 use actix_web::cookie::Cookie;
@@ -32,6 +35,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource(paths::TERMS)
                 .route(web::get().to(terms::show))
                 .route(web::post().to(terms::submit)),
+        )
+        .service(
+            web::resource(paths::SIGNUP)
+                .route(web::get().to(signup::show))
+                .route(web::post().to(signup::submit)),
+        )
+        .route(paths::VERIFY_EMAIL, web::get().to(recovery::verify))
+        .route(
+            &format!("{}/resend", paths::VERIFY_EMAIL),
+            web::post().to(recovery::resend),
+        )
+        .service(
+            web::resource(paths::FORGOT_PASSWORD)
+                .route(web::get().to(recovery::forgot))
+                .route(web::post().to(recovery::forgot_submit)),
+        )
+        .service(
+            web::resource(paths::RESET_PASSWORD)
+                .route(web::get().to(recovery::reset))
+                .route(web::post().to(recovery::reset_submit)),
+        )
+        .route(paths::ACCOUNT, web::get().to(account::show))
+        .route(
+            &format!("{}/{{action:.+}}", paths::ACCOUNT),
+            web::post().to(account::action),
         );
 }
 
@@ -73,6 +101,34 @@ pub fn render(
                 .body("internal error")
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "pages/notice.html")]
+struct NoticePage<'a> {
+    title: &'a str,
+    message: &'a str,
+    link: Option<(&'a str, &'a str)>,
+}
+
+/// A page that tells the person what happened (and where to go next).
+pub fn notice_page(title: &str, message: &str, link: Option<(&str, &str)>) -> HttpResponse {
+    render(
+        StatusCode::OK,
+        &NoticePage {
+            title,
+            message,
+            link,
+        },
+        Vec::new(),
+    )
+}
+
+/// A query parameter of the request.
+pub fn query_param(req: &actix_web::HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// An HTML error page.

@@ -20,12 +20,9 @@ struct SignInPage<'a> {
     return_to: &'a str,
     login: &'a str,
     error: Option<&'a str>,
-}
-
-fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    registration_open: bool,
+    /// Offer a new verification email.
+    unverified: bool,
 }
 
 fn page(
@@ -36,23 +33,38 @@ fn page(
     login: &str,
     error: Option<&str>,
 ) -> HttpResponse {
+    page_with(req, state, status, return_to, login, error, false)
+}
+
+fn page_with(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    return_to: &str,
+    login: &str,
+    error: Option<&str>,
+    unverified: bool,
+) -> HttpResponse {
     let (token, cookie) = csrf(req, &state.config);
-    render(
-        status,
-        &SignInPage {
-            csrf: &token,
-            return_to,
-            login,
-            error,
-        },
-        cookie.into_iter().collect(),
-    )
+    let view = SignInPage {
+        csrf: &token,
+        return_to,
+        login,
+        error,
+        registration_open: state.config.registration == crate::config::Registration::Open,
+        unverified,
+    };
+    render(status, &view, cookie.into_iter().collect())
 }
 
 /// The sign-in form.
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let return_to = safe_return(query_param(&req, "return_to").as_deref());
-    let login = query_param(&req, "login_hint").unwrap_or_default();
+    let return_to = safe_return(
+        super::query_param(&req, "return_to")
+            .as_deref()
+            .or(Some("/account")),
+    );
+    let login = super::query_param(&req, "login_hint").unwrap_or_default();
     page(&req, &state, StatusCode::OK, &return_to, &login, None)
 }
 
@@ -90,65 +102,71 @@ pub async fn submit(
         );
     }
     let ip = client_ip(&req, &state.config);
-    let user =
-        match passwords::check(&state, &login, password, &ip, "signin").await {
-            Ok(u) => u,
-            Err(Error::Throttled { retry_after }) => {
-                let minutes = retry_after.div_ceil(60);
-                let msg = format!(
-                    "Too many attempts. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                );
-                let mut res = page(
-                    &req,
-                    &state,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &return_to,
-                    &login,
-                    Some(&msg),
-                );
-                if let Ok(v) = retry_after.to_string().parse() {
-                    res.headers_mut()
-                        .insert(actix_web::http::header::RETRY_AFTER, v);
-                }
-                return res;
+    let user = match passwords::check(&state, &login, password, &ip, "signin").await {
+        Ok(u) => u,
+        Err(Error::Throttled { retry_after }) => {
+            let minutes = retry_after.div_ceil(60);
+            let msg = format!(
+                "Too many attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut res = page(
+                &req,
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                &return_to,
+                &login,
+                Some(&msg),
+            );
+            if let Ok(v) = retry_after.to_string().parse() {
+                res.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
             }
-            Err(Error::InvalidGrant(m)) if m.contains("disabled") => {
-                return page(
-                    &req,
-                    &state,
-                    StatusCode::FORBIDDEN,
-                    &return_to,
-                    &login,
-                    Some("This account is disabled."),
-                );
-            }
-            Err(Error::InvalidGrant(m)) if m.contains("not verified") => {
-                return page(&req, &state, StatusCode::FORBIDDEN, &return_to, &login,
-                Some("Verify your email address first: follow the link in the email we sent you."));
-            }
-            Err(Error::InvalidGrant(_)) => {
-                return page(
-                    &req,
-                    &state,
-                    StatusCode::UNAUTHORIZED,
-                    &return_to,
-                    &login,
-                    Some("Incorrect username or password."),
-                );
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "sign-in failed");
-                return page(
-                    &req,
-                    &state,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &return_to,
-                    &login,
-                    Some("Something went wrong. Please try again."),
-                );
-            }
-        };
+            return res;
+        }
+        Err(Error::InvalidGrant(m)) if m.contains("disabled") => {
+            return page(
+                &req,
+                &state,
+                StatusCode::FORBIDDEN,
+                &return_to,
+                &login,
+                Some("This account is disabled."),
+            );
+        }
+        Err(Error::InvalidGrant(m)) if m.contains("not verified") => {
+            return page_with(
+                &req,
+                &state,
+                StatusCode::FORBIDDEN,
+                &return_to,
+                &login,
+                Some("Confirm your email address first: follow the link in the email we sent you."),
+                true,
+            );
+        }
+        Err(Error::InvalidGrant(_)) => {
+            return page(
+                &req,
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &return_to,
+                &login,
+                Some("Incorrect username or password."),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            return page(
+                &req,
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &return_to,
+                &login,
+                Some("Something went wrong. Please try again."),
+            );
+        }
+    };
     let now = state.clock.now_naive();
     let ttl = state.config.tokens.session_ttl;
     let agent = req

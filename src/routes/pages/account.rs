@@ -1,0 +1,393 @@
+//! `/account`: profile, email (change, re-verify), password, personal access tokens, sessions
+//! (one, or everywhere) and authorized apps. Each action is a form posted to
+//! `/account/<action>`, answered with a redirect back and a fixed notice.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::session::{self, csrf, csrf_ok};
+use super::{error_page, render, see_other};
+use crate::core::accounts::{self, Address, AuthorizedApp};
+use crate::core::authorize::SignedIn;
+use crate::core::time::rfc3339;
+use crate::core::tokens::pat;
+use crate::core::{sessions, users, Error};
+use crate::paths;
+use crate::routes::extract::{client_ip, Form};
+use crate::services::accounts as account_services;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "pages/account.html")]
+struct AccountPage<'a> {
+    csrf: &'a str,
+    who: &'a str,
+    notice: Option<&'static str>,
+    error: Option<&'a str>,
+    name: &'a str,
+    address: Address,
+    email: &'a str,
+    verified: bool,
+    /// (description, created, last used, id)
+    tokens: Vec<(String, String, Option<String>, String)>,
+    sessions: Vec<SessionView>,
+    apps: Vec<AuthorizedApp>,
+}
+
+struct SessionView {
+    sid: String,
+    agent: String,
+    ip: String,
+    created: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/token_created.html")]
+struct TokenCreated<'a> {
+    token: &'a str,
+    description: &'a str,
+}
+
+fn notice(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "welcome" => "Welcome! We sent you an email to confirm your address.",
+        "profile-saved" => "Your profile is saved.",
+        "email-changed" => {
+            "Your email address changed. Follow the link we sent to it to confirm it."
+        }
+        "verification-sent" => "We sent a new confirmation link to your email address.",
+        "password-changed" => "Your password changed. Other devices were signed out.",
+        "password-reset" => "Your new password is set. Every other session was signed out.",
+        "token-revoked" => "The token is revoked.",
+        "session-ended" => "That device is signed out.",
+        "app-revoked" => "The app's access is removed.",
+        _ => return None,
+    })
+}
+
+fn to_signin() -> HttpResponse {
+    see_other(
+        &format!("{}?return_to={}", paths::SIGNIN, "%2Faccount"),
+        Vec::new(),
+    )
+}
+
+async fn page(
+    req: &HttpRequest,
+    state: &AppState,
+    s: &SignedIn,
+    status: StatusCode,
+    error: Option<&str>,
+) -> HttpResponse {
+    let now = state.clock.now_naive();
+    let user_id = s.user.id.clone();
+    let data = state
+        .db
+        .run(move |conn| {
+            let user = users::get(conn, &user_id)?;
+            let tokens = pat::list(conn, &user_id)?;
+            let sessions = accounts::sessions(conn, now, &user_id)?;
+            let apps = accounts::apps(conn, &user_id)?;
+            Ok((user, tokens, sessions, apps))
+        })
+        .await;
+    let (user, tokens, sessions, apps) = match data {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "account page failed");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Please try again.",
+            );
+        }
+    };
+    let code = super::query_param(req, "notice").unwrap_or_default();
+    let (token, cookie) = csrf(req, &state.config);
+    let address: Address = user
+        .address
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default();
+    let who = user.username.clone().unwrap_or(user.email.clone());
+    let view = AccountPage {
+        csrf: &token,
+        who: &who,
+        notice: notice(&code),
+        error,
+        name: user.display_name.as_deref().unwrap_or_default(),
+        address,
+        email: &user.email,
+        verified: user.email_verified_at.is_some(),
+        tokens: tokens
+            .into_iter()
+            .map(|t| {
+                (
+                    t.description,
+                    rfc3339(t.created_at),
+                    t.last_used_at.map(rfc3339),
+                    t.id,
+                )
+            })
+            .collect(),
+        sessions: sessions
+            .into_iter()
+            .map(|x| SessionView {
+                current: x.sid == s.sid,
+                sid: x.sid,
+                agent: x.user_agent.unwrap_or_else(|| "Unknown browser".into()),
+                ip: x.ip.unwrap_or_default(),
+                created: rfc3339(x.created_at),
+            })
+            .collect(),
+        apps,
+    };
+    render(status, &view, cookie.into_iter().collect())
+}
+
+/// The account page.
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match session::current(&req, &state).await {
+        Ok(Some(s)) => page(&req, &state, &s, StatusCode::OK, None).await,
+        Ok(None) => to_signin(),
+        Err(_) => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "Please try again.",
+        ),
+    }
+}
+
+fn done(code: &str) -> HttpResponse {
+    see_other(&format!("{}?notice={code}", paths::ACCOUNT), Vec::new())
+}
+
+/// A form on the account page.
+pub async fn action(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = match Form::read(&req, payload, state.config.body_limit).await {
+        Ok(f) => f,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string()),
+    };
+    let s = match session::current(&req, &state).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return to_signin(),
+        Err(_) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Please try again.",
+            )
+        }
+    };
+    if !csrf_ok(&req, form.get("csrf")) {
+        return page(
+            &req,
+            &state,
+            &s,
+            StatusCode::BAD_REQUEST,
+            Some("The form expired. Please try again."),
+        )
+        .await;
+    }
+    let now = state.clock.now_naive();
+    let ttl = state.config.revocation_ttl();
+    let uid = s.user.id.clone();
+    let text = |name: &str| {
+        form.get(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let result: Result<HttpResponse, Error> = match path.as_str() {
+        "profile" => {
+            let name = text("name");
+            let address = Address {
+                street_address: text("street_address"),
+                locality: text("locality"),
+                region: text("region"),
+                postal_code: text("postal_code"),
+                country: text("country"),
+            };
+            state
+                .db
+                .run(move |conn| {
+                    accounts::update_profile(conn, now, &uid, name.as_deref(), &address)
+                })
+                .await
+                .map(|_| done("profile-saved"))
+        }
+        "email" => {
+            let email = text("email").unwrap_or_default();
+            match state
+                .db
+                .run(move |conn| accounts::change_email(conn, now, &uid, &email))
+                .await
+            {
+                Ok(user) if user.email_verified_at.is_none() => {
+                    account_services::send_verification(&state, &user)
+                        .await
+                        .map(|_| done("email-changed"))
+                }
+                Ok(_) => Ok(done("profile-saved")),
+                Err(e) => Err(e),
+            }
+        }
+        "verify" => account_services::send_verification(&state, &s.user)
+            .await
+            .map(|_| done("verification-sent")),
+        "password" => {
+            let ip = client_ip(&req, &state.config);
+            let current = form.get("current_password").unwrap_or_default();
+            let new = form.get("new_password").unwrap_or_default();
+            match account_services::change_password(&state, &s.user, current, new, &ip).await {
+                // Every session ended, this one too; this browser proved the password: a fresh one.
+                Ok(()) => {
+                    // After the cut-off the change made: a session from before it is dead.
+                    let now = state.clock.now_naive();
+                    let ttl = state.config.tokens.session_ttl;
+                    let agent = req
+                        .headers()
+                        .get("user-agent")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    state
+                        .db
+                        .run(move |conn| {
+                            sessions::create(conn, now, &uid, ttl, agent.as_deref(), Some(&ip))
+                        })
+                        .await
+                        .map(|(value, _)| {
+                            see_other(
+                                &format!("{}?notice=password-changed", paths::ACCOUNT),
+                                vec![session::session_cookie(value, &state.config)],
+                            )
+                        })
+                }
+                Err(e) => Err(e),
+            }
+        }
+        "tokens" => {
+            let description = text("description").unwrap_or_default();
+            let d = description.clone();
+            match state
+                .db
+                .run(move |conn| pat::create(conn, now, &uid, &d, None))
+                .await
+            {
+                Ok((value, _)) => Ok(render(
+                    StatusCode::OK,
+                    &TokenCreated {
+                        token: &value,
+                        description: &description,
+                    },
+                    Vec::new(),
+                )),
+                Err(e) => Err(e),
+            }
+        }
+        "tokens/revoke" => {
+            let id = text("id").unwrap_or_default();
+            state
+                .db
+                .run(move |conn| pat::revoke(conn, now, &uid, &id))
+                .await
+                .map(|_| done("token-revoked"))
+        }
+        "sessions/end" => {
+            let sid = text("sid").unwrap_or_default();
+            state
+                .db
+                .run(move |conn| accounts::end_session(conn, now, &uid, &sid))
+                .await
+                .map(|_| done("session-ended"))
+        }
+        "sessions/end-all" => match state
+            .db
+            .run(move |conn| accounts::sign_out_everywhere(conn, now, &uid, ttl))
+            .await
+        {
+            Ok(()) => {
+                let _ = state.revocations.poll(&state).await;
+                Ok(see_other(
+                    paths::SIGNIN,
+                    vec![session::clear_session_cookie(&state.config)],
+                ))
+            }
+            Err(e) => Err(e),
+        },
+        "apps/revoke" => {
+            let client_id = text("client_id").unwrap_or_default();
+            let r = state
+                .db
+                .run(move |conn| accounts::revoke_app(conn, now, &uid, &client_id, ttl))
+                .await;
+            let _ = state.revocations.poll(&state).await;
+            r.map(|_| done("app-revoked"))
+        }
+        _ => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is nothing at this address.",
+            )
+        }
+    };
+    match result {
+        Ok(res) => res,
+        Err(Error::Invalid { field, message }) => {
+            let field = match field {
+                "current_password" => "Current password",
+                "new_password" => "New password",
+                "email" => "Email",
+                "description" => "Description",
+                "name" => "Name",
+                "address" => "Address",
+                _ => "Value",
+            };
+            page(
+                &req,
+                &state,
+                &s,
+                StatusCode::BAD_REQUEST,
+                Some(&format!("{field} {message}.")),
+            )
+            .await
+        }
+        Err(Error::Conflict(m)) => page(&req, &state, &s, StatusCode::CONFLICT, Some(&m)).await,
+        Err(Error::NotFound(what)) => {
+            page(
+                &req,
+                &state,
+                &s,
+                StatusCode::NOT_FOUND,
+                Some(&format!("That {what} was not found.")),
+            )
+            .await
+        }
+        Err(Error::Throttled { .. }) => {
+            page(
+                &req,
+                &state,
+                &s,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Too many attempts. Try again later."),
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "account action failed");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Please try again.",
+            )
+        }
+    }
+}

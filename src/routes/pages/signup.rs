@@ -1,0 +1,166 @@
+//! `GET|POST /signup` (when registration is open): create an account, send the verification
+//! email, sign in (unless verified email is required first).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::session::{self, csrf, csrf_ok, safe_return};
+use super::{error_page, notice_page, render, see_other};
+use crate::config::Registration;
+use crate::core::users::NewUser;
+use crate::core::{sessions, Error};
+use crate::routes::extract::{client_ip, Form};
+use crate::services::accounts;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "pages/signup.html")]
+struct SignUpPage<'a> {
+    csrf: &'a str,
+    return_to: &'a str,
+    email: &'a str,
+    name: &'a str,
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+fn closed() -> HttpResponse {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Registration is closed",
+        "Ask an administrator for an account.",
+    )
+}
+
+/// The sign-up form.
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if state.config.registration != Registration::Open {
+        return closed();
+    }
+    let return_to = safe_return(
+        super::query_param(&req, "return_to")
+            .as_deref()
+            .or(Some("/account")),
+    );
+    let (token, cookie) = csrf(&req, &state.config);
+    let page = SignUpPage {
+        csrf: &token,
+        return_to: &return_to,
+        email: "",
+        name: "",
+        username: "",
+        error: None,
+    };
+    render(StatusCode::OK, &page, cookie.into_iter().collect())
+}
+
+/// Creates the account.
+pub async fn submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if state.config.registration != Registration::Open {
+        return closed();
+    }
+    let form = match Form::read(&req, payload, state.config.body_limit).await {
+        Ok(f) => f,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string()),
+    };
+    let return_to = safe_return(form.get("return_to").or(Some("/account")));
+    let email = form.get("email").unwrap_or_default().trim().to_owned();
+    let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let username = form.get("username").unwrap_or_default().trim().to_owned();
+    let again = |status: StatusCode, error: &str| {
+        let (token, cookie) = csrf(&req, &state.config);
+        let page = SignUpPage {
+            csrf: &token,
+            return_to: &return_to,
+            email: &email,
+            name: &name,
+            username: &username,
+            error: Some(error),
+        };
+        render(status, &page, cookie.into_iter().collect())
+    };
+    if !csrf_ok(&req, form.get("csrf")) {
+        return again(
+            StatusCode::BAD_REQUEST,
+            "The form expired. Please try again.",
+        );
+    }
+    let new = NewUser {
+        email: email.clone(),
+        username: (!username.is_empty()).then(|| username.clone()),
+        display_name: (!name.is_empty()).then(|| name.clone()),
+        ..Default::default()
+    };
+    let ip = client_ip(&req, &state.config);
+    let password = form.get("password").unwrap_or_default();
+    let user = match accounts::sign_up(&state, new, password, &ip, "signup").await {
+        Ok(u) => u,
+        Err(Error::Invalid { field, message }) => {
+            let field = match field {
+                "email" => "Email",
+                "username" => "Username",
+                "name" => "Name",
+                _ => "Password",
+            };
+            return again(StatusCode::BAD_REQUEST, &format!("{field} {message}."));
+        }
+        Err(Error::Conflict(m)) => {
+            let msg = if m.contains("email") {
+                "An account with this email already exists. Sign in, or reset your password."
+            } else {
+                "This username is taken."
+            };
+            return again(StatusCode::CONFLICT, msg);
+        }
+        Err(Error::Throttled { .. }) => {
+            return again(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many new accounts from your network. Try again later.",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-up failed");
+            return again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Something went wrong. Please try again.",
+            );
+        }
+    };
+    if state.config.require_verified_email {
+        return notice_page(
+            "Check your email",
+            &format!(
+                "We sent a link to {} to confirm your address. Follow it, then sign in.",
+                user.email
+            ),
+            Some(("/signin", "Sign in")),
+        );
+    }
+    let now = state.clock.now_naive();
+    let ttl = state.config.tokens.session_ttl;
+    let agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let id = user.id.clone();
+    match state
+        .db
+        .run(move |conn| sessions::create(conn, now, &id, ttl, agent.as_deref(), Some(&ip)))
+        .await
+    {
+        Ok((value, _)) => see_other(
+            &return_to,
+            vec![session::session_cookie(value, &state.config)],
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "could not start a session after sign-up");
+            see_other("/signin", Vec::new())
+        }
+    }
+}

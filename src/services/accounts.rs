@@ -1,0 +1,166 @@
+//! Account flows that span hashing, the database and email: sign-up (any door), sending a
+//! verification link, password reset and change.
+
+use crate::core::throttle::{self, Bucket};
+use crate::core::users::{self, NewUser, User};
+use crate::core::{accounts, password, Error};
+use crate::paths;
+use crate::services::mail::{self, Email};
+use crate::state::AppState;
+
+fn link(state: &AppState, path: &str, token: &str) -> String {
+    format!("{}?token={}", state.config.url(path), token)
+}
+
+/// Sends a verification link for the user's current address.
+pub async fn send_verification(state: &AppState, user: &User) -> Result<(), Error> {
+    let now = state.clock.now_naive();
+    let ttl = state.config.tokens.verify_email_ttl;
+    let u = user.clone();
+    let token = state
+        .db
+        .run(move |conn| accounts::start_verification(conn, now, &u, ttl))
+        .await?;
+    let link = link(state, paths::VERIFY_EMAIL, &token);
+    mail::send(
+        state,
+        Email::Verify {
+            to: &user.email,
+            name: user.display_name.as_deref(),
+            link: &link,
+        },
+    )
+    .await
+}
+
+/// Creates an account (any door), throttled per client IP, and sends its verification email.
+/// `Conflict` for a taken email, username or id.
+pub async fn sign_up(
+    state: &AppState,
+    new: NewUser,
+    password_text: &str,
+    ip: &str,
+    door: &'static str,
+) -> Result<User, Error> {
+    users::validate_new(&new)?;
+    password::check_new("password", password_text)?;
+    let now = state.clock.now_naive();
+    let settings = state.config.throttle.clone();
+    let ip_owned = ip.to_owned();
+    state
+        .db
+        .run(move |conn| throttle::check(conn, now, &[&Bucket::signup(&settings, &ip_owned)]))
+        .await?;
+    let hash = state.passwords.hash(password_text.to_owned()).await?;
+    let settings = state.config.throttle.clone();
+    let ip_owned = ip.to_owned();
+    let user = state
+        .db
+        .run(move |conn| {
+            let user = users::create(
+                conn,
+                now,
+                NewUser {
+                    password_hash: Some(hash),
+                    ..new
+                },
+            )?;
+            throttle::hit(conn, now, &[&Bucket::signup(&settings, &ip_owned)])?;
+            crate::core::events::record(
+                conn,
+                now,
+                crate::core::events::NewEvent {
+                    kind: "user.registered",
+                    user_id: Some(user.id.clone()),
+                    ip: Some(ip_owned.clone()),
+                    service: Some(door.to_owned()),
+                    ..Default::default()
+                },
+            )?;
+            Ok(user)
+        })
+        .await?;
+    if user.email_verified_at.is_none() {
+        send_verification(state, &user).await?;
+    }
+    Ok(user)
+}
+
+/// Starts a password reset. Always succeeds the same way, whether or not the account exists;
+/// requests are limited per client IP like sign-ups.
+pub async fn request_reset(state: &AppState, email: &str, ip: &str) -> Result<(), Error> {
+    let now = state.clock.now_naive();
+    let ttl = state.config.tokens.reset_password_ttl;
+    let settings = state.config.throttle.clone();
+    let (email, ip) = (email.to_owned(), ip.to_owned());
+    let found = state
+        .db
+        .run(move |conn| {
+            let bucket = Bucket {
+                key: format!("reset:{ip}"),
+                ..Bucket::signup(&settings, &ip)
+            };
+            throttle::check(conn, now, &[&bucket])?;
+            throttle::hit(conn, now, &[&bucket])?;
+            accounts::request_reset(conn, now, &email, ttl)
+        })
+        .await?;
+    if let Some((user, token)) = found {
+        let link = link(state, paths::RESET_PASSWORD, &token);
+        mail::send(
+            state,
+            Email::Reset {
+                to: &user.email,
+                link: &link,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Resets a password with a link's token; revokes sessions and tokens (SPEC §8).
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+) -> Result<User, Error> {
+    password::check_new("password", new_password)?;
+    let hash = state.passwords.hash(new_password.to_owned()).await?;
+    let now = state.clock.now_naive();
+    let ttl = state.config.revocation_ttl();
+    let token = token.to_owned();
+    let user = state
+        .db
+        .run(move |conn| accounts::reset_password(conn, now, &token, &hash, ttl))
+        .await?;
+    state.revocations.poll(state).await?;
+    Ok(user)
+}
+
+/// Changes a password after checking the current one (throttled like a sign-in).
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current: &str,
+    new_password: &str,
+    ip: &str,
+) -> Result<(), Error> {
+    password::check_new("new_password", new_password)?;
+    match super::passwords::check(state, &user.id, current, ip, "account").await {
+        Ok(_) => {}
+        Err(Error::InvalidGrant(_)) => {
+            return Err(Error::invalid("current_password", "is incorrect"))
+        }
+        Err(e) => return Err(e),
+    }
+    let hash = state.passwords.hash(new_password.to_owned()).await?;
+    let now = state.clock.now_naive();
+    let ttl = state.config.revocation_ttl();
+    let id = user.id.clone();
+    state
+        .db
+        .run(move |conn| accounts::change_password(conn, now, &id, &hash, ttl))
+        .await?;
+    state.revocations.poll(state).await
+}
