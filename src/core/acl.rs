@@ -116,6 +116,34 @@ pub fn glob_matches(glob: &str, command: &str) -> bool {
     g[gi..].iter().all(|&b| b == b'*')
 }
 
+/// Whether `src` may send `cmd` to `dst` (Mongoose `Auth.AuthorizeCommand`): itself, a
+/// device it owns, or an ACL rule for `dst` (or `*`) whose glob matches the command.
+pub fn authorize_command(
+    conn: &mut DbConnection,
+    src: &str,
+    dst: &str,
+    cmd: &str,
+) -> Result<bool, Error> {
+    if src == dst {
+        return Ok(true);
+    }
+    use crate::db::schema::clients;
+    let owns: i64 = clients::table
+        .filter(clients::id.eq(dst))
+        .filter(clients::owner_id.eq(src))
+        .count()
+        .get_result(conn)?;
+    if owns > 0 {
+        return Ok(true);
+    }
+    let globs: Vec<String> = acl_rules::table
+        .filter(acl_rules::subject.eq(src))
+        .filter(acl_rules::target.eq(dst).or(acl_rules::target.eq("*")))
+        .select(acl_rules::command)
+        .load(conn)?;
+    Ok(globs.iter().any(|g| glob_matches(g, cmd)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::glob_matches;

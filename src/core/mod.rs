@@ -3,12 +3,14 @@
 
 pub mod accounts;
 pub mod acl;
+pub mod apps;
 pub mod authorize;
 pub mod client_auth;
 pub mod clients;
 mod common_passwords;
 pub mod consents;
 pub mod crypto;
+pub mod devices;
 pub mod email;
 pub mod events;
 pub mod grants;

@@ -4,6 +4,8 @@
 //! the rules stay in the core functions these call.
 
 pub mod accounts;
+pub mod audit;
+pub mod callers;
 pub mod mail;
 pub mod passwords;
 pub mod revocations;

@@ -301,6 +301,15 @@ impl TestApp {
     }
 }
 
+/// Plain HTTP Basic (RFC 7617, not URL-encoded): `Basic base64(user:password)`.
+pub fn plain_basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
 /// Finds `<issuer><path>?token=...` in a message (quoted-printable or base64 bodies decoded);
 /// returns the path and query.
 pub fn link_in(message: &str, path: &str) -> Option<String> {
@@ -413,4 +422,59 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
         .unwrap_or("")
         .to_owned();
     (status, body)
+}
+
+/// A self-signed EC certificate valid from `from_days` to `to_days` (relative to today):
+/// (PEM, DER).
+pub fn certificate(from_days: i32, to_days: i32) -> (Vec<u8>, Vec<u8>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509NameBuilder, X509};
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "device").unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    let day = 86400i64;
+    let now = chrono::Utc::now().timestamp();
+    b.set_not_before(&Asn1Time::from_unix(now + from_days as i64 * day).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(now + to_days as i64 * day).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = b.build();
+    (cert.to_pem().unwrap(), cert.to_der().unwrap())
+}
+
+/// Replaces what changes between runs (tokens, ids, times) so a wire format can be pinned.
+pub fn scrub(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), scrub(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(scrub).collect()),
+        Value::String(s) => {
+            let s = s.as_str();
+            let out = if s.starts_with("pcat_") {
+                "[pat]"
+            } else if s.split('.').count() == 3 && s.len() > 40 {
+                "[jwt]"
+            } else if uuid::Uuid::parse_str(s).is_ok() || s.starts_with("event-") {
+                "[id]"
+            } else if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
+                "[time]"
+            } else {
+                return value.clone();
+            };
+            Value::String(out.into())
+        }
+        other => other.clone(),
+    }
 }

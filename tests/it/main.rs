@@ -15,6 +15,7 @@ mod interop;
 mod introspection;
 mod keys;
 mod migrations;
+mod mongoose;
 mod oidc;
 mod ops;
 mod smtp;

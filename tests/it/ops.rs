@@ -43,13 +43,13 @@ async fn metrics_count_requests_by_route() {
 #[actix_rt::test]
 async fn unknown_paths_get_json_404_and_browsers_a_page() {
     let app = TestApp::new();
-    let r = app.get("/v1/nothing").await;
+    let r = app.get("/api/nothing").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"], "not_found");
     assert!(r.json()["error_description"]
         .as_str()
         .unwrap()
-        .contains("/v1/nothing"));
+        .contains("/api/nothing"));
     let r = app
         .send(
             TestRequest::get()

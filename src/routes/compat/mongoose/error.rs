@@ -1,0 +1,52 @@
+//! Errors as Mongoose error frames: `{"code": <http status>, "message": ..}` with that status.
+
+use crate::core::Error;
+
+/// An RPC error: the HTTP status doubles as the frame's code.
+#[derive(Debug)]
+pub struct RpcError {
+    pub code: u16,
+    pub message: String,
+}
+
+impl RpcError {
+    pub fn new(code: u16, message: impl Into<String>) -> RpcError {
+        RpcError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_args(e: impl std::fmt::Display) -> RpcError {
+        RpcError::new(400, format!("invalid arguments: {e}"))
+    }
+}
+
+impl From<Error> for RpcError {
+    fn from(e: Error) -> RpcError {
+        match &e {
+            Error::Invalid { .. }
+            | Error::InvalidRequest(_)
+            | Error::InvalidScope(_)
+            | Error::InvalidTarget(_) => RpcError::new(400, e.to_string()),
+            Error::InvalidGrant(_) | Error::InvalidToken(_) | Error::InvalidClient(_) => {
+                RpcError::new(401, e.to_string())
+            }
+            Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
+                RpcError::new(403, e.to_string())
+            }
+            Error::UnsupportedGrantType(_) => RpcError::new(400, e.to_string()),
+            Error::NotFound(_) => RpcError::new(404, e.to_string()),
+            Error::Conflict(m) => RpcError::new(409, m.clone()),
+            Error::Throttled { .. } => RpcError::new(429, e.to_string()),
+            Error::Unavailable(_) => {
+                tracing::error!(error = %e, "mongoose rpc: unavailable");
+                RpcError::new(503, "service unavailable")
+            }
+            Error::Internal(_) | Error::Database(_) => {
+                tracing::error!(error = %e, "mongoose rpc: internal error");
+                RpcError::new(500, "internal error")
+            }
+        }
+    }
+}
