@@ -381,6 +381,15 @@ fn run_client(
                 }
                 None => None,
             };
+            // CloudTrax application keys sign requests: their secret is sealed, not just hashed.
+            let seal_with = if a.kind.as_deref() == Some("cloudtrax_application") {
+                Some(crate::core::secrets::sealing_key(
+                    &mut conn,
+                    config.master_key().as_ref(),
+                )?)
+            } else {
+                None
+            };
             let created = clients::create(
                 &mut conn,
                 now,
@@ -401,6 +410,7 @@ fn run_client(
                     expires_in: a.expires_in,
                     auth_method: a.auth_method,
                     metadata: None,
+                    seal_with,
                 },
             )?;
             if json {

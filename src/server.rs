@@ -52,6 +52,7 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         keys: KeyStore::new(set, now, master),
         passwords: PasswordGate::new(config.argon2.clone()),
         mail: Default::default(),
+        audit: Default::default(),
         revocations,
         config: Arc::new(config),
         clock,
@@ -122,6 +123,11 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     }
     tracing::info!(bind = %config.bind, issuer = %config.issuer(), workers, "serving");
     server.run().await.context("server failed")?;
+    // Nothing queued is lost on a clean shutdown.
+    let pending = state.audit.len();
+    if let Err(e) = state.audit.flush(&state).await {
+        tracing::error!(error = %e, pending, "could not write queued events at shutdown");
+    }
     tracing::info!("stopped");
     Ok(())
 }

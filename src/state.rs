@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::{crypto::MasterKey, Error, Timestamp};
 use crate::db::DbPool;
+use crate::services::audit::EventSink;
 use crate::services::mail::MailSignal;
 use crate::services::passwords::PasswordGate;
 use crate::services::revocations::RevocationCache;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub passwords: PasswordGate,
     /// Wakes the email delivery worker.
     pub mail: MailSignal,
+    /// API-call events waiting to be written.
+    pub audit: EventSink,
     /// Pre-serialised discovery documents (OIDC, RFC 8414).
     pub discovery: Arc<(String, String)>,
 }

@@ -65,6 +65,20 @@ pub fn verify_email(conn: &mut DbConnection, now: Timestamp, token: &str) -> Res
     })
 }
 
+/// Verifies an address for a named user (Bloq's `PUT /users/{id}/token/{token}`): the token
+/// must be that user's.
+pub fn verify_email_for(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    user_id: &str,
+    token: &str,
+) -> Result<User, Error> {
+    match onetime::peek(conn, now, token, VERIFY_EMAIL)? {
+        Some(owner) if owner == user_id => verify_email(conn, now, token),
+        _ => Err(bad_link()),
+    }
+}
+
 /// A reset token for the account with this email, when there is a usable one (`None`
 /// otherwise: the caller answers the same either way).
 pub fn request_reset(

@@ -8,7 +8,7 @@ use super::grants::{self, GrantRow, NewGrant};
 use super::oauth::Ctx;
 use super::tokens::{sign_access_token, AccessTokenRequest, SignedToken};
 use super::{Error, Timestamp};
-use crate::db::schema::{clients, grants as grants_t};
+use crate::db::schema::grants as grants_t;
 use crate::db::DbConnection;
 
 /// The internal client that holds app grants.
@@ -29,36 +29,7 @@ pub fn validate_host(host: &str) -> Result<(), Error> {
 }
 
 fn ensure_client(conn: &mut DbConnection, now: Timestamp) -> Result<(), Error> {
-    let exists: i64 = clients::table
-        .filter(clients::id.eq(APPS_CLIENT))
-        .count()
-        .get_result(conn)?;
-    if exists > 0 {
-        return Ok(());
-    }
-    // No secret and no grant types: nothing can use it at /token.
-    let r = diesel::insert_into(clients::table)
-        .values((
-            clients::id.eq(APPS_CLIENT),
-            clients::name.eq("Mongoose OS apps"),
-            clients::kind.eq("app"),
-            clients::redirect_uris.eq("[]"),
-            clients::post_logout_redirect_uris.eq("[]"),
-            clients::grant_types.eq("[]"),
-            clients::scopes.eq(""),
-            clients::resources.eq("[]"),
-            clients::token_endpoint_auth_method.eq("none"),
-            clients::trusted.eq(false),
-            clients::metadata.eq("{}"),
-            clients::created_at.eq(now),
-            clients::updated_at.eq(now),
-        ))
-        .execute(conn);
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    super::clients::ensure_internal(conn, now, APPS_CLIENT, "Mongoose OS apps", &[]).map(|_| ())
 }
 
 fn audience(host: &str) -> String {

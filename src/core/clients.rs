@@ -125,7 +125,12 @@ pub struct NewClient {
     /// `client_secret_basic` (`none` for public clients) when `None`.
     pub auth_method: Option<String>,
     pub metadata: Option<serde_json::Value>,
+    /// Seal the secret with this key so it can be read back (HMAC-signing keys: CloudTrax).
+    pub seal_with: Option<super::crypto::MasterKey>,
 }
+
+/// Kinds whose secret must be readable (requests are HMAC-signed with it).
+pub const SEALED_KINDS: &[&str] = &["cloudtrax_application", "api_key", "embed"];
 
 /// A created client and, once, its secret in plain text.
 #[derive(Debug, Clone)]
@@ -286,13 +291,22 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
                 .unwrap_or_else(|| crypto::random_token(32)),
         )
     };
+    let secret_sealed = match (&secret, &new.seal_with) {
+        (Some(s), Some(key)) => Some(key.seal(s.as_bytes()).map_err(Error::Internal)?),
+        _ => None,
+    };
+    if kind == "cloudtrax_application" && secret_sealed.is_none() {
+        return Err(Error::Internal(
+            "a cloudtrax_application key needs its secret sealed".into(),
+        ));
+    }
     let row = ClientRow {
         id: new
             .id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         secret_hash: secret.as_deref().map(crypto::secret_hash),
-        secret_sealed: None,
+        secret_sealed,
         name: new.name.clone(),
         kind,
         redirect_uris: serde_json::to_string(&dedup(new.redirect_uris.clone())).unwrap_or_default(),
@@ -384,4 +398,48 @@ pub fn remove(
         events::record(conn, now, events::NewEvent::client("client.deleted", id))?;
         Ok(())
     })
+}
+
+/// Makes sure an internal client exists (one that holds tokens a door issues for people,
+/// e.g. the Mongoose app grants or esalerugs sessions). It has no secret; `grant_types` says
+/// what its tokens may do (e.g. `refresh_token`). Idempotent across nodes.
+pub fn ensure_internal(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    id: &str,
+    name: &str,
+    grant_types: &[&str],
+) -> Result<ClientRow, Error> {
+    if let Ok(c) = get(conn, id) {
+        return Ok(c);
+    }
+    let row = ClientRow {
+        id: id.to_owned(),
+        secret_hash: None,
+        secret_sealed: None,
+        name: name.to_owned(),
+        kind: "app".into(),
+        redirect_uris: "[]".into(),
+        post_logout_redirect_uris: "[]".into(),
+        grant_types: serde_json::to_string(grant_types).unwrap_or_default(),
+        scopes: "openid profile email address".into(),
+        resources: "[]".into(),
+        token_endpoint_auth_method: "none".into(),
+        trusted: true,
+        owner_id: None,
+        cert_thumbprint: None,
+        metadata: r#"{"internal":true}"#.into(),
+        expires_at: None,
+        tokens_valid_after: None,
+        created_at: now,
+        updated_at: now,
+    };
+    match diesel::insert_into(clients::table)
+        .values(&row)
+        .execute(conn)
+    {
+        Ok(_) => Ok(row),
+        Err(e) if is_unique_violation(&e) => get(conn, id),
+        Err(e) => Err(e.into()),
+    }
 }

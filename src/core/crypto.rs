@@ -78,6 +78,19 @@ impl MasterKey {
         Ok(MasterKey(key))
     }
 
+    /// A key from 32 bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> MasterKey {
+        MasterKey(bytes)
+    }
+
+    /// Material derived from this key for other purposes (never the key itself).
+    pub fn seal_key_material(&self) -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(b"portcullis-derive:");
+        h.update(self.0);
+        h.finalize().to_vec()
+    }
+
     /// Encrypts `plaintext` into a compact JWE (`alg: dir`, `enc: A256GCM`).
     pub fn seal(&self, plaintext: &[u8]) -> Result<String, String> {
         let mut header = JweHeader::new();

@@ -93,3 +93,34 @@ pub fn recent(conn: &mut DbConnection, kind: &str, limit: i64) -> Result<Vec<Eve
         .select(Event::as_select())
         .load(conn)?)
 }
+
+/// A user's events, newest first: `limit` of them, older than the event `before` when given
+/// (`NotFound` for an unknown `before`).
+pub fn for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Event>, Error> {
+    let mut q = events::table
+        .filter(events::user_id.eq(user_id))
+        .into_boxed();
+    if let Some(before) = before {
+        let (at, id): (Timestamp, String) = events::table
+            .filter(events::id.eq(before))
+            .filter(events::user_id.eq(user_id))
+            .select((events::created_at, events::id))
+            .first(conn)
+            .optional()?
+            .ok_or(Error::NotFound("event"))?;
+        q = q.filter(
+            events::created_at
+                .lt(at)
+                .or(events::created_at.eq(at).and(events::id.lt(id))),
+        );
+    }
+    Ok(q.order((events::created_at.desc(), events::id.desc()))
+        .limit(limit)
+        .select(Event::as_select())
+        .load(conn)?)
+}

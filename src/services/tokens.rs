@@ -27,6 +27,8 @@ pub struct TokenOptions {
     pub refresh_with_client_credentials: bool,
     /// Access-token lifetime in seconds instead of the configured one.
     pub access_ttl: Option<u64>,
+    /// Refresh-token lifetime in seconds instead of the configured one.
+    pub refresh_ttl: Option<u64>,
     /// Door name for events.
     pub door: &'static str,
 }
@@ -63,6 +65,9 @@ pub async fn token_request(
             let mut ctx = Ctx::new(&config, &keys, now);
             if let Some(ttl) = options.access_ttl {
                 ctx.access_ttl = ttl;
+            }
+            if let Some(ttl) = options.refresh_ttl {
+                ctx.refresh_ttl = ttl;
             }
             match params.grant_type.as_str() {
                 "client_credentials" => flows::client_credentials(
@@ -135,6 +140,73 @@ async fn password_grant(
             flows::password(conn, &ctx, &client, &credentials, &params, &user.id, now)
         })
         .await
+}
+
+/// Issues tokens for a user a door authenticated itself, under the door's internal client
+/// (created on first use); with a refresh token when asked.
+pub async fn issue_for_user(
+    state: &AppState,
+    client_id: &'static str,
+    client_name: &'static str,
+    user_id: &str,
+    with_refresh: bool,
+    access_ttl: Option<u64>,
+) -> Result<TokenResponse, Error> {
+    let keys = state.keys.current(state).await;
+    let config = state.config.clone();
+    let now = state.clock.now_naive();
+    let user_id = user_id.to_owned();
+    state
+        .db
+        .run(move |conn| {
+            let client = crate::core::clients::ensure_internal(
+                conn,
+                now,
+                client_id,
+                client_name,
+                &["refresh_token"],
+            )?;
+            let mut ctx = Ctx::new(&config, &keys, now);
+            if let Some(ttl) = access_ttl {
+                ctx.access_ttl = ttl;
+            }
+            flows::issue_for_user(conn, &ctx, &client, &user_id, with_refresh, now)
+        })
+        .await
+}
+
+/// Refreshes with the refresh token alone (older APIs send no client credentials with it);
+/// rotation and reuse detection as everywhere.
+pub async fn refresh_by_holder(
+    state: &AppState,
+    refresh_token: &str,
+    options: TokenOptions,
+) -> Result<TokenResponse, Error> {
+    let keys = state.keys.current(state).await;
+    let config = state.config.clone();
+    let now = state.clock.now_naive();
+    let params = TokenParams {
+        grant_type: "refresh_token".into(),
+        refresh_token: Some(refresh_token.to_owned()),
+        ..Default::default()
+    };
+    let result = state
+        .db
+        .run(move |conn| {
+            let mut ctx = Ctx::new(&config, &keys, now);
+            if let Some(ttl) = options.access_ttl {
+                ctx.access_ttl = ttl;
+            }
+            if let Some(ttl) = options.refresh_ttl {
+                ctx.refresh_ttl = ttl;
+            }
+            flows::refresh_by_holder(conn, &ctx, &params)
+        })
+        .await;
+    if let Err(Error::InvalidGrant(_)) = &result {
+        state.revocations.poll(state).await?;
+    }
+    result
 }
 
 /// Who a bearer token speaks for.

@@ -396,7 +396,7 @@ async fn the_account_page_needs_a_session() {
         location(&b.get("/account").await),
         "/signin?return_to=%2Faccount"
     );
-    let r = b.post("/account/profile", &[("name", "X")]).await;
+    let r = b.post("/account/actions/profile", &[("name", "X")]).await;
     assert!(location(&r).starts_with("/signin"));
 }
 
@@ -408,7 +408,7 @@ async fn profile_and_email() {
     let r = form_post(
         &mut b,
         "/account",
-        "/account/profile",
+        "/account/actions/profile",
         &[
             ("name", "Ada Lovelace"),
             ("locality", "London"),
@@ -433,7 +433,7 @@ async fn profile_and_email() {
     let r = form_post(
         &mut b,
         "/account",
-        "/account/email",
+        "/account/actions/email",
         &[("email", "taken@example.com")],
     )
     .await;
@@ -441,13 +441,13 @@ async fn profile_and_email() {
     let r = form_post(
         &mut b,
         "/account",
-        "/account/email",
+        "/account/actions/email",
         &[("email", "ada@new.example")],
     )
     .await;
     assert_eq!(location(&r), "/account?notice=email-changed");
     let link = app.link_to("ada@new.example", "/verify-email");
-    let r = form_post(&mut b, "/account", "/account/verify", &[]).await;
+    let r = form_post(&mut b, "/account", "/account/actions/verify", &[]).await;
     assert_eq!(location(&r), "/account?notice=verification-sent");
     let newest = app.link_to("ada@new.example", "/verify-email");
     assert_ne!(link, newest);
@@ -468,7 +468,7 @@ async fn change_password_needs_the_current_one_and_signs_out_elsewhere() {
     let r = form_post(
         &mut b,
         "/account",
-        "/account/password",
+        "/account/actions/password",
         &[
             ("current_password", "wrong one!"),
             ("new_password", "password two"),
@@ -480,7 +480,7 @@ async fn change_password_needs_the_current_one_and_signs_out_elsewhere() {
     let r = form_post(
         &mut b,
         "/account",
-        "/account/password",
+        "/account/actions/password",
         &[
             ("current_password", "password one"),
             ("new_password", "password"),
@@ -491,7 +491,7 @@ async fn change_password_needs_the_current_one_and_signs_out_elsewhere() {
     let r = form_post(
         &mut b,
         "/account",
-        "/account/password",
+        "/account/actions/password",
         &[
             ("current_password", "password one"),
             ("new_password", "password two"),
@@ -525,7 +525,7 @@ async fn personal_access_tokens() {
     let r = form_post(
         &mut b,
         "/account",
-        "/account/tokens",
+        "/account/actions/tokens",
         &[("description", "Laptop CLI")],
     )
     .await;
@@ -544,14 +544,23 @@ async fn personal_access_tokens() {
     let page = b.get("/account").await.text();
     assert!(page.contains("Laptop CLI"));
     assert!(!page.contains(&token), "the value is shown only once");
-    let id = hidden(&page[page.find("/account/tokens/revoke").unwrap()..], "id");
-    let r = form_post(&mut b, "/account", "/account/tokens/revoke", &[("id", &id)]).await;
+    let id = hidden(
+        &page[page.find("/account/actions/tokens/revoke").unwrap()..],
+        "id",
+    );
+    let r = form_post(
+        &mut b,
+        "/account",
+        "/account/actions/tokens/revoke",
+        &[("id", &id)],
+    )
+    .await;
     assert_eq!(location(&r), "/account?notice=token-revoked");
     assert_eq!(app.introspect(&token).await["active"], false);
     let r = form_post(
         &mut b,
         "/account",
-        "/account/tokens",
+        "/account/actions/tokens",
         &[("description", "")],
     )
     .await;
@@ -569,13 +578,13 @@ async fn sessions_one_or_everywhere() {
     let page = b.get("/account").await.text();
     assert!(page.contains("This browser"));
     let sid = hidden(
-        &page[page.find("/account/sessions/end\"").unwrap()..],
+        &page[page.find("/account/actions/sessions/end\"").unwrap()..],
         "sid",
     );
     let r = form_post(
         &mut b,
         "/account",
-        "/account/sessions/end",
+        "/account/actions/sessions/end",
         &[("sid", &sid)],
     )
     .await;
@@ -590,7 +599,7 @@ async fn sessions_one_or_everywhere() {
         None,
     )
     .unwrap();
-    let r = form_post(&mut b, "/account", "/account/sessions/end-all", &[]).await;
+    let r = form_post(&mut b, "/account", "/account/actions/sessions/end-all", &[]).await;
     assert_eq!(location(&r), "/signin");
     assert!(b.get("/account").await.status.is_redirection());
     assert_eq!(app.introspect(&pat_value).await["active"], false);
@@ -635,7 +644,7 @@ async fn authorized_apps_can_be_removed() {
     let r = form_post(
         &mut b,
         "/account",
-        "/account/apps/revoke",
+        "/account/actions/apps/revoke",
         &[("client_id", &id)],
     )
     .await;
@@ -659,10 +668,10 @@ async fn forms_need_csrf_tokens() {
     let app = TestApp::new();
     let (mut b, _) = signed_in(&app).await;
     for action in [
-        "/account/profile",
-        "/account/password",
-        "/account/sessions/end-all",
-        "/account/tokens",
+        "/account/actions/profile",
+        "/account/actions/password",
+        "/account/actions/sessions/end-all",
+        "/account/actions/tokens",
     ] {
         let r = b.post(action, &[("name", "x"), ("description", "x")]).await;
         assert_eq!(r.status, 400, "{action}");

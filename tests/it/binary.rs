@@ -5,18 +5,40 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{binary, http_get, TestDb};
+use crate::helpers::{binary, http_get, http_request, plain_basic, TestDb};
 
 #[test]
 fn serves_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new(dir.path());
+    let added = binary()
+        .args([
+            "user",
+            "add",
+            "--email",
+            "ops@example.com",
+            "--password",
+            "password one",
+        ])
+        .env("PORTCULLIS_DATA_DIR", dir.path().join("data"))
+        .env("PORTCULLIS_DATABASE_URL", &db.url)
+        .env("PORTCULLIS_ARGON2_MEMORY_KIB", "64")
+        .env("PORTCULLIS_ARGON2_ITERATIONS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let mut child = binary()
         .env("PORTCULLIS_BIND", "127.0.0.1:0")
         .env("PORTCULLIS_ISSUER", "http://127.0.0.1:8080")
         .env("PORTCULLIS_DATA_DIR", dir.path().join("data"))
         .env("PORTCULLIS_DATABASE_URL", &db.url)
         .env("PORTCULLIS_LOG", "warn")
+        .env("PORTCULLIS_ARGON2_MEMORY_KIB", "64")
+        .env("PORTCULLIS_ARGON2_ITERATIONS", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -48,6 +70,16 @@ fn serves_then_stops_on_sigterm() {
     if !db.is_postgres() {
         assert!(dir.path().join("data").exists() || db.url.contains("test.db"));
     }
+
+    // A call with user credentials queues an event; SIGTERM must not lose it.
+    let basic = plain_basic("ops@example.com", "password one");
+    let (status, body) = http_request(
+        &addr,
+        "POST",
+        "/v1/Account.ListTokens",
+        &[("Authorization", &basic)],
+    );
+    assert_eq!(status, 200, "{body}");
 
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

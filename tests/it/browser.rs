@@ -334,7 +334,7 @@ async fn self_service_accounts_in_a_real_browser() {
 
     // Create a personal access token, then revoke it.
     fill(&client, "#description", "Build server").await;
-    submit(&client, "form[action='/account/tokens'] button").await;
+    submit(&client, "form[action='/account/actions/tokens'] button").await;
     let token = client
         .wait()
         .for_element(Locator::Css("#token"))
@@ -349,10 +349,16 @@ async fn self_service_accounts_in_a_real_browser() {
     client.goto(&format!("{base}/account")).await.unwrap();
     client
         .wait()
-        .for_element(Locator::Css("form[action='/account/tokens/revoke'] button"))
+        .for_element(Locator::Css(
+            "form[action='/account/actions/tokens/revoke'] button",
+        ))
         .await
         .unwrap();
-    submit(&client, "form[action='/account/tokens/revoke'] button").await;
+    submit(
+        &client,
+        "form[action='/account/actions/tokens/revoke'] button",
+    )
+    .await;
     wait_for_url(&client, &format!("{base}/account?notice=token-revoked")).await;
     assert_eq!(app.introspect(&token).await["active"], false);
 
@@ -401,7 +407,11 @@ async fn self_service_accounts_in_a_real_browser() {
         None,
     )
     .unwrap();
-    submit(&client, "form[action='/account/sessions/end-all'] button").await;
+    submit(
+        &client,
+        "form[action='/account/actions/sessions/end-all'] button",
+    )
+    .await;
     wait_for_url(&client, &format!("{base}/signin")).await;
     client.goto(&format!("{base}/account")).await.unwrap();
     wait_for_url(&client, &format!("{base}/signin")).await;

@@ -406,11 +406,25 @@ pub fn binary() -> std::process::Command {
 
 /// A minimal HTTP/1.1 GET over a real socket (for tests of the real binary).
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, &[])
+}
+
+/// A minimal HTTP/1.1 request without a body over a real socket.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     use std::io::Write;
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = String::new();
@@ -470,6 +484,13 @@ pub fn scrub(value: &serde_json::Value) -> serde_json::Value {
                 "[id]"
             } else if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
                 "[time]"
+            } else if s.len() >= 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                "[hex]"
+            } else if s.len() == 43
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                "[opaque]"
             } else {
                 return value.clone();
             };

@@ -6,10 +6,13 @@ mod helpers;
 
 mod accounts;
 mod binary;
+mod bloq;
 mod browser;
 mod cli;
+mod cloudtrax;
 mod config;
 mod discovery;
+mod esalerugs;
 mod grants;
 mod interop;
 mod introspection;

@@ -32,9 +32,11 @@ pub(super) enum Flow {
         sub: String,
         with_refresh: bool,
     },
+    /// A user authenticated by the caller (password grant, or a door's own sign-in route).
     Password {
         user_id: String,
         auth_time: Timestamp,
+        refresh: bool,
     },
     Refresh,
 }
@@ -63,6 +65,9 @@ pub(super) struct DbEndpoint<'a> {
     scope: String,
     audience: Vec<String>,
     side: RefCell<SideChannel>,
+    /// Accept the refresh token's holder without client authentication (doors whose API
+    /// refreshes with the token alone).
+    holder_ok: bool,
 }
 
 fn time(t: Timestamp) -> DateTime<Utc> {
@@ -107,7 +112,13 @@ impl<'a> DbEndpoint<'a> {
             scope,
             audience,
             side: RefCell::new(SideChannel::default()),
+            holder_ok: false,
         }
+    }
+
+    /// Lets the refresh token alone authenticate its own client.
+    pub fn trust_refresh_holder(&mut self) {
+        self.holder_ok = true;
     }
 
     /// Sets the audience of the tokens about to be issued.
@@ -203,8 +214,12 @@ impl<'a> DbEndpoint<'a> {
                     self.allows("refresh_token"),
                 )
             }
-            Flow::Password { user_id, auth_time } => {
-                let refresh = self.allows("refresh_token");
+            Flow::Password {
+                user_id,
+                auth_time,
+                refresh,
+            } => {
+                let refresh = *refresh && self.allows("refresh_token");
                 let g = refresh.then(|| NewGrant {
                     client_id: self.client.id.clone(),
                     user_id: Some(user_id.clone()),
@@ -238,17 +253,9 @@ impl<'a> DbEndpoint<'a> {
             code::set_grant(conn, &code.code_hash, &g.id)?;
         }
         let refresh_token = match (&grant_row, with_refresh) {
-            (Some(g), true) => Some(
-                refresh::create(
-                    conn,
-                    now,
-                    &g.id,
-                    &scope,
-                    self.ctx.config.tokens.refresh_token_ttl,
-                    None,
-                )?
-                .0,
-            ),
+            (Some(g), true) => {
+                Some(refresh::create(conn, now, &g.id, &scope, self.ctx.refresh_ttl, None)?.0)
+            }
             _ => None,
         };
         let auth_time = match &self.flow {
@@ -305,14 +312,8 @@ impl<'a> DbEndpoint<'a> {
         let g = grants::get(conn, &row.grant_id)?
             .ok_or_else(|| Error::InvalidGrant("the grant no longer exists".into()))?;
         let scope = ordered(&grant.scope, &row.scope);
-        let (value, _) = refresh::create(
-            conn,
-            now,
-            &g.id,
-            &scope,
-            self.ctx.config.tokens.refresh_token_ttl,
-            Some(&row),
-        )?;
+        let (value, _) =
+            refresh::create(conn, now, &g.id, &scope, self.ctx.refresh_ttl, Some(&row))?;
         let sub = g.user_id.clone().unwrap_or_else(|| g.client_id.clone());
         let audience = if self.audience.is_empty() {
             g.audiences()
@@ -421,6 +422,7 @@ impl Registrar for DbEndpoint<'_> {
         }
         match (&self.client.secret_hash, passphrase) {
             (None, None) => Ok(()),
+            (Some(_), None) if self.holder_ok => Ok(()),
             (Some(hash), Some(pass)) => {
                 let pass = std::str::from_utf8(pass).map_err(|_| RegistrarError::Unspecified)?;
                 if crypto::verify_secret_hash(pass, hash) {

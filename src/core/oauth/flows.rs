@@ -386,6 +386,17 @@ pub fn refresh(
     credentials: &Credentials,
     params: &TokenParams,
 ) -> Result<TokenResponse, Error> {
+    refresh_with(conn, ctx, client, credentials, params, false)
+}
+
+fn refresh_with(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    client: &ClientRow,
+    credentials: &Credentials,
+    params: &TokenParams,
+    holder_only: bool,
+) -> Result<TokenResponse, Error> {
     require_grant(client, "refresh_token")?;
     if params.refresh_token.is_none() {
         return Err(Error::InvalidRequest("refresh_token is required".into()));
@@ -401,6 +412,9 @@ pub fn refresh(
         secret: credentials.secret(),
     };
     let mut ep = DbEndpoint::new(conn, ctx, client, Flow::Refresh, String::new(), audience);
+    if holder_only {
+        ep.trust_refresh_holder();
+    }
     let mut machine = Refresh::new(&req);
     let mut input = rf::Input::None;
     loop {
@@ -464,6 +478,7 @@ pub fn password(
     let flow = Flow::Password {
         user_id: user_id.to_owned(),
         auth_time,
+        refresh: true,
     };
     let mut ep = DbEndpoint::new(conn, ctx, client, flow, scope.clone(), audience);
     ep.check(&client.id, credentials.secret().map(str::as_bytes))
@@ -494,4 +509,65 @@ pub fn check_password_client(client: &ClientRow) -> Result<(), Error> {
         ));
     }
     require_grant(client, "password")
+}
+
+/// Issues tokens for a user a door has just authenticated itself (its own sign-in route),
+/// under that door's internal client; a refresh token when `with_refresh`.
+pub fn issue_for_user(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    client: &ClientRow,
+    user_id: &str,
+    with_refresh: bool,
+    auth_time: Timestamp,
+) -> Result<TokenResponse, Error> {
+    // A door's own sign-in acts as the person everywhere (userinfo included): every scope of
+    // its internal client, `openid` too.
+    let scope = policy::scope(client, Some(&client.scopes))?;
+    let audience = vec![ctx.config.default_audience().to_owned()];
+    let flow = Flow::Password {
+        user_id: user_id.to_owned(),
+        auth_time,
+        refresh: with_refresh,
+    };
+    let mut ep = DbEndpoint::new(conn, ctx, client, flow, scope.clone(), audience);
+    let grant = Grant {
+        owner_id: user_id.to_owned(),
+        client_id: client.id.clone(),
+        scope: scope
+            .parse()
+            .map_err(|_| Error::Internal("internal client scope".into()))?,
+        redirect_uri: ep.placeholder_redirect(),
+        until: crate::core::tokens::after(ctx.now, ctx.access_ttl).and_utc(),
+        extensions: Extensions::new(),
+    };
+    ep.issue(grant).map_err(|_| {
+        ep.take_failure()
+            .unwrap_or(Error::Internal("issue failed".into()))
+    })?;
+    finished(&ep, ctx)
+}
+
+/// Refreshes with the refresh token alone (its grant's client, no client authentication):
+/// for older APIs whose refresh requests carry no client credentials. Rotation and reuse
+/// detection as everywhere.
+pub fn refresh_by_holder(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    params: &TokenParams,
+) -> Result<TokenResponse, Error> {
+    let value = params
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| Error::InvalidRequest("refresh_token is required".into()))?;
+    let row = crate::core::tokens::refresh::find(conn, value)?
+        .ok_or_else(|| Error::InvalidGrant("the refresh token is invalid".into()))?;
+    let grant = crate::core::grants::get(conn, &row.grant_id)?
+        .ok_or_else(|| Error::InvalidGrant("the refresh token is invalid".into()))?;
+    let client = crate::core::clients::get(conn, &grant.client_id)
+        .map_err(|_| Error::InvalidGrant("the refresh token's client is gone".into()))?;
+    let credentials = Credentials::None {
+        client_id: client.id.clone(),
+    };
+    refresh_with(conn, ctx, &client, &credentials, params, true)
 }

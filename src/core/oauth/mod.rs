@@ -22,6 +22,8 @@ pub struct Ctx<'a> {
     pub access_ttl: u64,
     /// How long revocation entries must be kept (the longest access-token lifetime).
     pub revocation_ttl: u64,
+    /// Refresh-token lifetime for this door.
+    pub refresh_ttl: u64,
 }
 
 impl<'a> Ctx<'a> {
@@ -33,6 +35,7 @@ impl<'a> Ctx<'a> {
             now,
             access_ttl: config.tokens.access_token_ttl,
             revocation_ttl: config.revocation_ttl(),
+            refresh_ttl: config.tokens.refresh_token_ttl,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `/account`: profile, email (change, re-verify), password, personal access tokens, sessions
 //! (one, or everywhere) and authorized apps. Each action is a form posted to
-//! `/account/<action>`, answered with a redirect back and a fixed notice.
+//! `/account/actions/<action>`, answered with a redirect back and a fixed notice.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

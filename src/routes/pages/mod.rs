@@ -58,7 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(paths::ACCOUNT, web::get().to(account::show))
         .route(
-            &format!("{}/{{action:.+}}", paths::ACCOUNT),
+            &format!("{}/actions/{{action:.+}}", paths::ACCOUNT),
             web::post().to(account::action),
         );
 }

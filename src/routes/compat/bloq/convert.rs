@@ -1,0 +1,53 @@
+//! Core values as Bloq answers.
+
+use serde_json::{json, Value};
+
+use super::dto::{BillingAddress, Me};
+use crate::core::accounts::Address;
+use crate::core::events::Event;
+use crate::core::time::rfc3339;
+use crate::core::users::User;
+
+/// `GET /users/me`: the OIDC address as the billing address.
+pub fn me(u: &User) -> Me {
+    let a: Address = u
+        .address
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default();
+    Me {
+        id: u.id.clone(),
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+        entity_type: u.entity_type.clone(),
+        verified_at: u.email_verified_at.map(rfc3339),
+        created_at: rfc3339(u.created_at),
+        updated_at: rfc3339(u.updated_at),
+        billing_address: BillingAddress {
+            country: a.country,
+            zip_code: a.postal_code,
+            address: a.street_address,
+            state: a.region,
+        },
+    }
+}
+
+fn parsed(s: &Option<String>) -> Value {
+    s.as_deref()
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
+/// An event in the document's shape. Security events (sign-ins, password changes) appear
+/// under the service `cloud-accounts` with their kind in `serviceData`.
+pub fn event(e: &Event) -> Value {
+    json!({
+        "id": e.id,
+        "service": e.service.clone().filter(|_| e.kind == "api.call").unwrap_or_else(|| "cloud-accounts".into()),
+        "user": e.user_id,
+        "input": parsed(&e.input),
+        "output": parsed(&e.output),
+        "serviceData": if e.kind == "api.call" { json!({}) } else { json!({ "event": e.kind, "detail": parsed(&e.detail) }) },
+        "createdAt": rfc3339(e.created_at),
+    })
+}

@@ -1,0 +1,25 @@
+//! Core values as esalerugs answers.
+
+use super::dto::{AccountReply, TokenReply};
+use crate::core::oauth::TokenResponse;
+use crate::core::users::User;
+
+pub fn tokens(t: TokenResponse) -> TokenReply {
+    TokenReply {
+        token: t.access_token,
+        refresh_token: t.refresh_token,
+    }
+}
+
+pub fn account(u: &User, t: Option<TokenResponse>) -> AccountReply {
+    let (token, refresh_token) = match t {
+        Some(t) => (Some(t.access_token), t.refresh_token),
+        None => (None, None),
+    };
+    AccountReply {
+        id: u.id.clone(),
+        email: u.email.clone(),
+        token,
+        refresh_token,
+    }
+}

@@ -1,0 +1,49 @@
+//! Errors: the document shows none, so `{"error": "<code>", "error_description": ".."}` with the
+//! right status (SPEC §5).
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+
+use crate::core::Error;
+use crate::routes::error::json_error;
+
+/// An error answer.
+pub fn render(e: &Error) -> HttpResponse {
+    let (status, code) = match e {
+        Error::Invalid { .. } | Error::InvalidRequest(_) => {
+            (StatusCode::BAD_REQUEST, "invalid_request")
+        }
+        Error::InvalidGrant(_) => (StatusCode::UNAUTHORIZED, "invalid_grant"),
+        Error::InvalidToken(_) | Error::InvalidClient(_) => {
+            (StatusCode::UNAUTHORIZED, "invalid_token")
+        }
+        Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
+            (StatusCode::FORBIDDEN, "forbidden")
+        }
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        Error::Throttled { retry_after } => {
+            let mut res = json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                &e.to_string(),
+            );
+            if let Ok(v) = retry_after.to_string().parse() {
+                res.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            return res;
+        }
+        _ => return crate::routes::error::from_core(e),
+    };
+    let message = match e {
+        Error::Conflict(m) => m.clone(),
+        other => other.to_string(),
+    };
+    json_error(status, code, &message)
+}
+
+/// A malformed body.
+pub fn bad_body(message: impl std::fmt::Display) -> Error {
+    Error::InvalidRequest(format!("invalid body: {message}"))
+}
