@@ -89,7 +89,41 @@ pub fn app(
     App::new()
         .app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(limit))
-        .app_data(web::JsonConfig::default().limit(limit))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(|e, _| {
+                    let status = match &e {
+                        actix_web::error::JsonPayloadError::Overflow { .. }
+                        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                        }
+                        actix_web::error::JsonPayloadError::ContentType => {
+                            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE
+                        }
+                        _ => actix_web::http::StatusCode::BAD_REQUEST,
+                    };
+                    let res =
+                        crate::routes::error::json_error(status, "invalid_request", &e.to_string());
+                    actix_web::error::InternalError::from_response(e, res).into()
+                }),
+        )
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            let res = crate::routes::error::json_error(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &e.to_string(),
+            );
+            actix_web::error::InternalError::from_response(e, res).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|e, _| {
+            let res = crate::routes::error::json_error(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &e.to_string(),
+            );
+            actix_web::error::InternalError::from_response(e, res).into()
+        }))
         .app_data(web::FormConfig::default().limit(limit))
         .wrap(security_headers())
         .wrap(from_fn(telemetry::observe))

@@ -124,3 +124,53 @@ pub fn for_user(
         .select(Event::as_select())
         .load(conn)?)
 }
+
+/// Filters of the admin event query.
+#[derive(Debug, Default, Clone)]
+pub struct EventQuery {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub kind: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// An event id: only older ones.
+    pub before: Option<String>,
+    pub limit: i64,
+}
+
+/// Events matching the filters, newest first.
+pub fn query(conn: &mut DbConnection, q: &EventQuery) -> Result<Vec<Event>, Error> {
+    let mut b = events::table.into_boxed();
+    if let Some(u) = &q.user_id {
+        b = b.filter(events::user_id.eq(u.clone()));
+    }
+    if let Some(c) = &q.client_id {
+        b = b.filter(events::client_id.eq(c.clone()));
+    }
+    if let Some(k) = &q.kind {
+        b = b.filter(events::kind.eq(k.clone()));
+    }
+    if let Some(t) = q.since {
+        b = b.filter(events::created_at.ge(t));
+    }
+    if let Some(t) = q.until {
+        b = b.filter(events::created_at.lt(t));
+    }
+    if let Some(before) = &q.before {
+        let (at, id): (Timestamp, String) = events::table
+            .filter(events::id.eq(before))
+            .select((events::created_at, events::id))
+            .first(conn)
+            .optional()?
+            .ok_or(Error::NotFound("event"))?;
+        b = b.filter(
+            events::created_at
+                .lt(at)
+                .or(events::created_at.eq(at).and(events::id.lt(id))),
+        );
+    }
+    Ok(b.order((events::created_at.desc(), events::id.desc()))
+        .limit(q.limit)
+        .select(Event::as_select())
+        .load(conn)?)
+}

@@ -203,3 +203,166 @@ pub fn set_disabled(
         get(conn, id)
     })
 }
+
+/// Users whose id, username or email contains `q` (case-insensitive), oldest first, with the
+/// total count of matches.
+pub fn search(
+    conn: &mut DbConnection,
+    q: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<User>, i64), Error> {
+    let pattern = q.map(|q| {
+        format!(
+            "%{}%",
+            q.to_lowercase().replace('%', "\\%").replace('_', "\\_")
+        )
+    });
+    let filtered = || {
+        let mut query = users::table.into_boxed();
+        if let Some(p) = &pattern {
+            query = query.filter(
+                users::email_key
+                    .like(p.clone())
+                    .or(users::username_key.like(p.clone()))
+                    .or(users::id.like(p.clone())),
+            );
+        }
+        query
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let list = filtered()
+        .order((users::created_at.asc(), users::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(User::as_select())
+        .load(conn)?;
+    Ok((list, total))
+}
+
+/// What an admin may change (absent fields stay).
+#[derive(Debug, Default, Clone)]
+pub struct UserUpdate {
+    pub email: Option<String>,
+    /// `Some(None)` removes the username.
+    pub username: Option<Option<String>>,
+    pub display_name: Option<Option<String>>,
+    pub is_admin: Option<bool>,
+    pub verified: Option<bool>,
+    pub entity_type: Option<Option<String>>,
+}
+
+/// Applies an admin's changes, keeping usernames and emails unique.
+pub fn update(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    id: &str,
+    u: UserUpdate,
+) -> Result<User, Error> {
+    if let Some(e) = &u.email {
+        validate::email(e)?;
+    }
+    if let Some(Some(name)) = &u.username {
+        validate::username(name)?;
+    }
+    if let Some(Some(n)) = &u.display_name {
+        validate::text("name", n, 200)?;
+    }
+    if let Some(Some(t)) = &u.entity_type {
+        validate::text("entity_type", t, 64)?;
+    }
+    conn.transaction(|conn| {
+        let current = get(conn, id)?;
+        if let Some(email) = &u.email {
+            let key = email.to_lowercase();
+            if key != current.email_key {
+                let taken: i64 = users::table
+                    .filter(users::email_key.eq(&key))
+                    .count()
+                    .get_result(conn)?;
+                if taken > 0 {
+                    return Err(Error::Conflict(
+                        "an account with this email already exists".into(),
+                    ));
+                }
+            }
+            diesel::update(users::table.find(id))
+                .set((users::email.eq(email), users::email_key.eq(&key)))
+                .execute(conn)?;
+            if key != current.email_key && u.verified.is_none() {
+                diesel::update(users::table.find(id))
+                    .set(users::email_verified_at.eq(None::<Timestamp>))
+                    .execute(conn)?;
+            }
+        }
+        if let Some(name) = &u.username {
+            let key = name.as_deref().map(str::to_lowercase);
+            if let Some(k) = &key {
+                let taken: i64 = users::table
+                    .filter(
+                        users::username_key
+                            .eq(k)
+                            .or(users::id.eq(name.as_deref().unwrap_or_default())),
+                    )
+                    .filter(users::id.ne(id))
+                    .count()
+                    .get_result(conn)?;
+                if taken > 0 {
+                    return Err(Error::Conflict("this username is taken".into()));
+                }
+            }
+            diesel::update(users::table.find(id))
+                .set((
+                    users::username.eq(name.as_deref()),
+                    users::username_key.eq(key),
+                ))
+                .execute(conn)?;
+        }
+        if let Some(n) = &u.display_name {
+            diesel::update(users::table.find(id))
+                .set(users::display_name.eq(n.as_deref()))
+                .execute(conn)?;
+        }
+        if let Some(t) = &u.entity_type {
+            diesel::update(users::table.find(id))
+                .set(users::entity_type.eq(t.as_deref()))
+                .execute(conn)?;
+        }
+        if let Some(a) = u.is_admin {
+            diesel::update(users::table.find(id))
+                .set(users::is_admin.eq(a))
+                .execute(conn)?;
+        }
+        if let Some(v) = u.verified {
+            let at = if v {
+                current.email_verified_at.or(Some(now))
+            } else {
+                None
+            };
+            diesel::update(users::table.find(id))
+                .set(users::email_verified_at.eq(at))
+                .execute(conn)?;
+        }
+        diesel::update(users::table.find(id))
+            .set(users::updated_at.eq(now))
+            .execute(conn)?;
+        events::record(conn, now, events::NewEvent::user("user.updated", id))?;
+        get(conn, id)
+    })
+}
+
+/// Deletes an account and everything it owns; its access tokens stop working everywhere.
+pub fn delete(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    id: &str,
+    revocation_ttl: u64,
+) -> Result<(), Error> {
+    conn.transaction(|conn| {
+        get(conn, id)?;
+        super::revocation::cut_off_user(conn, now, id, revocation_ttl, "user_deleted")?;
+        diesel::delete(users::table.find(id)).execute(conn)?;
+        events::record(conn, now, events::NewEvent::user("user.deleted", id))?;
+        Ok(())
+    })
+}

@@ -1,6 +1,7 @@
 //! The front doors. Each module has `configure` to mount its routes; this one mounts them all
 //! and answers unknown paths.
 
+pub mod admin;
 pub mod compat;
 pub mod error;
 pub mod extract;
@@ -13,6 +14,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 /// Mounts every door.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     oauth::configure(cfg);
+    admin::configure(cfg);
     compat::configure(cfg);
     ops::configure(cfg);
     pages::configure(cfg);

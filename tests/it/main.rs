@@ -5,6 +5,7 @@ mod browser_helpers;
 mod helpers;
 
 mod accounts;
+mod admin;
 mod binary;
 mod bloq;
 mod browser;

@@ -1,0 +1,69 @@
+//! Admin API errors: `{"error", "error_description"}` with the right status.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::core::Error;
+
+/// A core error as an admin API answer.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            Error::Invalid { .. }
+            | Error::InvalidRequest(_)
+            | Error::InvalidScope(_)
+            | Error::InvalidTarget(_)
+            | Error::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
+            Error::InvalidToken(_) | Error::InvalidGrant(_) | Error::InvalidClient(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
+                StatusCode::FORBIDDEN
+            }
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) | Error::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let code = match status {
+            StatusCode::BAD_REQUEST => "invalid_request",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+            _ => return crate::routes::error::from_core(&self.0),
+        };
+        let mut res = crate::routes::error::json_error(status, code, &self.0.to_string());
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                actix_web::http::header::WWW_AUTHENTICATE,
+                actix_web::http::header::HeaderValue::from_static(r#"Bearer realm="portcullis""#),
+            );
+        }
+        res
+    }
+}
+
+/// The result type of admin handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

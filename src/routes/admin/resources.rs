@@ -1,0 +1,168 @@
+//! `/admin/keys`, `/admin/acl` and `/admin/events`.
+
+use actix_web::{web, HttpResponse};
+
+use super::auth::Admin;
+use super::dto::*;
+use super::error::{ApiError, ApiResult};
+use crate::config::SigningAlg;
+use crate::core::events::{self, EventQuery};
+use crate::core::{acl, keys, Error};
+use crate::state::AppState;
+
+/// Signing keys and their states.
+#[utoipa::path(get, path = "/admin/keys", tag = "admin",
+    responses((status = 200, body = Vec<KeyOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn list_keys(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let now = state.clock.now_naive();
+    let ttl = state.config.keys.retired_ttl;
+    let list = state.db.run(move |conn| keys::list(conn, now, ttl)).await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(KeyOut::from).collect::<Vec<_>>()))
+}
+
+/// Create the next key (published now, signing after `keys.publish_ahead`, or at once).
+#[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", request_body = RotateKey,
+    responses((status = 201, body = KeyOut), (status = 400, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
+pub async fn rotate(
+    _: Admin,
+    body: Option<web::Json<RotateKey>>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let b = body.map(|b| b.into_inner()).unwrap_or_default();
+    let alg = match b.alg.as_deref() {
+        None => state.config.keys.algorithm,
+        Some(a) => SigningAlg::parse(a)
+            .ok_or_else(|| ApiError(Error::invalid("alg", "must be RS256, ES256 or EdDSA")))?,
+    };
+    let now = state.clock.now_naive();
+    let settings = state.config.keys.clone();
+    let master = state.config.master_key();
+    let kid = state
+        .db
+        .run(move |conn| {
+            keys::rotate(conn, now, alg, &settings, master.as_ref(), b.now).map(|r| r.kid)
+        })
+        .await?;
+    state.keys.reload(&state).await?;
+    let ttl = state.config.keys.retired_ttl;
+    let list = state.db.run(move |conn| keys::list(conn, now, ttl)).await?;
+    let info = list
+        .iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| ApiError(Error::Internal("the new key vanished".into())))?;
+    Ok(HttpResponse::Created().json(KeyOut::from(info)))
+}
+
+/// Stop a key from signing now (it stays published for `keys.retired_ttl`).
+#[utoipa::path(post, path = "/admin/keys/{kid}/retire", tag = "admin", params(("kid" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
+pub async fn retire(
+    _: Admin,
+    kid: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let kid = kid.into_inner();
+    let now = state.clock.now_naive();
+    let ttl = state.config.keys.retired_ttl;
+    state
+        .db
+        .run(move |conn| keys::retire(conn, now, &kid, ttl))
+        .await?;
+    state.keys.reload(&state).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn rule(r: &acl::AclRule) -> AclOut {
+    AclOut {
+        id: r.id.clone(),
+        subject: r.subject.clone(),
+        target: r.target.clone(),
+        command: r.command.clone(),
+    }
+}
+
+/// ACL rules for Mongoose `Auth.AuthorizeCommand`.
+#[utoipa::path(get, path = "/admin/acl", tag = "admin",
+    responses((status = 200, body = Vec<AclOut>), (status = 401, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
+pub async fn list_acl(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let rules = state.db.run(acl::list).await?;
+    Ok(HttpResponse::Ok().json(rules.iter().map(rule).collect::<Vec<_>>()))
+}
+
+/// Add a rule.
+#[utoipa::path(post, path = "/admin/acl", tag = "admin", request_body = CreateAcl,
+    responses((status = 201, body = AclOut), (status = 400, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
+pub async fn add_acl(
+    _: Admin,
+    body: web::Json<CreateAcl>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let now = state.clock.now_naive();
+    let r = state
+        .db
+        .run(move |conn| acl::add(conn, now, &b.subject, &b.target, &b.command))
+        .await?;
+    Ok(HttpResponse::Created().json(rule(&r)))
+}
+
+/// Remove a rule.
+#[utoipa::path(delete, path = "/admin/acl/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
+pub async fn remove_acl(
+    _: Admin,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let now = state.clock.now_naive();
+    state
+        .db
+        .run(move |conn| acl::remove(conn, now, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn time(
+    field: &'static str,
+    v: &Option<String>,
+) -> Result<Option<crate::core::Timestamp>, ApiError> {
+    v.as_deref()
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.naive_utc())
+                .map_err(|_| ApiError(Error::invalid(field, "must be an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+/// Events by user, client, kind and time, newest first (page with `before`).
+#[utoipa::path(get, path = "/admin/events", tag = "admin", params(EventFilter),
+    responses((status = 200, body = Vec<EventOut>), (status = 400, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
+pub async fn events(
+    _: Admin,
+    q: web::Query<EventFilter>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let limit = match q.limit {
+        None => 100,
+        Some(n) if (1..=500).contains(&n) => n,
+        Some(_) => return Err(ApiError(Error::invalid("limit", "must be 1 to 500"))),
+    };
+    let query = EventQuery {
+        user_id: q.user_id.clone(),
+        client_id: q.client_id.clone(),
+        kind: q.kind.clone(),
+        since: time("since", &q.since)?,
+        until: time("until", &q.until)?,
+        before: q.before.clone(),
+        limit,
+    };
+    state.audit.flush(&state).await?;
+    let list = state
+        .db
+        .run(move |conn| events::query(conn, &query))
+        .await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(EventOut::from).collect::<Vec<_>>()))
+}
