@@ -6,6 +6,7 @@ pub mod compat;
 pub mod error;
 pub mod extract;
 pub mod oauth;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 
@@ -15,6 +16,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     oauth::configure(cfg);
     admin::configure(cfg);
+    cfg.route("/openapi.json", web::get().to(openapi::serve));
     compat::configure(cfg);
     ops::configure(cfg);
     pages::configure(cfg);

@@ -21,6 +21,7 @@ mod keys;
 mod migrations;
 mod mongoose;
 mod oidc;
+mod openapi;
 mod ops;
 mod smtp;
 mod token;

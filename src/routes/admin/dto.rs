@@ -261,11 +261,8 @@ pub struct EventOut {
     pub client_id: Option<String>,
     pub service: Option<String>,
     pub ip: Option<String>,
-    #[schema(value_type = Object)]
     pub input: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
     pub output: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
     pub detail: Option<serde_json::Value>,
     pub created_at: String,
 }
