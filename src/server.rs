@@ -44,8 +44,8 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         RevocationCache::load(&mut conn, now).context("loading the revocation log")?;
     drop(conn);
     let discovery = (
-        serde_json::to_string(&oidc::metadata(&config, true))?,
-        serde_json::to_string(&oidc::metadata(&config, false))?,
+        bytes::Bytes::from(serde_json::to_string(&oidc::metadata(&config, true))?),
+        bytes::Bytes::from(serde_json::to_string(&oidc::metadata(&config, false))?),
     );
     Ok(AppState {
         db: pool,
@@ -53,6 +53,7 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         passwords: PasswordGate::new(config.argon2.clone()),
         mail: Default::default(),
         audit: Default::default(),
+        caches: Default::default(),
         revocations,
         config: Arc::new(config),
         clock,

@@ -11,6 +11,7 @@ use crate::core::keys::KeySet;
 use crate::core::{crypto::MasterKey, Error, Timestamp};
 use crate::db::DbPool;
 use crate::services::audit::EventSink;
+use crate::services::cache::Caches;
 use crate::services::mail::MailSignal;
 use crate::services::passwords::PasswordGate;
 use crate::services::revocations::RevocationCache;
@@ -36,8 +37,10 @@ pub struct AppState {
     pub mail: MailSignal,
     /// API-call events waiting to be written.
     pub audit: EventSink,
+    /// Short-lived caches of the hot paths.
+    pub caches: Caches,
     /// Pre-serialised discovery documents (OIDC, RFC 8414).
-    pub discovery: Arc<(String, String)>,
+    pub discovery: Arc<(bytes::Bytes, bytes::Bytes)>,
 }
 
 /// The loaded signing keys, refreshed from the database when stale.

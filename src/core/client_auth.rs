@@ -93,3 +93,43 @@ pub fn authenticate(
         }
     }
 }
+
+/// Checks credentials against a known client, without the database: `Ok(())` or
+/// `invalid_client` (and whether a secret was wrong, which counts against the IP).
+pub fn verify(
+    client: &ClientRow,
+    credentials: &Credentials,
+    now: Timestamp,
+) -> Result<(), (Error, bool)> {
+    if client.expires_at.is_some_and(|t| t <= now) {
+        return Err((Error::InvalidClient("the client has expired".into()), false));
+    }
+    let registered = client.token_endpoint_auth_method.as_str();
+    match (&client.secret_hash, credentials) {
+        (None, Credentials::None { .. }) => Ok(()),
+        (None, _) => Err((
+            Error::InvalidClient("a public client does not authenticate with a secret".into()),
+            false,
+        )),
+        (Some(_), Credentials::None { .. }) => Err((
+            Error::InvalidClient("client authentication is required".into()),
+            false,
+        )),
+        (Some(hash), creds) => {
+            let used = match creds {
+                Credentials::Basic { .. } => "client_secret_basic",
+                _ => "client_secret_post",
+            };
+            if !crypto::verify_secret_hash(creds.secret().unwrap_or_default(), hash) {
+                return Err((Error::InvalidClient(FAILED.into()), true));
+            }
+            if used != registered {
+                return Err((
+                    Error::InvalidClient(format!("this client authenticates with {registered}")),
+                    false,
+                ));
+            }
+            Ok(())
+        }
+    }
+}

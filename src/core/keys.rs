@@ -356,7 +356,7 @@ pub struct LoadedKey {
 /// Every published key, loaded, with the JWKS document pre-serialised.
 pub struct KeySet {
     keys: Vec<LoadedKey>,
-    jwks: String,
+    jwks: bytes::Bytes,
     /// The algorithm of access tokens (`keys.algorithm`).
     preferred: SigningAlg,
 }
@@ -386,7 +386,7 @@ impl KeySet {
         }
         // Newest first in JWKS, like most providers.
         public.reverse();
-        let jwks = serde_json::json!({ "keys": public }).to_string();
+        let jwks = bytes::Bytes::from(serde_json::json!({ "keys": public }).to_string());
         Ok(KeySet {
             keys,
             jwks,
@@ -394,9 +394,9 @@ impl KeySet {
         })
     }
 
-    /// The JWKS document (`{"keys": [...]}`).
-    pub fn jwks_json(&self) -> &str {
-        &self.jwks
+    /// The JWKS document (`{"keys": [...]}`), shared (cloning is a reference count).
+    pub fn jwks_json(&self) -> bytes::Bytes {
+        self.jwks.clone()
     }
 
     /// The key that signs access tokens at `now`: the active key of `keys.algorithm`, or (while

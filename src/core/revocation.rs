@@ -190,6 +190,11 @@ impl RevocationSet {
         false
     }
 
+    /// The client's cut-off (ms), if it was cut off (deleted).
+    pub fn client_cut_off(&self, client_id: &str) -> Option<i64> {
+        self.clients.get(client_id).map(|(cut, _)| *cut)
+    }
+
     /// How many entries are held (for metrics and tests).
     pub fn len(&self) -> usize {
         self.grants.len() + self.jtis.len() + self.users.len() + self.clients.len()

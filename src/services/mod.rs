@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cache;
 pub mod callers;
 pub mod mail;
 pub mod passwords;

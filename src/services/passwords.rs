@@ -120,6 +120,10 @@ pub async fn check(
     } else {
         (false, None)
     };
+    if !ok {
+        // The IP's throttle state changed: the next check must read the database.
+        state.caches.ip_ok.remove(&ip.to_owned());
+    }
     let settings = state.config.throttle.clone();
     let ip_owned = ip.to_owned();
     let user_id = user.as_ref().map(|u| u.id.clone());

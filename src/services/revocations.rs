@@ -87,6 +87,14 @@ impl RevocationCache {
         Ok(())
     }
 
+    /// The client's cut-off in ms (a deleted client), from this node's copy.
+    pub fn client_cut_off(&self, client_id: &str) -> Option<i64> {
+        self.set
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .client_cut_off(client_id)
+    }
+
     /// Entries held (for tests and metrics).
     pub fn len(&self) -> usize {
         self.set.read().unwrap_or_else(|e| e.into_inner()).len()

@@ -33,6 +33,89 @@ pub struct TokenOptions {
     pub door: &'static str,
 }
 
+/// Authenticates a client with the node's caches: the client row (5 s, dropped when the
+/// revocation log cuts the client off) and the IP's throttle state (2 s, dropped on any
+/// failure). Wrong secrets and unknown clients count against the IP, as everywhere.
+pub async fn authenticate_client(
+    state: &AppState,
+    credentials: &Credentials,
+    ip: &str,
+) -> Result<Arc<ClientRow>, Error> {
+    use crate::core::throttle::{self, Bucket};
+    let now = state.clock.now_naive();
+    let caches = &state.caches;
+    let checks_secret = credentials.secret().is_some();
+    if checks_secret && caches.ip_ok.get(&ip.to_owned()).is_none() {
+        let settings = state.config.throttle.clone();
+        let ip_owned = ip.to_owned();
+        state
+            .db
+            .run(move |conn| throttle::check(conn, now, &[&Bucket::ip(&settings, &ip_owned)]))
+            .await?;
+        caches.ip_ok.insert(ip.to_owned(), ());
+    }
+    let id = credentials.client_id().to_owned();
+    let cached = caches.clients.get(&id).filter(|(_, at)| {
+        // A cut-off (deletion) newer than the cached copy invalidates it.
+        let loaded_ms = now.and_utc().timestamp_millis() - at.elapsed().as_millis() as i64;
+        state
+            .revocations
+            .client_cut_off(&id)
+            .is_none_or(|cut| cut < loaded_ms)
+    });
+    let client = match cached {
+        Some((c, _)) => Some(c),
+        None => {
+            let lookup = id.clone();
+            let found = state
+                .db
+                .run(move |conn| match crate::core::clients::get(conn, &lookup) {
+                    Ok(c) => Ok(Some(Arc::new(c))),
+                    Err(Error::NotFound(_)) => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .await?;
+            if let Some(c) = &found {
+                caches.clients.insert(id.clone(), c.clone());
+            }
+            found
+        }
+    };
+    let failed = |state: &AppState, e: Error, counts: bool| {
+        let state = state.clone();
+        let ip = ip.to_owned();
+        async move {
+            if counts {
+                state.caches.ip_ok.remove(&ip);
+                let settings = state.config.throttle.clone();
+                let now = state.clock.now_naive();
+                state
+                    .db
+                    .run(move |conn| throttle::hit(conn, now, &[&Bucket::ip(&settings, &ip)]))
+                    .await?;
+            }
+            Err::<Arc<ClientRow>, Error>(e)
+        }
+    };
+    let Some(client) = client else {
+        return failed(
+            state,
+            Error::InvalidClient("client authentication failed".into()),
+            checks_secret,
+        )
+        .await;
+    };
+    match client_auth::verify(&client, credentials, now) {
+        Ok(()) => Ok(client),
+        Err((e, counts)) => failed(state, e, counts).await,
+    }
+}
+
+/// Forgets a client on this node (after a change made here).
+pub fn forget_client(state: &AppState, client_id: &str) {
+    state.caches.clients.remove(&client_id.to_owned());
+}
+
 /// Serves a token request: authenticates the client, then runs its grant.
 pub async fn token_request(
     state: &AppState,
@@ -53,15 +136,14 @@ pub async fn token_request(
     let keys = state.keys.current(state).await;
     let config = state.config.clone();
     let now = state.clock.now_naive();
-    let ip_owned = ip.to_owned();
     let creds = credentials.clone();
     if params.grant_type == "password" {
         return password_grant(state, credentials, params, ip, options, keys).await;
     }
+    let client = authenticate_client(state, &credentials, ip).await?;
     let result = state
         .db
         .run(move |conn| {
-            let client = client_auth::authenticate(conn, now, &creds, &ip_owned, &config.throttle)?;
             let mut ctx = Ctx::new(&config, &keys, now);
             if let Some(ttl) = options.access_ttl {
                 ctx.access_ttl = ttl;
@@ -108,20 +190,11 @@ async fn password_grant(
         .password
         .clone()
         .ok_or_else(|| Error::InvalidRequest("password is required".into()))?;
-    let config = state.config.clone();
-    let now = state.clock.now_naive();
-    let (ip_owned, creds, p) = (ip.to_owned(), credentials.clone(), params.clone());
     // The client first: a client that may not use this grant never gets a password checked.
-    let client = state
-        .db
-        .run(move |conn| {
-            let client = client_auth::authenticate(conn, now, &creds, &ip_owned, &config.throttle)?;
-            flows::check_password_client(&client)?;
-            policy::scope(&client, p.scope.as_deref())?;
-            policy::audience(&client, &p.resources, config.default_audience())?;
-            Ok(client)
-        })
-        .await?;
+    let client = authenticate_client(state, &credentials, ip).await?;
+    flows::check_password_client(&client)?;
+    policy::scope(&client, params.scope.as_deref())?;
+    policy::audience(&client, &params.resources, state.config.default_audience())?;
     let door = if options.door.is_empty() {
         "token"
     } else {
@@ -279,10 +352,30 @@ pub async fn introspect(state: &AppState, token: &str) -> Result<Value, Error> {
             Err(Error::InvalidToken(_)) => return Ok(intro::inactive()),
             Err(e) => return Err(e),
         };
-        return state
-            .db
-            .run(move |conn| intro::access_token(conn, &claims))
-            .await;
+        if !claims.is_user() {
+            return Ok(intro::access_token(&claims, None));
+        }
+        // The username (5 s cache; a disabled or deleted user is already caught by the
+        // revocation set).
+        let name = match state.caches.usernames.get(&claims.sub) {
+            Some((name, _)) => name,
+            None => {
+                let sub = claims.sub.clone();
+                let name = state
+                    .db
+                    .run(move |conn| intro::username(conn, &sub))
+                    .await?;
+                state
+                    .caches
+                    .usernames
+                    .insert(claims.sub.clone(), name.clone());
+                name
+            }
+        };
+        return Ok(match name {
+            Some(n) => intro::access_token(&claims, Some(&n)),
+            None => intro::inactive(),
+        });
     }
     let value = token.to_owned();
     let issuer = state.config.issuer().to_owned();

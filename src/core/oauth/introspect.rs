@@ -27,18 +27,14 @@ pub fn username(conn: &mut DbConnection, user_id: &str) -> Result<Option<String>
     })
 }
 
-/// The answer for a verified, unrevoked access token.
-pub fn access_token(conn: &mut DbConnection, claims: &AccessClaims) -> Result<Value, Error> {
+/// The answer for a verified, unrevoked access token; `username` is the user's (see
+/// `username`), `None` for a client acting for itself.
+pub fn access_token(claims: &AccessClaims, username: Option<&str>) -> Value {
     let mut out = Map::new();
     out.insert("active".into(), json!(true));
-    if claims.is_user() {
-        let Some(name) = username(conn, &claims.sub)? else {
-            return Ok(inactive());
-        };
-        out.insert("sub".into(), json!(claims.sub));
+    out.insert("sub".into(), json!(claims.sub));
+    if let Some(name) = username {
         out.insert("username".into(), json!(name));
-    } else {
-        out.insert("sub".into(), json!(claims.sub));
     }
     out.insert("scope".into(), json!(claims.scope));
     out.insert("client_id".into(), json!(claims.client_id));
@@ -51,7 +47,7 @@ pub fn access_token(conn: &mut DbConnection, claims: &AccessClaims) -> Result<Va
         serde_json::to_value(&claims.aud).unwrap_or(Value::Null),
     );
     out.insert("jti".into(), json!(claims.jti));
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 /// The answer for an opaque token: a personal access token or a refresh token.

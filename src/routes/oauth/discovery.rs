@@ -4,12 +4,12 @@ use actix_web::{web, HttpResponse};
 
 use crate::state::AppState;
 
-fn document(body: &str) -> HttpResponse {
+fn document(body: &bytes::Bytes) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Cache-Control", "public, max-age=300"))
         .insert_header(("Access-Control-Allow-Origin", "*"))
-        .body(body.to_owned())
+        .body(body.clone())
 }
 
 /// OpenID Connect Discovery 1.0.

@@ -4,7 +4,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::oauth_error;
 use super::token::body_error;
-use crate::core::client_auth;
 use crate::core::clients::ClientRow;
 use crate::core::Error;
 use crate::routes::extract::{self, Form};
@@ -16,15 +15,10 @@ pub async fn confidential_client(
     req: &HttpRequest,
     form: &Form,
     state: &AppState,
-) -> Result<ClientRow, Error> {
+) -> Result<std::sync::Arc<ClientRow>, Error> {
     let credentials = extract::client_credentials(req, form)?;
     let ip = extract::client_ip(req, &state.config);
-    let now = state.clock.now_naive();
-    let settings = state.config.throttle.clone();
-    let client = state
-        .db
-        .run(move |conn| client_auth::authenticate(conn, now, &credentials, &ip, &settings))
-        .await?;
+    let client = tokens::authenticate_client(state, &credentials, &ip).await?;
     if client.secret_hash.is_none() {
         return Err(Error::InvalidClient(
             "only confidential clients may call this endpoint".into(),

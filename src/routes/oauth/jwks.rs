@@ -17,5 +17,5 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
             ),
         ))
         .insert_header(("Access-Control-Allow-Origin", "*"))
-        .body(keys.jwks_json().to_owned())
+        .body(keys.jwks_json())
 }

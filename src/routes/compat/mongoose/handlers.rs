@@ -557,6 +557,7 @@ async fn authenticate_entity(
         .await?;
     if let Some(device) = device {
         let settings = state.config.throttle.clone();
+        let ip_key = ip.to_owned();
         let ip = ip.to_owned();
         let ok = state
             .db
@@ -571,6 +572,9 @@ async fn authenticate_entity(
                 Ok(ok)
             })
             .await?;
+        if !ok {
+            state.caches.ip_ok.remove(&ip_key);
+        }
         return Ok(Some(json!(ok)));
     }
     // A person: the psk is their password (certificates are for devices).

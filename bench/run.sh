@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The benchmark: builds the release binary, starts servers on fresh databases with fixtures,
+# runs each scenario on loopback (wrk, 1 thread, 16 connections, 15 s, twice), and prints a
+# table of requests/s, p50/p99, server CPU and RSS next to the targets and this machine's
+# limits (openssl speed, argon2 verifies). Writes bench/results.md; exits 1 when a target is
+# missed. Not a test: CI does not run it. BENCH_DURATION=5 for a quick look.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null 2>&1; then
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
+fi
+cargo build --release --bin portcullis --example argon2_rate
+exec python3 bench/bench.py "$@"

@@ -1,0 +1,69 @@
+//! Small in-memory caches with a time to live: safe to lose, bounded in staleness (a few
+//! seconds), so that nodes stay stateless. Used on the hot paths: clients (token,
+//! introspection), IPs recently checked against the throttle, usernames (introspection).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// A map whose entries expire after `ttl`; it empties itself when it grows past `capacity`.
+pub struct TtlCache<K, V> {
+    map: RwLock<HashMap<K, (V, Instant)>>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
+    pub fn new(ttl: Duration, capacity: usize) -> Arc<TtlCache<K, V>> {
+        Arc::new(TtlCache {
+            map: RwLock::new(HashMap::new()),
+            ttl,
+            capacity,
+        })
+    }
+
+    /// A fresh value and when it was stored.
+    pub fn get(&self, key: &K) -> Option<(V, Instant)> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(v, at)| (v.clone(), *at))
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(key, (value, Instant::now()));
+    }
+
+    pub fn remove(&self, key: &K) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+/// The caches of one node.
+#[derive(Clone)]
+pub struct Caches {
+    /// Clients by id (5 s; also dropped when the revocation log cuts the client off).
+    pub clients: Arc<TtlCache<String, Arc<crate::core::clients::ClientRow>>>,
+    /// IPs found not throttled (2 s; dropped on any failure).
+    pub ip_ok: Arc<TtlCache<String, ()>>,
+    /// Introspection's username of a user (5 s).
+    pub usernames: Arc<TtlCache<String, Option<String>>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            clients: TtlCache::new(Duration::from_secs(5), 10_000),
+            ip_ok: TtlCache::new(Duration::from_secs(2), 100_000),
+            usernames: TtlCache::new(Duration::from_secs(5), 100_000),
+        }
+    }
+}
