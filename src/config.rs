@@ -425,6 +425,11 @@ impl Config {
         Ok(())
     }
 
+    /// The issuer as a parsed URL (parsed once; it was validated at load).
+    pub fn issuer_url(&self) -> &url::Url {
+        static_issuer(self.issuer())
+    }
+
     /// The issuer URL exactly as configured (or derived from `bind`).
     pub fn issuer(&self) -> &str {
         self.issuer.as_deref().unwrap_or("http://127.0.0.1:8080")
@@ -560,4 +565,22 @@ fn list_or_csv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpAddr>, D::Error>
                 .map_err(|_| serde::de::Error::custom(format!("`{s}` is not an IP address")))
         })
         .collect()
+}
+
+/// Parsed issuer URLs, kept for the life of the process (one per configured issuer).
+fn static_issuer(issuer: &str) -> &'static url::Url {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static PARSED: OnceLock<Mutex<HashMap<String, &'static url::Url>>> = OnceLock::new();
+    let map = PARSED.get_or_init(Default::default);
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(u) = map.get(issuer) {
+        return u;
+    }
+    let parsed: &'static url::Url =
+        Box::leak(Box::new(url::Url::parse(issuer).unwrap_or_else(|_| {
+            url::Url::parse("http://127.0.0.1:8080").expect("literal URL")
+        })));
+    map.insert(issuer.to_owned(), parsed);
+    parsed
 }

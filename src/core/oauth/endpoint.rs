@@ -128,7 +128,7 @@ impl<'a> DbEndpoint<'a> {
 
     /// A stand-in redirect URI for grants that have none (client credentials, password).
     pub fn placeholder_redirect(&self) -> url::Url {
-        url::Url::parse(self.ctx.config.issuer()).expect("issuer validated at start-up")
+        self.ctx.config.issuer_url().clone()
     }
 
     /// Why a primitive refused, if it said so.
