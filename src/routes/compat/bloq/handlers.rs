@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -21,7 +20,6 @@ use crate::routes::compat::{read_json, JsonError};
 use crate::routes::error::json_error;
 use crate::routes::extract::{basic_auth, bearer_from_header, client_ip};
 use crate::services::accounts;
-use crate::services::audit::{self, ApiCall};
 use crate::services::callers::{self, Caller};
 use crate::services::tokens::{self, TokenOptions};
 use crate::state::AppState;
@@ -74,23 +72,16 @@ async fn finish(
     input: Value,
     res: HttpResponse,
 ) -> HttpResponse {
-    let bytes_out = match res.body().size() {
-        actix_web::body::BodySize::Sized(n) => n as usize,
-        _ => 0,
-    };
-    audit::record(
+    let input = json!({ "method": req.method().as_str(), "path": req.path(), "body": input });
+    crate::routes::compat::audit(
+        req,
         state,
-        ApiCall {
-            service: "cloud-accounts",
-            user_id: &call.user.id,
-            client_id: call.caller.client_id.as_deref(),
-            ip: &client_ip(req, &state.config),
-            input: json!({ "method": req.method().as_str(), "path": req.path(), "body": input }),
-            status: res.status().as_u16(),
-            started: call.started.0,
-            started_at: call.started.1,
-            bytes_out,
-        },
+        "cloud-accounts",
+        &call.user.id,
+        call.caller.client_id.as_deref(),
+        input,
+        &res,
+        call.started,
     )
     .await;
     res

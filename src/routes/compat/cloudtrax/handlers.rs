@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -13,7 +12,6 @@ use crate::core::cloudtrax::{self, SignedRequest};
 use crate::core::users::{self, User};
 use crate::core::{terms, Error};
 use crate::routes::extract::{client_ip, read_body, BodyError};
-use crate::services::audit::{self, ApiCall};
 use crate::services::passwords;
 use crate::state::AppState;
 
@@ -102,23 +100,16 @@ async fn record(
     res: &HttpResponse,
     started: (chrono::DateTime<chrono::Utc>, Instant),
 ) {
-    let bytes_out = match res.body().size() {
-        actix_web::body::BodySize::Sized(n) => n as usize,
-        _ => 0,
-    };
-    audit::record(
+    let input = json!({ "method": req.method().as_str(), "path": req.path(), "body": input });
+    crate::routes::compat::audit(
+        req,
         state,
-        ApiCall {
-            service: "cloudtrax",
-            user_id: &user.id,
-            client_id: Some(&key.id),
-            ip: &client_ip(req, &state.config),
-            input: json!({ "method": req.method().as_str(), "path": req.path(), "body": input }),
-            status: res.status().as_u16(),
-            started: started.0,
-            started_at: started.1,
-            bytes_out,
-        },
+        "cloudtrax",
+        &user.id,
+        Some(&key.id),
+        input,
+        res,
+        started,
     )
     .await;
 }

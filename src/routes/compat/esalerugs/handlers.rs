@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
@@ -18,7 +17,6 @@ use crate::core::{accounts as core_accounts, password, revocation, secrets, Erro
 use crate::routes::compat::{read_json, JsonError};
 use crate::routes::error::json_error;
 use crate::routes::extract::{bearer_from_header, client_ip};
-use crate::services::audit::{self, ApiCall};
 use crate::services::callers::{self, Caller};
 use crate::services::tokens::{self, TokenOptions};
 use crate::services::{accounts, passwords};
@@ -79,23 +77,15 @@ async fn audit_call(
     res: &HttpResponse,
     started: (chrono::DateTime<chrono::Utc>, Instant),
 ) {
-    let bytes_out = match res.body().size() {
-        actix_web::body::BodySize::Sized(n) => n as usize,
-        _ => 0,
-    };
-    audit::record(
+    crate::routes::compat::audit(
+        req,
         state,
-        ApiCall {
-            service: "esalerugs",
-            user_id: &user.id,
-            client_id: caller.client_id.as_deref(),
-            ip: &client_ip(req, &state.config),
-            input,
-            status: res.status().as_u16(),
-            started: started.0,
-            started_at: started.1,
-            bytes_out,
-        },
+        "esalerugs",
+        &user.id,
+        caller.client_id.as_deref(),
+        input,
+        res,
+        started,
     )
     .await;
 }

@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
@@ -20,7 +19,6 @@ use crate::core::{acl, apps, clients, users, Error};
 use crate::routes::extract::{
     basic_auth, bearer_from_header, bearer_from_query, client_ip, read_body, BodyError,
 };
-use crate::services::audit::{self, ApiCall};
 use crate::services::callers::{self, Caller};
 use crate::services::{accounts, passwords};
 use crate::state::AppState;
@@ -326,23 +324,17 @@ async fn serve(
     let result = result.map(|r| if NO_RESULT.contains(&method) { None } else { r });
     let res = reply(state, &envelope, result);
     if let Some(user) = caller.as_ref().and_then(|c| c.user.as_ref()) {
-        let bytes_out = match res.body().size() {
-            actix_web::body::BodySize::Sized(n) => n as usize,
-            _ => 0,
-        };
-        audit::record(
+        let client_id = caller.as_ref().and_then(|c| c.client_id.as_deref());
+        let service = format!("mongoose/{method}");
+        crate::routes::compat::audit(
+            req,
             state,
-            ApiCall {
-                service: &format!("mongoose/{method}"),
-                user_id: &user.id,
-                client_id: caller.as_ref().and_then(|c| c.client_id.as_deref()),
-                ip: &ip,
-                input: arguments,
-                status: res.status().as_u16(),
-                started,
-                started_at,
-                bytes_out,
-            },
+            &service,
+            &user.id,
+            client_id,
+            arguments,
+            &res,
+            (started, started_at),
         )
         .await;
     }
