@@ -162,7 +162,11 @@ pub enum KeysCommand {
     /// List keys and their states (next, active, retired, expired).
     List,
     /// Stop a key from signing; it stays published for `keys.retired_ttl` seconds.
-    Retire { kid: String },
+    Retire {
+        /// The key id (older base64url kids may start with `-`; they are accepted as they are).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

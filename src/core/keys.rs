@@ -183,7 +183,8 @@ pub fn create(
     activates_at: Timestamp,
     master: Option<&MasterKey>,
 ) -> Result<KeyRow, Error> {
-    let kid = crypto::random_token(12);
+    // Hex: a kid never starts with `-` (it is a command-line argument of `keys retire`).
+    let kid = crypto::random_hex(8);
     let (private, public) = generate(alg, &kid)?;
     let private_json = private.to_string();
     let (private_jwk, encrypted) = match master {

@@ -119,6 +119,25 @@ async fn rotate_now_and_retire() {
 }
 
 #[actix_rt::test]
+async fn key_ids_are_safe_command_line_arguments() {
+    let app = TestApp::new();
+    let original = signing_kid(&app).await;
+    app.cli_json(&["keys", "rotate", "--now"]);
+    for _ in 0..20 {
+        let k = app.cli_json(&["keys", "rotate"]);
+        let kid = k["kid"].as_str().unwrap();
+        assert!(kid.bytes().all(|b| b.is_ascii_hexdigit()), "{kid}");
+    }
+    // A kid that starts with `-` (made by an older version) can still be retired.
+    use diesel::prelude::*;
+    diesel::update(signing_keys::table.find(&original))
+        .set(signing_keys::kid.eq("-Dold-kid"))
+        .execute(&mut app.conn())
+        .unwrap();
+    app.cli(&["keys", "retire", "-Dold-kid"]).unwrap();
+}
+
+#[actix_rt::test]
 async fn keys_of_other_algorithms_live_beside_the_configured_one() {
     let app = TestApp::new();
     let rs = signing_kid(&app).await;
