@@ -220,6 +220,21 @@ fn new_key(
     })
 }
 
+/// The user an account key acts for. Only account keys (`api_key`) of an enabled user may use the
+/// account routes; an embed key works only at `/introspect`, an application key only signs in.
+pub fn account_owner(conn: &mut DbConnection, key: &ClientRow) -> Result<User, Error> {
+    let forbidden = || Error::Forbidden("This key may not use this endpoint.".into());
+    if key.kind != "api_key" {
+        return Err(forbidden());
+    }
+    let owner = key.owner_id.as_deref().ok_or_else(forbidden)?;
+    match super::users::get(conn, owner) {
+        Ok(user) if !user.disabled => Ok(user),
+        Ok(_) | Err(Error::NotFound(_)) => Err(forbidden()),
+        Err(e) => Err(e),
+    }
+}
+
 /// `POST /account/login`: a new account key for the user.
 pub fn account_key(
     conn: &mut DbConnection,

@@ -47,6 +47,7 @@ pub fn core(e: &Error, context: &str) -> HttpResponse {
             envelope(20041, "Too many login attempts; try again later.", context)
         }
         Error::Invalid { .. } | Error::InvalidRequest(_) => envelope(1006, &e.to_string(), context),
+        Error::Forbidden(message) => envelope(403, message, context),
         Error::Unavailable(_) => envelope(503, "Service unavailable.", context),
         _ => {
             tracing::error!(error = %e, "cloudtrax: internal error");

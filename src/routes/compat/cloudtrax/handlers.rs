@@ -9,7 +9,7 @@ use super::dto::*;
 use super::error::{core as core_error, envelope, missing, signing};
 use crate::core::clients::ClientRow;
 use crate::core::cloudtrax::{self, SignedRequest};
-use crate::core::users::{self, User};
+use crate::core::users::User;
 use crate::core::{terms, Error};
 use crate::routes::extract::{client_ip, read_body, BodyError};
 use crate::services::passwords;
@@ -72,23 +72,20 @@ async fn signed(
     }
 }
 
-/// The user an account key acts for; other kinds of keys may not use account routes (an embed
-/// key only works at `/introspect`).
-async fn account_owner(state: &AppState, key: &ClientRow) -> Result<User, HttpResponse> {
-    let forbidden = || envelope(403, "This key may not use this endpoint.", "authorization");
-    if key.kind != "api_key" {
-        return Err(forbidden());
-    }
-    let owner = key.owner_id.clone().ok_or_else(forbidden)?;
+/// A signed request by an account key: the key and the user it acts for, or the error answer.
+async fn signed_account(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(ClientRow, User), HttpResponse> {
+    let (key, _) = signed(req, payload, state).await?;
+    let k = key.clone();
     let user = state
         .db
-        .run(move |conn| users::get(conn, &owner))
+        .run(move |conn| cloudtrax::account_owner(conn, &k))
         .await
-        .map_err(|_| forbidden())?;
-    if user.disabled {
-        return Err(forbidden());
-    }
-    Ok(user)
+        .map_err(|e| core_error(&e, "authorization"))?;
+    Ok((key, user))
 }
 
 async fn record(
@@ -193,12 +190,8 @@ pub async fn embed(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, _) = match signed(&req, payload, &state).await {
+    let (key, user) = match signed_account(&req, payload, &state).await {
         Ok(x) => x,
-        Err(res) => return res,
-    };
-    let user = match account_owner(&state, &key).await {
-        Ok(u) => u,
         Err(res) => return res,
     };
     let Some(net) = network(&path) else {
@@ -239,12 +232,8 @@ pub async fn delete_embed(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, _) = match signed(&req, payload, &state).await {
+    let (key, user) = match signed_account(&req, payload, &state).await {
         Ok(x) => x,
-        Err(res) => return res,
-    };
-    let user = match account_owner(&state, &key).await {
-        Ok(u) => u,
         Err(res) => return res,
     };
     let Some(net) = network(&path) else {
@@ -293,12 +282,8 @@ pub async fn agreement(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, _) = match signed(&req, payload, &state).await {
+    let (key, user) = match signed_account(&req, payload, &state).await {
         Ok(x) => x,
-        Err(res) => return res,
-    };
-    let user = match account_owner(&state, &key).await {
-        Ok(u) => u,
         Err(res) => return res,
     };
     let res = match state.config.terms_version.clone() {
@@ -326,12 +311,8 @@ pub async fn agree(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, _) = match signed(&req, payload, &state).await {
+    let (key, user) = match signed_account(&req, payload, &state).await {
         Ok(x) => x,
-        Err(res) => return res,
-    };
-    let user = match account_owner(&state, &key).await {
-        Ok(u) => u,
         Err(res) => return res,
     };
     let res = match state.config.terms_version.clone() {
