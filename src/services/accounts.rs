@@ -33,6 +33,23 @@ pub async fn send_verification(state: &AppState, user: &User) -> Result<(), Erro
     .await
 }
 
+/// Sends a new verification link to the account `login` (email or username) names, when it is
+/// enabled and not yet verified. Unknown accounts succeed silently: the caller cannot tell them
+/// apart.
+pub async fn resend_verification(state: &AppState, login: &str) -> Result<(), Error> {
+    let login = login.to_owned();
+    let found = state
+        .db
+        .run(move |conn| users::find_by_login(conn, &login))
+        .await?;
+    match found {
+        Some(user) if user.email_verified_at.is_none() && !user.disabled => {
+            send_verification(state, &user).await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Creates an account for a person signing up (any door), throttled per client IP, and sends
 /// its verification email. `Conflict` for a taken email, username or id.
 pub async fn sign_up(

@@ -680,6 +680,19 @@ async fn userinfo_by_scope() {
         .get_result(&mut app.conn())
         .unwrap();
     assert_eq!(n, 3);
+    // A user disabled behind the token's back (no revocation yet) gets no claims.
+    diesel::update(portcullis::db::schema::users::table.find(&uid))
+        .set(portcullis::db::schema::users::disabled.eq(true))
+        .execute(&mut app.conn())
+        .unwrap();
+    let r = app
+        .post_form("/userinfo", &[("access_token", &access)], None)
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("invalid_token"));
 }
 
 #[actix_rt::test]

@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::bearer_error;
-use crate::core::{events, oidc, users, Error};
+use crate::core::{oidc, Error};
 use crate::routes::extract::{bearer_from_header, client_ip, Form};
 use crate::services::tokens;
 use crate::state::AppState;
@@ -70,34 +70,12 @@ async fn answer(req: &HttpRequest, state: &AppState, token: Option<String>) -> H
     let scope = principal.scope.clone();
     let result = state
         .db
-        .run(move |conn| {
-            let user = users::get(conn, &user_id)?;
-            if user.disabled {
-                return Err(Error::InvalidToken("the account is disabled".into()));
-            }
-            events::record(
-                conn,
-                now,
-                events::NewEvent {
-                    kind: "api.call",
-                    user_id: Some(user_id.clone()),
-                    client_id,
-                    service: Some("userinfo".into()),
-                    ip: Some(ip),
-                    ..Default::default()
-                },
-            )?;
-            let scopes: Vec<&str> = scope.split_whitespace().collect();
-            Ok(oidc::userinfo(&user, &scopes))
-        })
+        .run(move |conn| oidc::userinfo_for(conn, now, &user_id, client_id, &scope, ip))
         .await;
     match result {
         Ok(claims) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(claims),
-        Err(Error::NotFound(_)) => {
-            bearer_error(&Error::InvalidToken("the user no longer exists".into()))
-        }
         Err(e) => bearer_error(&e),
     }
 }

@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::session::{self, csrf, csrf_ok};
 use super::{error_page, notice_page, query_param, render, see_other};
-use crate::core::{accounts as core_accounts, sessions, users, Error};
+use crate::core::{accounts as core_accounts, sessions, Error};
 use crate::routes::extract::{client_ip, Form};
 use crate::services::accounts;
 use crate::state::AppState;
@@ -93,17 +93,9 @@ pub async fn resend(
         Ok(f) => f,
         Err(res) => return res,
     };
-    let login = form.get("login").unwrap_or_default().to_owned();
-    let found = state
-        .db
-        .run(move |conn| users::find_by_login(conn, &login))
-        .await;
-    if let Ok(Some(user)) = found {
-        if user.email_verified_at.is_none() && !user.disabled {
-            if let Err(e) = accounts::send_verification(&state, &user).await {
-                tracing::error!(error = %e, "could not resend a verification email");
-            }
-        }
+    let login = form.get("login").unwrap_or_default();
+    if let Err(e) = accounts::resend_verification(&state, login).await {
+        tracing::error!(error = %e, "could not resend a verification email");
     }
     notice_page(
         "Check your email",
