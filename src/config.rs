@@ -64,6 +64,12 @@ pub enum SigningAlg {
 }
 
 impl SigningAlg {
+    /// Whether a signature costs little enough (tens of microseconds, not the ~1 ms of
+    /// RSA-2048) to be made on the async runtime rather than on the blocking pool.
+    pub fn signs_cheaply(self) -> bool {
+        !matches!(self, SigningAlg::RS256)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SigningAlg::RS256 => "RS256",

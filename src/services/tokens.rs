@@ -116,6 +116,23 @@ pub fn forget_client(state: &AppState, client_id: &str) {
     state.caches.clients.remove(&client_id.to_owned());
 }
 
+/// The flows' context with a door's lifetime overrides.
+fn context<'a>(
+    config: &'a crate::config::Config,
+    keys: &'a crate::core::keys::KeySet,
+    now: crate::core::Timestamp,
+    options: TokenOptions,
+) -> Ctx<'a> {
+    let mut ctx = Ctx::new(config, keys, now);
+    if let Some(ttl) = options.access_ttl {
+        ctx.access_ttl = ttl;
+    }
+    if let Some(ttl) = options.refresh_ttl {
+        ctx.refresh_ttl = ttl;
+    }
+    ctx
+}
+
 /// Serves a token request: authenticates the client, then runs its grant.
 pub async fn token_request(
     state: &AppState,
@@ -141,19 +158,27 @@ pub async fn token_request(
         return password_grant(state, credentials, params, ip, options, keys).await;
     }
     let client = authenticate_client(state, &credentials, ip).await?;
+    if params.grant_type == "client_credentials"
+        && !flows::client_credentials_needs_db(&client, options.refresh_with_client_credentials)
+    {
+        // Pure computation: no connection, and no trip off the runtime unless signing is slow.
+        let cheap = keys.signing_key(now).is_some_and(|k| k.alg.signs_cheaply());
+        let issue = move || {
+            let ctx = context(&config, &keys, now, options);
+            flows::client_credentials(None, &ctx, &client, &creds, &params, false)
+        };
+        return match cheap {
+            true => issue(),
+            false => crate::db::blocking(issue).await,
+        };
+    }
     let result = state
         .db
         .run(move |conn| {
-            let mut ctx = Ctx::new(&config, &keys, now);
-            if let Some(ttl) = options.access_ttl {
-                ctx.access_ttl = ttl;
-            }
-            if let Some(ttl) = options.refresh_ttl {
-                ctx.refresh_ttl = ttl;
-            }
+            let ctx = context(&config, &keys, now, options);
             match params.grant_type.as_str() {
                 "client_credentials" => flows::client_credentials(
-                    conn,
+                    Some(conn),
                     &ctx,
                     &client,
                     &creds,
@@ -206,10 +231,7 @@ async fn password_grant(
     state
         .db
         .run(move |conn| {
-            let mut ctx = Ctx::new(&config, &keys, now);
-            if let Some(ttl) = options.access_ttl {
-                ctx.access_ttl = ttl;
-            }
+            let ctx = context(&config, &keys, now, options);
             flows::password(conn, &ctx, &client, &credentials, &params, &user.id, now)
         })
         .await
@@ -266,13 +288,7 @@ pub async fn refresh_by_holder(
     let result = state
         .db
         .run(move |conn| {
-            let mut ctx = Ctx::new(&config, &keys, now);
-            if let Some(ttl) = options.access_ttl {
-                ctx.access_ttl = ttl;
-            }
-            if let Some(ttl) = options.refresh_ttl {
-                ctx.refresh_ttl = ttl;
-            }
+            let ctx = context(&config, &keys, now, options);
             flows::refresh_by_holder(conn, &ctx, &params)
         })
         .await;

@@ -57,7 +57,9 @@ struct SideChannel {
 }
 
 pub(super) struct DbEndpoint<'a> {
-    conn: RefCell<&'a mut DbConnection>,
+    /// None for a flow that needs no database (client credentials without a refresh token or
+    /// an owner): it is served without taking a connection or leaving the async runtime.
+    conn: RefCell<Option<&'a mut DbConnection>>,
     ctx: &'a Ctx<'a>,
     client: &'a ClientRow,
     flow: Flow,
@@ -68,6 +70,12 @@ pub(super) struct DbEndpoint<'a> {
     /// Accept the refresh token's holder without client authentication (doors whose API
     /// refreshes with the token alone).
     holder_ok: bool,
+}
+
+/// The endpoint's connection, for the steps that need one.
+fn connected<'s>(slot: &'s mut Option<&mut DbConnection>) -> Result<&'s mut DbConnection, Error> {
+    slot.as_deref_mut()
+        .ok_or_else(|| Error::Internal("this flow was started without a database".into()))
 }
 
 fn time(t: Timestamp) -> DateTime<Utc> {
@@ -97,7 +105,7 @@ fn ordered(granted: &Scope, reference: &str) -> String {
 
 impl<'a> DbEndpoint<'a> {
     pub fn new(
-        conn: &'a mut DbConnection,
+        conn: Option<&'a mut DbConnection>,
         ctx: &'a Ctx<'a>,
         client: &'a ClientRow,
         flow: Flow,
@@ -187,8 +195,6 @@ impl<'a> DbEndpoint<'a> {
             _ => Some(self.scope.clone()),
         };
         let scope = ordered(&grant.scope, reference.as_deref().unwrap_or_default());
-        let mut conn = self.conn.borrow_mut();
-        let conn: &mut DbConnection = &mut conn;
         let (sub, new_grant, code, with_refresh) = match &self.flow {
             Flow::AuthorizationCode => {
                 let code = self
@@ -245,18 +251,23 @@ impl<'a> DbEndpoint<'a> {
                 return Err(Error::Internal("refresh flow issues by refresh()".into()))
             }
         };
-        let grant_row = match new_grant {
-            Some(g) => Some(grants::create(conn, now, g)?),
-            None => None,
-        };
-        if let (Some(code), Some(g)) = (&code, &grant_row) {
-            code::set_grant(conn, &code.code_hash, &g.id)?;
-        }
-        let refresh_token = match (&grant_row, with_refresh) {
-            (Some(g), true) => {
-                Some(refresh::create(conn, now, &g.id, &scope, self.ctx.refresh_ttl, None)?.0)
+        let (grant_row, refresh_token) = match new_grant {
+            Some(g) => {
+                let mut slot = self.conn.borrow_mut();
+                let conn = connected(&mut slot)?;
+                let row = grants::create(conn, now, g)?;
+                if let Some(code) = &code {
+                    code::set_grant(conn, &code.code_hash, &row.id)?;
+                }
+                let refresh = match with_refresh {
+                    true => Some(
+                        refresh::create(conn, now, &row.id, &scope, self.ctx.refresh_ttl, None)?.0,
+                    ),
+                    false => None,
+                };
+                (Some(row), refresh)
             }
-            _ => None,
+            None => (None, None),
         };
         let auth_time = match &self.flow {
             Flow::Password { auth_time, .. } => Some(*auth_time),
@@ -293,8 +304,8 @@ impl<'a> DbEndpoint<'a> {
             .refresh
             .clone()
             .ok_or_else(|| Error::Internal("refresh without a recovered token".into()))?;
-        let mut conn = self.conn.borrow_mut();
-        let conn: &mut DbConnection = &mut conn;
+        let mut slot = self.conn.borrow_mut();
+        let conn = connected(&mut slot)?;
         if !refresh::claim(conn, &row, now)? {
             // Used twice (a replay or a concurrent refresh): the whole family goes.
             refresh::revoke_family(conn, &row.family_id, now)?;
@@ -338,8 +349,8 @@ impl<'a> DbEndpoint<'a> {
     /// Looks up a refresh token; a replayed one revokes its family.
     fn recover(&self, token: &str) -> Result<Option<Grant>, Error> {
         let now = self.ctx.now;
-        let mut conn = self.conn.borrow_mut();
-        let conn: &mut DbConnection = &mut conn;
+        let mut slot = self.conn.borrow_mut();
+        let conn = connected(&mut slot)?;
         let Some(row) = refresh::find(conn, token)? else {
             return Err(Error::InvalidGrant("the refresh token is invalid".into()));
         };
@@ -439,9 +450,9 @@ impl Registrar for DbEndpoint<'_> {
 impl Authorizer for DbEndpoint<'_> {
     fn authorize(&mut self, grant: Grant) -> Result<String, ()> {
         let now = self.ctx.now;
-        let mut conn = self.conn.borrow_mut();
+        let mut slot = self.conn.borrow_mut();
         code::create(
-            &mut conn,
+            connected(&mut slot).map_err(|_| ())?,
             now,
             self.ctx.config.tokens.code_ttl,
             code::NewCode {
@@ -459,8 +470,8 @@ impl Authorizer for DbEndpoint<'_> {
     fn extract(&mut self, token: &str) -> Result<Option<Grant>, ()> {
         let now = self.ctx.now;
         let consumed = {
-            let mut conn = self.conn.borrow_mut();
-            code::consume(&mut conn, now, token)
+            let mut slot = self.conn.borrow_mut();
+            connected(&mut slot).and_then(|conn| code::consume(conn, now, token))
         };
         match consumed {
             Ok(Consumed::Fresh(row)) => {
@@ -497,10 +508,11 @@ impl Authorizer for DbEndpoint<'_> {
             Ok(Consumed::Replayed(row)) => {
                 // A replayed code revokes what its first use issued (RFC 6749 §4.1.2).
                 if let Some(gid) = &row.grant_id {
-                    let mut conn = self.conn.borrow_mut();
-                    if let Err(e) =
-                        grants::revoke(&mut conn, now, gid, self.ctx.revocation_ttl, "code_replay")
-                    {
+                    let mut slot = self.conn.borrow_mut();
+                    let revoked = connected(&mut slot).and_then(|conn| {
+                        grants::revoke(conn, now, gid, self.ctx.revocation_ttl, "code_replay")
+                    });
+                    if let Err(e) = revoked {
                         self.fail(e);
                         return Ok(None);
                     }

@@ -181,10 +181,17 @@ fn with_id_token(ep: &DbEndpoint, ctx: &Ctx, with_nonce: bool) -> Result<TokenRe
     Ok(res)
 }
 
+/// Whether `client_credentials` needs the database for this client: to check a key's owner,
+/// or to store a refresh token. Otherwise it is pure computation and `conn` may be None.
+pub fn client_credentials_needs_db(client: &ClientRow, with_refresh: bool) -> bool {
+    client.owner_id.is_some() || with_refresh
+}
+
 /// `grant_type=client_credentials`. Tokens of a key owned by a user act for the owner.
 /// `with_refresh` issues a refresh token too (only doors whose API promises one ask).
+/// `conn` may be None when [`client_credentials_needs_db`] says so.
 pub fn client_credentials(
-    conn: &mut DbConnection,
+    mut conn: Option<&mut DbConnection>,
     ctx: &Ctx,
     client: &ClientRow,
     credentials: &Credentials,
@@ -199,6 +206,9 @@ pub fn client_credentials(
     }
     let sub = match &client.owner_id {
         Some(owner) => {
+            let conn = conn.as_deref_mut().ok_or_else(|| {
+                Error::Internal("client_credentials for an owned key needs the database".into())
+            })?;
             let user = crate::core::users::get(conn, owner)?;
             if user.disabled {
                 return Err(Error::InvalidGrant("the key's owner is disabled".into()));
@@ -306,7 +316,7 @@ pub fn authorization_code(
     };
     let public = client.secret_hash.is_none();
     let mut ep = DbEndpoint::new(
-        conn,
+        Some(conn),
         ctx,
         client,
         Flow::AuthorizationCode,
@@ -411,7 +421,14 @@ fn refresh_with(
         client_id: &client.id,
         secret: credentials.secret(),
     };
-    let mut ep = DbEndpoint::new(conn, ctx, client, Flow::Refresh, String::new(), audience);
+    let mut ep = DbEndpoint::new(
+        Some(conn),
+        ctx,
+        client,
+        Flow::Refresh,
+        String::new(),
+        audience,
+    );
     if holder_only {
         ep.trust_refresh_holder();
     }
@@ -480,7 +497,7 @@ pub fn password(
         auth_time,
         refresh: true,
     };
-    let mut ep = DbEndpoint::new(conn, ctx, client, flow, scope.clone(), audience);
+    let mut ep = DbEndpoint::new(Some(conn), ctx, client, flow, scope.clone(), audience);
     ep.check(&client.id, credentials.secret().map(str::as_bytes))
         .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
     let grant = Grant {
@@ -530,7 +547,7 @@ pub fn issue_for_user(
         auth_time,
         refresh: with_refresh,
     };
-    let mut ep = DbEndpoint::new(conn, ctx, client, flow, scope.clone(), audience);
+    let mut ep = DbEndpoint::new(Some(conn), ctx, client, flow, scope.clone(), audience);
     let grant = Grant {
         owner_id: user_id.to_owned(),
         client_id: client.id.clone(),
