@@ -51,6 +51,7 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         db: pool,
         keys: KeyStore::new(set, now, master),
         passwords: PasswordGate::new(config.argon2.clone()),
+        signers: crate::services::workers::Workers::new("sign", 0, 4096),
         mail: Default::default(),
         audit: Default::default(),
         caches: Default::default(),

@@ -33,6 +33,8 @@ pub struct AppState {
     pub revocations: RevocationCache,
     /// Bounded argon2 hashing.
     pub passwords: PasswordGate,
+    /// Threads for RSA signatures (one per CPU).
+    pub signers: crate::services::workers::Workers,
     /// Wakes the email delivery worker.
     pub mail: MailSignal,
     /// API-call events waiting to be written.

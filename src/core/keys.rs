@@ -360,6 +360,8 @@ pub struct KeySet {
     jwks: bytes::Bytes,
     /// The algorithm of access tokens (`keys.algorithm`).
     preferred: SigningAlg,
+    /// A hash of the JWKS document: equal for two loads that publish the same keys.
+    fingerprint: u64,
 }
 
 impl KeySet {
@@ -388,11 +390,24 @@ impl KeySet {
         // Newest first in JWKS, like most providers.
         public.reverse();
         let jwks = bytes::Bytes::from(serde_json::json!({ "keys": public }).to_string());
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            jwks.hash(&mut h);
+            h.finish()
+        };
         Ok(KeySet {
             keys,
             jwks,
             preferred: settings.algorithm,
+            fingerprint,
         })
+    }
+
+    /// Identifies the verification keys: a signature checked under one key set holds under
+    /// another with the same fingerprint (the same published keys).
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// The JWKS document (`{"keys": [...]}`), shared (cloning is a reference count).

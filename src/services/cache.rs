@@ -1,6 +1,7 @@
 //! Small in-memory caches with a time to live: safe to lose, bounded in staleness (a few
 //! seconds), so that nodes stay stateless. Used on the hot paths: clients (token,
-//! introspection), IPs recently checked against the throttle, usernames (introspection).
+//! introspection), IPs recently checked against the throttle, usernames (introspection),
+//! verified access-token signatures.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -24,7 +25,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 
     /// A fresh value and when it was stored.
-    pub fn get(&self, key: &K) -> Option<(V, Instant)> {
+    pub fn get<Q>(&self, key: &Q) -> Option<(V, Instant)>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         map.get(key)
             .filter(|(_, at)| at.elapsed() < self.ttl)
@@ -56,6 +61,11 @@ pub struct Caches {
     pub ip_ok: Arc<TtlCache<String, ()>>,
     /// Introspection's username of a user (5 s).
     pub usernames: Arc<TtlCache<String, Option<String>>>,
+    /// Access tokens whose signature checked out, with the fingerprint of the key set that
+    /// checked them (60 s). Resource servers introspect the same token on every call; this
+    /// saves the signature check (half of introspection's CPU with RS256), never the expiry,
+    /// issuer or revocation checks. Only valid tokens get in; 4,096 of them are about 5 MiB.
+    pub verified: Arc<TtlCache<String, (u64, crate::core::tokens::AccessClaims)>>,
 }
 
 impl Default for Caches {
@@ -64,6 +74,7 @@ impl Default for Caches {
             clients: TtlCache::new(Duration::from_secs(5), 10_000),
             ip_ok: TtlCache::new(Duration::from_secs(2), 100_000),
             usernames: TtlCache::new(Duration::from_secs(5), 100_000),
+            verified: TtlCache::new(Duration::from_secs(60), 4096),
         }
     }
 }

@@ -11,3 +11,4 @@ pub mod mail;
 pub mod passwords;
 pub mod revocations;
 pub mod tokens;
+pub mod workers;

@@ -8,7 +8,8 @@ use crate::config::Argon2Settings;
 use crate::core::throttle::{self, Bucket};
 use crate::core::users::{self, User};
 use crate::core::{events, password, Error};
-use crate::db::{self, schema::users as users_table};
+use crate::db::schema::users as users_table;
+use crate::services::workers::Workers;
 use crate::state::AppState;
 
 /// argon2 on its own threads: `argon2.max_concurrent` of them (the number of CPUs by
@@ -20,41 +21,15 @@ use crate::state::AppState;
 #[derive(Clone)]
 pub struct PasswordGate {
     settings: Argon2Settings,
-    jobs: std::sync::mpsc::SyncSender<Job>,
+    workers: Workers,
     dummy: Arc<OnceLock<String>>,
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
 impl PasswordGate {
     pub fn new(settings: Argon2Settings) -> PasswordGate {
-        let n = match settings.max_concurrent {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-            n => n,
-        };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(4096);
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        for i in 0..n {
-            let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("argon2-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(r) => r.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // every sender is gone
-                    }
-                })
-                .expect("argon2 threads start");
-        }
         PasswordGate {
+            workers: Workers::new("argon2", settings.max_concurrent, 4096),
             settings,
-            jobs: tx,
             dummy: Arc::new(OnceLock::new()),
         }
     }
@@ -64,19 +39,7 @@ impl PasswordGate {
         &self,
         f: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = tx.send(f());
-        });
-        let jobs = self.jobs.clone();
-        // The queue is bounded; a full queue waits off the async runtime.
-        db::blocking(move || {
-            jobs.send(job)
-                .map_err(|_| Error::Internal("argon2 threads are gone".into()))
-        })
-        .await?;
-        rx.await
-            .map_err(|_| Error::Internal("argon2 job dropped".into()))?
+        self.workers.run(f).await
     }
 
     /// Hashes a new password.

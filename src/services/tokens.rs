@@ -161,7 +161,7 @@ pub async fn token_request(
     if params.grant_type == "client_credentials"
         && !flows::client_credentials_needs_db(&client, options.refresh_with_client_credentials)
     {
-        // Pure computation: no connection, and no trip off the runtime unless signing is slow.
+        // Pure computation: no connection; signed here, or on the signing threads when slow.
         let cheap = keys.signing_key(now).is_some_and(|k| k.alg.signs_cheaply());
         let issue = move || {
             let ctx = context(&config, &keys, now, options);
@@ -169,7 +169,7 @@ pub async fn token_request(
         };
         return match cheap {
             true => issue(),
-            false => crate::db::blocking(issue).await,
+            false => state.signers.run(issue).await,
         };
     }
     let result = state
@@ -322,10 +322,26 @@ impl Principal {
 }
 
 /// Verifies an access token: signature, expiry, issuer, then the revocation set.
+/// A signature that checked out under the same published keys is not checked again.
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
     let keys = state.keys.current(state).await;
-    let claims =
-        tokens::verify_access_token(&keys, state.config.issuer(), state.clock.now_naive(), token)?;
+    let cached = state
+        .caches
+        .verified
+        .get(token)
+        .filter(|((fingerprint, _), _)| *fingerprint == keys.fingerprint());
+    let claims = match cached {
+        Some(((_, claims), _)) => claims,
+        None => {
+            let claims = tokens::verify_signature(&keys, token)?;
+            state
+                .caches
+                .verified
+                .insert(token.to_owned(), (keys.fingerprint(), claims.clone()));
+            claims
+        }
+    };
+    tokens::check_claims(&claims, state.config.issuer(), state.clock.now_naive())?;
     if state.revocations.revokes(state, &claims).await {
         return Err(Error::InvalidToken("the token has been revoked".into()));
     }

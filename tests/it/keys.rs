@@ -257,3 +257,33 @@ async fn plaintext_keys_are_sealed_when_a_master_key_is_added() {
         KeyState::Active
     );
 }
+
+#[actix_rt::test]
+async fn a_key_taken_out_of_the_set_stops_verifying_tokens_already_seen() {
+    // Introspection remembers signatures that checked out; removing a key (an operator's
+    // answer to a leaked key) must still end its tokens at once, not when the memory expires.
+    let app = TestApp::new();
+    let (id, secret) = app.client(&["--grant", "client_credentials"]);
+    let token = app
+        .token(&[("grant_type", "client_credentials")], (&id, &secret))
+        .await
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old = signing_kid(&app).await;
+    assert_eq!(app.introspect(&token).await["active"], true);
+    assert_eq!(app.introspect(&token).await["active"], true);
+    app.cli(&["keys", "rotate", "--now"]).unwrap();
+    app.state.keys.reload(&app.state).await.unwrap();
+    // A new key beside the old one: the old key's tokens still verify.
+    assert_eq!(app.introspect(&token).await["active"], true);
+    diesel::delete(signing_keys::table.filter(signing_keys::kid.eq(&old)))
+        .execute(&mut app.conn())
+        .unwrap();
+    app.state.keys.reload(&app.state).await.unwrap();
+    assert_eq!(
+        app.introspect(&token).await,
+        serde_json::json!({"active": false})
+    );
+}
