@@ -482,7 +482,7 @@ fn load_one(row: &KeyRow, master: Option<&MasterKey>) -> Result<LoadedKey, Error
             Box::new(RS256.verifier_from_jwk(&public).map_err(err)?),
         ),
         SigningAlg::ES256 => (
-            Box::new(ES256.signer_from_jwk(&jwk).map_err(err)?),
+            Box::new(super::ecdsa::Es256Signer::from_jwk(&jwk).map_err(err)?),
             Box::new(ES256.verifier_from_jwk(&public).map_err(err)?),
         ),
         SigningAlg::EdDSA => (

@@ -12,6 +12,7 @@ mod common_passwords;
 pub mod consents;
 pub mod crypto;
 pub mod devices;
+pub mod ecdsa;
 pub mod email;
 pub mod events;
 pub mod grants;
