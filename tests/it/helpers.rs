@@ -256,6 +256,15 @@ impl TestApp {
         self.post_form("/token", params, Some(basic)).await
     }
 
+    /// An access token of the client by `client_credentials` (which must succeed).
+    pub async fn client_token(&self, id: &str, secret: &str) -> String {
+        let r = self
+            .token(&[("grant_type", "client_credentials")], (id, secret))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// A confidential client allowed to introspect and revoke; created once per call.
     pub fn resource_server(&self) -> (String, String) {
         self.client(&["--name", "Resource server", "--grant", "client_credentials"])

@@ -264,13 +264,7 @@ async fn a_key_taken_out_of_the_set_stops_verifying_tokens_already_seen() {
     // answer to a leaked key) must still end its tokens at once, not when the memory expires.
     let app = TestApp::new();
     let (id, secret) = app.client(&["--grant", "client_credentials"]);
-    let token = app
-        .token(&[("grant_type", "client_credentials")], (&id, &secret))
-        .await
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.client_token(&id, &secret).await;
     let old = signing_kid(&app).await;
     assert_eq!(app.introspect(&token).await["active"], true);
     assert_eq!(app.introspect(&token).await["active"], true);

@@ -53,12 +53,7 @@ async fn backend_token(app: &TestApp) -> String {
         "--scope",
         "auth.backend",
     ]);
-    app.token(&[("grant_type", "client_credentials")], (&id, &secret))
-        .await
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.client_token(&id, &secret).await
 }
 
 #[actix_rt::test]
@@ -414,13 +409,7 @@ async fn create_user_when_registration_is_closed() {
         "--scope",
         "admin",
     ]);
-    let admin = app
-        .token(&[("grant_type", "client_credentials")], (&id, &secret))
-        .await
-        .json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin = app.client_token(&id, &secret).await;
     let r = call(&app, "Account.CreateUser", args, Auth::Bearer(&admin)).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
