@@ -375,17 +375,26 @@ pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Princi
     })
 }
 
+/// An introspection answer: an access token's, straight from its claims, or any other.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Introspection {
+    Access(intro::AccessAnswer),
+    Other(Value),
+}
+
 /// RFC 7662: what the token is, or `{"active": false}`.
-pub async fn introspect(state: &AppState, token: &str) -> Result<Value, Error> {
+pub async fn introspect(state: &AppState, token: &str) -> Result<Introspection, Error> {
+    let inactive = || Ok(Introspection::Other(intro::inactive()));
     let now = state.clock.now_naive();
     if tokens::looks_like_jwt(token) {
         let claims = match verify_access_token(state, token).await {
             Ok(c) => c,
-            Err(Error::InvalidToken(_)) => return Ok(intro::inactive()),
+            Err(Error::InvalidToken(_)) => return inactive(),
             Err(e) => return Err(e),
         };
         if !claims.is_user() {
-            return Ok(intro::access_token(&claims, None));
+            return Ok(Introspection::Access(intro::access_token(claims, None)));
         }
         // The username (5 s cache; a disabled or deleted user is already caught by the
         // revocation set).
@@ -404,10 +413,10 @@ pub async fn introspect(state: &AppState, token: &str) -> Result<Value, Error> {
                 name
             }
         };
-        return Ok(match name {
-            Some(n) => intro::access_token(&claims, Some(&n)),
-            None => intro::inactive(),
-        });
+        return match name {
+            Some(n) => Ok(Introspection::Access(intro::access_token(claims, Some(n)))),
+            None => inactive(),
+        };
     }
     let value = token.to_owned();
     let issuer = state.config.issuer().to_owned();
@@ -415,6 +424,7 @@ pub async fn introspect(state: &AppState, token: &str) -> Result<Value, Error> {
         .db
         .run(move |conn| intro::opaque(conn, now, &issuer, &value))
         .await
+        .map(Introspection::Other)
 }
 
 /// RFC 7009: revokes a token of the calling client. Unknown tokens are fine; a token issued to
