@@ -9,7 +9,9 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/portcullis")
+# Where cargo put the release build (run.sh passes it; CARGO_TARGET_DIR may move it).
+RELEASE = os.environ.get("BENCH_RELEASE_DIR", os.path.join(ROOT, "target/release"))
+BIN = os.path.join(RELEASE, "portcullis")
 DURATION = int(os.environ.get("BENCH_DURATION", "15"))
 CONNECTIONS = 16
 TICK = os.sysconf("SC_CLK_TCK")
@@ -116,7 +118,7 @@ def limits():
     ec = sh("openssl", "speed", "-seconds", "3", "-multi", str(cores), "ecdsap256")
     rsa_sign = float(re.findall(r"rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)", rsa)[-1])
     ec_sign = float(re.findall(r"256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)", ec)[-1])
-    argon = json.loads(sh(os.path.join(ROOT, "target/release/examples/argon2_rate")))
+    argon = json.loads(sh(os.path.join(RELEASE, "examples/argon2_rate")))
     return {"cores": cores, "rsa_sign": rsa_sign, "ec_sign": ec_sign, "argon2": argon["all_cores"], "argon2_one": argon["one_core"]}
 
 

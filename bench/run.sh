@@ -17,4 +17,7 @@ case "${BENCH_BACKENDS:-sqlite postgres}" in
     apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-client; } ;;
 esac
 cargo build --release --bin portcullis --example argon2_rate
+BENCH_RELEASE_DIR="$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release"
+export BENCH_RELEASE_DIR
 exec python3 bench/bench.py "$@"
