@@ -65,7 +65,7 @@ pub enum SigningAlg {
 
 impl SigningAlg {
     /// Whether a signature costs little enough (tens of microseconds, not the ~1 ms of
-    /// RSA-2048) to be made on the async runtime rather than on the blocking pool.
+    /// RSA-2048) to be made on the async runtime rather than on the signing threads.
     pub fn signs_cheaply(self) -> bool {
         !matches!(self, SigningAlg::RS256)
     }
@@ -87,6 +87,10 @@ impl SigningAlg {
         }
     }
 }
+
+/// The issuer URL, parsed once (see [`Config::issuer_url`]).
+#[derive(Debug, Clone, Default)]
+pub struct ParsedIssuer(std::sync::OnceLock<url::Url>);
 
 /// The whole configuration. Every field has a default that works on a laptop.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +141,10 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     pub argon2: Argon2Settings,
     pub smtp: SmtpSettings,
+    /// `issuer` parsed on first use (the token path needs it as a URL on every request);
+    /// derived, leave it at its default.
+    #[serde(skip)]
+    pub issuer_url: ParsedIssuer,
 }
 
 /// Lifetimes, in seconds.
@@ -229,6 +237,7 @@ impl Default for Config {
             throttle: ThrottleSettings::default(),
             argon2: Argon2Settings::default(),
             smtp: SmtpSettings::default(),
+            issuer_url: ParsedIssuer::default(),
         }
     }
 }
@@ -330,6 +339,7 @@ impl Config {
             };
             self.issuer = Some(format!("http://{host}"));
         }
+        self.issuer_url = ParsedIssuer::default(); // parsed anew from the final issuer
         if self.database_url.is_none() {
             let path = self.data_dir.join("portcullis.db");
             self.database_url = Some(format!("sqlite://{}", path.display()));
@@ -431,9 +441,12 @@ impl Config {
         Ok(())
     }
 
-    /// The issuer as a parsed URL (parsed once; it was validated at load).
+    /// The issuer as a parsed URL (parsed once; `finish` has validated it).
     pub fn issuer_url(&self) -> &url::Url {
-        static_issuer(self.issuer())
+        self.issuer_url.0.get_or_init(|| {
+            url::Url::parse(self.issuer())
+                .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1:8080").expect("literal URL"))
+        })
     }
 
     /// The issuer URL exactly as configured (or derived from `bind`).
@@ -571,22 +584,4 @@ fn list_or_csv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpAddr>, D::Error>
                 .map_err(|_| serde::de::Error::custom(format!("`{s}` is not an IP address")))
         })
         .collect()
-}
-
-/// Parsed issuer URLs, kept for the life of the process (one per configured issuer).
-fn static_issuer(issuer: &str) -> &'static url::Url {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static PARSED: OnceLock<Mutex<HashMap<String, &'static url::Url>>> = OnceLock::new();
-    let map = PARSED.get_or_init(Default::default);
-    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(u) = map.get(issuer) {
-        return u;
-    }
-    let parsed: &'static url::Url =
-        Box::leak(Box::new(url::Url::parse(issuer).unwrap_or_else(|_| {
-            url::Url::parse("http://127.0.0.1:8080").expect("literal URL")
-        })));
-    map.insert(issuer.to_owned(), parsed);
-    parsed
 }

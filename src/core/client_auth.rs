@@ -1,12 +1,10 @@
 //! Client authentication at the token, introspection and revocation endpoints: the method the
 //! client registered (`client_secret_basic`, `client_secret_post`, or `none` for public
-//! clients), secrets compared in constant time, failures counted per client IP.
+//! clients), secrets compared in constant time. `services::tokens::authenticate_client` loads
+//! the client (cached) and counts failures per client IP around `verify`.
 
-use super::clients::{self, ClientRow};
-use super::throttle::{self, Bucket};
+use super::clients::ClientRow;
 use super::{crypto, Error, Timestamp};
-use crate::config::ThrottleSettings;
-use crate::db::DbConnection;
 
 /// Credentials as presented, one method only (the door refuses requests that use two).
 #[derive(Debug, Clone)]
@@ -39,63 +37,10 @@ impl Credentials {
 
 const FAILED: &str = "client authentication failed";
 
-/// Authenticates a client. Unknown clients, wrong secrets, another method than the registered
-/// one, a public client presenting a secret and expired clients are all `invalid_client`;
-/// wrong secrets and unknown clients count against the client IP.
-pub fn authenticate(
-    conn: &mut DbConnection,
-    now: Timestamp,
-    credentials: &Credentials,
-    ip: &str,
-    settings: &ThrottleSettings,
-) -> Result<ClientRow, Error> {
-    let ip_bucket = Bucket::ip(settings, ip);
-    let client = match clients::get(conn, credentials.client_id()) {
-        Ok(c) => c,
-        Err(Error::NotFound(_)) => {
-            if credentials.secret().is_some() {
-                throttle::check(conn, now, &[&ip_bucket])?;
-                throttle::hit(conn, now, &[&ip_bucket])?;
-            }
-            return Err(Error::InvalidClient(FAILED.into()));
-        }
-        Err(e) => return Err(e),
-    };
-    if client.expires_at.is_some_and(|t| t <= now) {
-        return Err(Error::InvalidClient("the client has expired".into()));
-    }
-    let registered = client.token_endpoint_auth_method.as_str();
-    match (&client.secret_hash, credentials) {
-        (None, Credentials::None { .. }) => Ok(client),
-        (None, _) => Err(Error::InvalidClient(
-            "a public client does not authenticate with a secret".into(),
-        )),
-        (Some(_), Credentials::None { .. }) => Err(Error::InvalidClient(
-            "client authentication is required".into(),
-        )),
-        (Some(hash), creds) => {
-            let used = match creds {
-                Credentials::Basic { .. } => "client_secret_basic",
-                _ => "client_secret_post",
-            };
-            throttle::check(conn, now, &[&ip_bucket])?;
-            let secret = creds.secret().unwrap_or_default();
-            if !crypto::verify_secret_hash(secret, hash) {
-                throttle::hit(conn, now, &[&ip_bucket])?;
-                return Err(Error::InvalidClient(FAILED.into()));
-            }
-            if used != registered {
-                return Err(Error::InvalidClient(format!(
-                    "this client authenticates with {registered}"
-                )));
-            }
-            Ok(client)
-        }
-    }
-}
-
 /// Checks credentials against a known client, without the database: `Ok(())` or
-/// `invalid_client` (and whether a secret was wrong, which counts against the IP).
+/// `invalid_client` (and whether a secret was wrong, which counts against the IP). Wrong
+/// secrets, another method than the registered one, a public client presenting a secret and
+/// expired clients are all `invalid_client`.
 pub fn verify(
     client: &ClientRow,
     credentials: &Credentials,
