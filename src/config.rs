@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// The environment variable prefix of every setting.
 pub const ENV_PREFIX: &str = "PORTCULLIS_";
 /// Nested sections; `PORTCULLIS_<SECTION>_<FIELD>` maps to `<section>.<field>`.
-const SECTIONS: &[&str] = &["tokens", "keys", "throttle", "argon2", "smtp"];
+const SECTIONS: &[&str] = &["tokens", "keys", "throttle", "argon2", "smtp", "security"];
 /// Environment variables that are read by the CLI, not by the configuration.
 const NOT_SETTINGS: &[&str] = &["config"];
 
@@ -127,6 +127,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Seconds a request body may take to arrive (slower: 408).
+    pub request_timeout: u64,
     /// HTTP worker threads; the number of CPUs when unset.
     pub workers: Option<usize>,
     /// Seconds in-flight requests get to finish on SIGTERM.
@@ -141,6 +143,7 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     pub argon2: Argon2Settings,
     pub smtp: SmtpSettings,
+    pub security: SecuritySettings,
     /// `issuer` parsed on first use (the token path needs it as a URL on every request);
     /// derived, leave it at its default.
     #[serde(skip)]
@@ -195,6 +198,21 @@ pub struct Argon2Settings {
     pub max_concurrent: usize,
 }
 
+/// Rules for sensitive changes (SPEC §9).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Seconds after a sign-in during which a token may change the account's password or
+    /// email without the current password (esalerugs `PUT /accounts/{id}`).
+    pub reauth_window: u64,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings { reauth_window: 900 }
+    }
+}
+
 /// Outgoing email. Without a host, messages are written to `<data_dir>/outbox/`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -228,6 +246,7 @@ impl Default for Config {
             default_audience: None,
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,
+            request_timeout: 30,
             workers: None,
             shutdown_timeout: 30,
             log: "info".into(),
@@ -237,6 +256,7 @@ impl Default for Config {
             throttle: ThrottleSettings::default(),
             argon2: Argon2Settings::default(),
             smtp: SmtpSettings::default(),
+            security: SecuritySettings::default(),
             issuer_url: ParsedIssuer::default(),
         }
     }
@@ -381,6 +401,18 @@ impl Config {
         }
         if self.body_limit < 1024 {
             return Err(invalid("body_limit", "must be at least 1024 bytes"));
+        }
+        if self.request_timeout == 0 || self.request_timeout > 3600 {
+            return Err(invalid(
+                "request_timeout",
+                "must be between 1 second and 1 hour",
+            ));
+        }
+        if self.security.reauth_window == 0 || self.security.reauth_window > 30 * 86400 {
+            return Err(invalid(
+                "security.reauth_window",
+                "must be between 1 second and 30 days",
+            ));
         }
         if self.workers == Some(0) {
             return Err(invalid("workers", "must be at least 1"));

@@ -124,7 +124,8 @@ impl Default for Metrics {
 }
 
 /// Logs each request (method, matched route, path without query, status, latency, peer) and
-/// counts it. Query strings are never logged: they may carry tokens.
+/// counts it. Query strings are never logged, and path segments that are tokens (a route's
+/// `{token}`) are masked: they are credentials.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -141,7 +142,7 @@ pub async fn observe(
         .map(|s| s.metrics.clone());
     let result = next.call(req).await;
     let elapsed = start.elapsed();
-    let (status, route) = match &result {
+    let (status, route): (u16, String) = match &result {
         Ok(res) => (
             res.status().as_u16(),
             res.request()
@@ -153,6 +154,7 @@ pub async fn observe(
             "unmatched".into(),
         ),
     };
+    let path = masked(&path, &route);
     if let Some(m) = metrics {
         m.requests
             .with_label_values(&[method.as_str(), route.as_str(), &status.to_string()])
@@ -172,4 +174,32 @@ pub async fn observe(
         "request"
     );
     result
+}
+
+/// The path with the segments the route names `{token...}` replaced by `[redacted]`.
+pub fn masked(path: &str, route: &str) -> String {
+    if !route.contains("{token") {
+        return path.to_owned();
+    }
+    let pattern: Vec<&str> = route.split('/').collect();
+    path.split('/')
+        .enumerate()
+        .map(|(i, seg)| match pattern.get(i) {
+            Some(p) if p.starts_with("{token") => "[redacted]",
+            _ => seg,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_segments_are_masked() {
+        assert_eq!(
+            super::masked("/users/u1/token/s3cr3t", "/users/{user_id}/token/{token}"),
+            "/users/u1/token/[redacted]"
+        );
+        assert_eq!(super::masked("/users/me", "/users/me"), "/users/me");
+    }
 }

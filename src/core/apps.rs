@@ -29,7 +29,7 @@ pub fn validate_host(host: &str) -> Result<(), Error> {
 }
 
 fn ensure_client(conn: &mut DbConnection, now: Timestamp) -> Result<(), Error> {
-    super::clients::ensure_internal(conn, now, APPS_CLIENT, "Mongoose OS apps", &[]).map(|_| ())
+    super::clients::ensure_internal(conn, now, APPS_CLIENT, "Mongoose OS apps", &[], "").map(|_| ())
 }
 
 fn audience(host: &str) -> String {

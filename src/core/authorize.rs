@@ -184,7 +184,9 @@ pub fn validate(
             "this client may not use the authorization code flow",
         );
     }
-    let scope = match policy::scope(&client, params.scope.as_deref()) {
+    let scope = match policy::scope(&client, params.scope.as_deref())
+        .and_then(|s| policy::check_privileged(&client, &s, true).map(|_| s))
+    {
         Ok(s) => s,
         Err(e) => return fail("invalid_scope", &e.to_string()),
     };
@@ -376,7 +378,7 @@ pub fn issue_code(
             client_id: req.client.id.clone(),
             user_id: signed_in.user.id.clone(),
             redirect_uri: req.redirect_uri.clone(),
-            scope: req.scope.clone(),
+            scope: policy::for_user(&req.scope, &signed_in.user),
             nonce: req.nonce.clone(),
             code_challenge: req.code_challenge.clone(),
             code_challenge_method: req.code_challenge.as_ref().map(|_| "S256".into()),

@@ -49,6 +49,10 @@ pub fn verify(
     if client.expires_at.is_some_and(|t| t <= now) {
         return Err((Error::InvalidClient("the client has expired".into()), false));
     }
+    if client.is_internal() {
+        // The holder of a compatibility door's tokens: usable only through that door.
+        return Err((Error::InvalidClient(FAILED.into()), false));
+    }
     let registered = client.token_endpoint_auth_method.as_str();
     match (&client.secret_hash, credentials) {
         (None, Credentials::None { .. }) => Ok(()),

@@ -55,6 +55,17 @@ pub struct ClientRow {
     pub updated_at: Timestamp,
 }
 
+impl ClientRow {
+    /// An internal client: the holder of tokens a compatibility door issues for people. It
+    /// authenticates nowhere; only its own door uses its tokens.
+    pub fn is_internal(&self) -> bool {
+        self.metadata.contains(INTERNAL_MARK)
+    }
+}
+
+/// How an internal client is marked in its metadata.
+const INTERNAL_MARK: &str = r#""internal":true"#;
+
 /// A client as callers see it (no secret material).
 #[derive(Debug, Clone, Serialize)]
 pub struct Client {
@@ -265,6 +276,16 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
     for s in &scopes {
         validate::scope_token(s)?;
     }
+    if !new.trusted
+        && scopes
+            .iter()
+            .any(|s| s == super::principal::scopes::ACCOUNT)
+    {
+        return Err(Error::invalid(
+            "scope",
+            "the account scope is only for trusted (first-party) clients",
+        ));
+    }
     if let Some(owner) = &new.owner_id {
         let exists: i64 = users::table
             .filter(users::id.eq(owner))
@@ -332,6 +353,7 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         updated_at: now,
     };
     conn.transaction(|conn| {
+        super::ids::claim(conn, &row.id, super::ids::Kind::Client)?;
         diesel::insert_into(clients::table)
             .values(&row)
             .execute(conn)
@@ -386,6 +408,7 @@ pub fn remove(
         if n == 0 {
             return Err(Error::NotFound("client"));
         }
+        super::ids::release(conn, id)?;
         diesel::insert_into(revocations::table)
             .values((
                 revocations::kind.eq("client"),
@@ -401,16 +424,25 @@ pub fn remove(
 }
 
 /// Makes sure an internal client exists (one that holds tokens a door issues for people,
-/// e.g. the Mongoose app grants or esalerugs sessions). It has no secret; `grant_types` says
-/// what its tokens may do (e.g. `refresh_token`). Idempotent across nodes.
+/// e.g. the Mongoose app grants or esalerugs sessions). It has no secret, cannot be used at
+/// the token endpoint, and is trusted; `grant_types` says what its tokens may do (e.g.
+/// `refresh_token`) and `scopes` what they carry. Idempotent across nodes; a client made by an
+/// older version gets the scopes of this one.
 pub fn ensure_internal(
     conn: &mut DbConnection,
     now: Timestamp,
     id: &str,
     name: &str,
     grant_types: &[&str],
+    scopes: &str,
 ) -> Result<ClientRow, Error> {
-    if let Ok(c) = get(conn, id) {
+    if let Ok(mut c) = get(conn, id) {
+        if c.scopes != scopes {
+            diesel::update(clients::table.find(id))
+                .set((clients::scopes.eq(scopes), clients::updated_at.eq(now)))
+                .execute(conn)?;
+            c.scopes = scopes.to_owned();
+        }
         return Ok(c);
     }
     let row = ClientRow {
@@ -422,25 +454,30 @@ pub fn ensure_internal(
         redirect_uris: "[]".into(),
         post_logout_redirect_uris: "[]".into(),
         grant_types: serde_json::to_string(grant_types).unwrap_or_default(),
-        scopes: "openid profile email address".into(),
+        scopes: scopes.to_owned(),
         resources: "[]".into(),
         token_endpoint_auth_method: "none".into(),
         trusted: true,
         owner_id: None,
         cert_thumbprint: None,
-        metadata: r#"{"internal":true}"#.into(),
+        metadata: format!("{{{INTERNAL_MARK}}}"),
         expires_at: None,
         tokens_valid_after: None,
         created_at: now,
         updated_at: now,
     };
-    match diesel::insert_into(clients::table)
-        .values(&row)
-        .execute(conn)
-    {
+    let inserted = conn.transaction(|conn| {
+        super::ids::claim(conn, id, super::ids::Kind::Client)?;
+        diesel::insert_into(clients::table)
+            .values(&row)
+            .execute(conn)
+            .map_err(Error::from)
+    });
+    match inserted {
         Ok(_) => Ok(row),
-        Err(e) if is_unique_violation(&e) => get(conn, id),
-        Err(e) => Err(e.into()),
+        // Another node made it first.
+        Err(Error::Database(e)) if is_unique_violation(&e) => get(conn, id),
+        Err(e) => Err(e),
     }
 }
 

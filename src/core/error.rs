@@ -51,6 +51,17 @@ pub enum Error {
     /// The caller is known but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A right password for a disabled account.
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// A right password for an account whose email must be verified first
+    /// (`require_verified_email`).
+    #[error("the email address is not verified")]
+    EmailNotVerified,
+    /// The caller is known, but this change needs a more recent sign-in (OIDC's
+    /// `login_required`; SPEC §9 "Sensitive changes").
+    #[error("{0}")]
+    LoginRequired(String),
 
     /// The database or another dependency cannot serve now.
     #[error("unavailable: {0}")]
@@ -59,7 +70,22 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(String),
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Error {
+    /// A database error. Text the database refuses as text (PostgreSQL: a NUL byte) is the
+    /// caller's bad input, not ours: every door validates text first, and this is the net
+    /// under that rule.
+    fn from(e: diesel::result::Error) -> Error {
+        if let diesel::result::Error::DatabaseError(_, info) = &e {
+            let m = info.message();
+            if m.contains("invalid byte sequence") || m.contains("0x00") {
+                return Error::InvalidRequest("text must not contain NUL bytes".into());
+            }
+        }
+        Error::Database(e)
+    }
 }
 
 impl Error {

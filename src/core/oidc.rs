@@ -208,19 +208,11 @@ pub fn verify_id_token_hint(keys: &KeySet, issuer: &str, token: &str) -> Option<
 pub fn userinfo_for(
     conn: &mut DbConnection,
     now: Timestamp,
-    user_id: &str,
+    user: &User,
     client_id: Option<String>,
-    scope: &str,
+    scopes: &[String],
     ip: String,
 ) -> Result<Value, Error> {
-    let user = match super::users::get(conn, user_id) {
-        Ok(user) if !user.disabled => user,
-        Ok(_) => return Err(Error::InvalidToken("the account is disabled".into())),
-        Err(Error::NotFound(_)) => {
-            return Err(Error::InvalidToken("the user no longer exists".into()))
-        }
-        Err(e) => return Err(e),
-    };
     super::events::record(
         conn,
         now,
@@ -233,8 +225,8 @@ pub fn userinfo_for(
             ..Default::default()
         },
     )?;
-    let scopes: Vec<&str> = scope.split_whitespace().collect();
-    Ok(userinfo(&user, &scopes))
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    Ok(userinfo(user, &scopes))
 }
 
 /// The userinfo claims a token's scopes allow (OIDC Core §5.4).

@@ -1,5 +1,8 @@
 //! Throttling of credential checks, shared by every node through the database: fixed windows
 //! per account (wrong passwords) and per client IP (every failed check), and sign-ups per IP.
+//! A password check `reserve`s its place before the password is looked at, atomically, so no
+//! burst of concurrent guesses gets more checks than the limits allow (SPEC §9); a right
+//! password gives its place back.
 
 use chrono::Duration;
 use diesel::prelude::*;
@@ -82,5 +85,45 @@ pub fn hit(conn: &mut DbConnection, now: Timestamp, buckets: &[&Bucket]) -> Resu
 /// Forgets a bucket (an account's failures after a successful sign-in).
 pub fn clear(conn: &mut DbConnection, bucket: &Bucket) -> Result<(), Error> {
     diesel::delete(counters::table.find(&bucket.key)).execute(conn)?;
+    Ok(())
+}
+
+/// Takes an attempt's place in each bucket before its credential is checked: one atomic
+/// statement per bucket, shared by every node. `Throttled` (and the places given back) when
+/// any bucket was already full, so at most `limit` attempts per window are ever checked.
+pub fn reserve(conn: &mut DbConnection, now: Timestamp, buckets: &[&Bucket]) -> Result<(), Error> {
+    let mut retry = 0u64;
+    for (i, b) in buckets.iter().enumerate() {
+        let window = Duration::seconds(b.window as i64);
+        let taken = match crate::db::upsert::throttle_take(conn, &b.key, now, now - window) {
+            Ok(t) => t,
+            Err(e) => {
+                release(conn, &buckets[..i])?;
+                return Err(e);
+            }
+        };
+        if taken.count > b.limit as i32 {
+            let ends = taken.window_start + window;
+            retry = retry.max((ends - now).num_seconds().max(1) as u64);
+        }
+    }
+    if retry > 0 {
+        release(conn, buckets)?;
+        return Err(Error::Throttled { retry_after: retry });
+    }
+    Ok(())
+}
+
+/// Gives back a place `reserve` took (the attempt was not a failure).
+pub fn release(conn: &mut DbConnection, buckets: &[&Bucket]) -> Result<(), Error> {
+    for b in buckets {
+        diesel::update(
+            counters::table
+                .filter(counters::bucket.eq(&b.key))
+                .filter(counters::count.gt(0)),
+        )
+        .set(counters::count.eq(counters::count - 1))
+        .execute(conn)?;
+    }
     Ok(())
 }

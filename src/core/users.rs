@@ -124,6 +124,7 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewUser) -> Result<U
                 "an account with this email already exists".into(),
             ));
         }
+        super::ids::claim(conn, &id, super::ids::Kind::User)?;
         diesel::insert_into(users::table)
             .values(&user)
             .execute(conn)
@@ -149,6 +150,14 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<User, Error> {
         .ok_or(Error::NotFound("user"))
 }
 
+/// Stores a new hash of the user's current password (argon2 parameters changed).
+pub fn set_password_hash(conn: &mut DbConnection, id: &str, hash: &str) -> Result<(), Error> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(Some(hash)))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The user a sign-in name refers to: an id, a username or an email (case-insensitive for the
 /// last two). `None` when there is none.
 pub fn find_by_login(conn: &mut DbConnection, login: &str) -> Result<Option<User>, Error> {
@@ -163,6 +172,23 @@ pub fn find_by_login(conn: &mut DbConnection, login: &str) -> Result<Option<User
         .select(User::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The user with this id, or else (no id given) this username, case-insensitive.
+pub fn find_by_id_or_username(
+    conn: &mut DbConnection,
+    id: Option<&str>,
+    username: Option<&str>,
+) -> Result<Option<User>, Error> {
+    let query = users::table.select(User::as_select());
+    Ok(match (id, username) {
+        (Some(id), _) => query.filter(users::id.eq(id)).first(conn).optional()?,
+        (None, Some(name)) => query
+            .filter(users::username_key.eq(name.to_lowercase()))
+            .first(conn)
+            .optional()?,
+        (None, None) => None,
+    })
 }
 
 /// Users, oldest first, `limit` from `offset`.
@@ -362,6 +388,7 @@ pub fn delete(
         get(conn, id)?;
         super::revocation::cut_off_user(conn, now, id, revocation_ttl, "user_deleted")?;
         diesel::delete(users::table.find(id)).execute(conn)?;
+        super::ids::release(conn, id)?;
         events::record(conn, now, events::NewEvent::user("user.deleted", id))?;
         Ok(())
     })

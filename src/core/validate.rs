@@ -24,7 +24,9 @@ pub fn username(value: &str) -> Result<(), Error> {
     id("username", value)
 }
 
-/// A plausible email address: `local@domain`, no spaces or control characters, at most 254.
+/// A plausible email address: `local@domain`, no spaces or control characters, at most 254,
+/// and one the mailer can send to (lettre's address rules), so that an account is never
+/// created for an address its verification email cannot reach.
 pub fn email(value: &str) -> Result<(), Error> {
     let bad = || Error::invalid("email", "must be an email address such as name@example.com");
     if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -42,6 +44,7 @@ pub fn email(value: &str) -> Result<(), Error> {
     {
         return Err(bad());
     }
+    value.parse::<lettre::Address>().map_err(|_| bad())?;
     Ok(())
 }
 

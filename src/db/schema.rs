@@ -246,7 +246,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     throttle_counters,
     revocations,
     email_outbox,
+    principal_ids,
 );
+
+diesel::table! {
+    principal_ids (id) {
+        id -> Text,
+        kind -> Text,
+    }
+}
 
 diesel::table! {
     email_outbox (id) {

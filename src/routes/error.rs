@@ -13,6 +13,15 @@ pub fn json_error(status: StatusCode, error: &str, description: &str) -> HttpRes
         .json(serde_json::json!({ "error": error, "error_description": description }))
 }
 
+/// Sets `Retry-After` on a 429 (or 503) answer.
+pub fn retry_after(mut res: HttpResponse, seconds: u64) -> HttpResponse {
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&seconds.to_string()) {
+        res.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, v);
+    }
+    res
+}
+
 /// Maps a core error to a JSON answer; internal details are logged, not shown.
 pub fn from_core(e: &Error) -> HttpResponse {
     match e {
@@ -29,13 +38,23 @@ pub fn from_core(e: &Error) -> HttpResponse {
                 "the service is temporarily unavailable",
             )
         }
-        Error::Throttled { retry_after } => HttpResponse::TooManyRequests()
-            .insert_header(("Retry-After", retry_after.to_string()))
-            .insert_header(("Cache-Control", "no-store"))
-            .json(serde_json::json!({ "error": "too_many_requests", "error_description": e.to_string() })),
+        Error::Throttled { retry_after: secs } => retry_after(
+            json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                &e.to_string(),
+            ),
+            *secs,
+        ),
+        Error::LoginRequired(m) => json_error(StatusCode::UNAUTHORIZED, "login_required", m),
         Error::InvalidRequest(m) => json_error(StatusCode::BAD_REQUEST, "invalid_request", m),
-        Error::InvalidClient(m) | Error::InvalidToken(m) => json_error(StatusCode::UNAUTHORIZED, "unauthorized", m),
+        Error::InvalidClient(m) | Error::InvalidToken(m) => {
+            json_error(StatusCode::UNAUTHORIZED, "unauthorized", m)
+        }
         Error::InvalidGrant(m) => json_error(StatusCode::UNAUTHORIZED, "unauthorized", m),
+        Error::AccountDisabled | Error::EmailNotVerified => {
+            json_error(StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string())
+        }
         Error::InsufficientScope(m) | Error::Forbidden(m) | Error::UnauthorizedClient(m) => {
             json_error(StatusCode::FORBIDDEN, "forbidden", m)
         }

@@ -3,20 +3,16 @@
 //! bearer tokens (RFC 6750 header, the `Bearer: <token>` form of the older APIs, the
 //! `access_token` query parameter) and the client IP behind trusted proxies.
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, HttpRequest};
 use base64::Engine;
 use futures_util::StreamExt;
 
 use crate::config::Config;
 use crate::core::client_auth::Credentials;
 use crate::core::Error;
-use crate::services::tokens::{self, Principal};
-use crate::state::AppState;
 
 /// Why a request body could not be read.
 #[derive(Debug)]
@@ -46,8 +42,12 @@ impl std::fmt::Display for BodyError {
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, BodyError> {
+/// Reads the whole body (an extracted `web::Payload` or a raw one), refusing more than
+/// `limit` bytes.
+pub async fn read_body<S>(mut payload: S, limit: usize) -> Result<web::Bytes, BodyError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {
@@ -86,11 +86,10 @@ impl Form {
     }
 
     /// Reads and parses a form body, checking the content type.
-    pub async fn read(
-        req: &HttpRequest,
-        payload: web::Payload,
-        limit: usize,
-    ) -> Result<Form, BodyError> {
+    pub async fn read<S>(req: &HttpRequest, payload: S, limit: usize) -> Result<Form, BodyError>
+    where
+        S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+    {
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -146,6 +145,9 @@ pub fn basic_auth(req: &HttpRequest) -> Option<Result<(String, String), Error>> 
         .map_err(|_| malformed());
     Some(decoded.and_then(|bytes| {
         let text = String::from_utf8(bytes).map_err(|_| malformed())?;
+        if text.contains('\0') {
+            return Err(malformed());
+        }
         let (user, pass) = text.split_once(':').ok_or_else(malformed)?;
         Ok((user.to_owned(), pass.to_owned()))
     }))
@@ -258,37 +260,4 @@ pub fn client_ip(req: &HttpRequest, config: &Config) -> String {
         .or(hops.first())
         .unwrap_or(&peer)
         .to_string()
-}
-
-/// A caller authenticated by a bearer token (header, `Bearer:` header, or `access_token`
-/// query parameter). Rejections are RFC 6750 answers.
-pub struct Bearer(pub Principal);
-
-impl FromRequest for Bearer {
-    type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| actix_web::error::ErrorInternalServerError("no state"))?;
-            let reject = |e: Error| {
-                actix_web::error::InternalError::from_response(
-                    e.to_string(),
-                    crate::routes::oauth::error::bearer_error(&e),
-                )
-                .into()
-            };
-            let token = bearer_from_header(&req)
-                .or_else(|| bearer_from_query(&req))
-                .ok_or_else(|| reject(Error::InvalidToken(String::new())))?;
-            tokens::authenticate_bearer(&state, &token)
-                .await
-                .map(Bearer)
-                .map_err(reject)
-        })
-    }
 }

@@ -1,7 +1,8 @@
-//! The front doors. Each module has `configure` to mount its routes; this one mounts them all
-//! and answers unknown paths.
+//! The front doors. Every route is in one table (`table`), mounted behind the authorization
+//! boundary (`auth`); unknown paths are answered here.
 
 pub mod admin;
+pub mod auth;
 pub mod compat;
 pub mod error;
 pub mod extract;
@@ -9,17 +10,13 @@ pub mod oauth;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod table;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 
-/// Mounts every door.
+/// Mounts every route of the table (`table`), each behind the authorization boundary.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    oauth::configure(cfg);
-    admin::configure(cfg);
-    cfg.route("/openapi.json", web::get().to(openapi::serve));
-    compat::configure(cfg);
-    ops::configure(cfg);
-    pages::configure(cfg);
+    auth::mount(cfg, table::endpoints());
 }
 
 /// Unknown paths: a JSON 404 for API clients, an HTML page for browsers.

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use crate::routes::auth::Public;
 use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
@@ -344,7 +345,7 @@ pub fn document() -> &'static str {
 }
 
 /// `GET /openapi.json`.
-pub async fn serve() -> HttpResponse {
+pub async fn serve(_: Public) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Cache-Control", "public, max-age=300"))

@@ -1,30 +1,23 @@
 //! Operations endpoints: liveness, readiness (checks the database) and Prometheus metrics.
 
+use crate::routes::auth::Public;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use diesel::RunQueryDsl;
 
-use crate::paths;
 use crate::state::AppState;
 
-/// Mounts `/healthz`, `/readyz` and `/metrics`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::HEALTHZ, web::get().to(healthz))
-        .route(paths::READYZ, web::get().to(readyz))
-        .route(paths::METRICS, web::get().to(metrics));
-}
-
 /// The process is up.
-async fn healthz() -> HttpResponse {
+pub(crate) async fn healthz(_: Public) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({ "status": "ok" }))
 }
 
 /// The node can serve: the database answers within two seconds.
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn readyz(_: Public, state: web::Data<AppState>) -> HttpResponse {
     let check = state.db.run(|conn| {
         diesel::sql_query("SELECT 1").execute(conn)?;
         Ok(())
@@ -53,7 +46,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Prometheus text exposition.
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn metrics(_: Public, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .insert_header(("Cache-Control", "no-store"))

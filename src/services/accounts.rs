@@ -75,45 +75,58 @@ pub async fn create_user(
     users::validate_new(&new)?;
     password::check_new("password", password_text)?;
     let now = state.clock.now_naive();
-    let settings = state.config.throttle.clone();
-    let ip_owned = ip.to_owned();
+    // The sign-up takes its place in the IP's bucket first (so a burst cannot outrun the
+    // limit), and gives it back when no account was made.
+    let bucket = Bucket::signup(&state.config.throttle, ip);
     if throttled {
+        let b = bucket.clone();
         state
             .db
-            .run(move |conn| throttle::check(conn, now, &[&Bucket::signup(&settings, &ip_owned)]))
+            .run(move |conn| throttle::reserve(conn, now, &[&b]))
             .await?;
     }
-    let hash = state.passwords.hash(password_text.to_owned()).await?;
-    let settings = state.config.throttle.clone();
-    let ip_owned = ip.to_owned();
-    let user = state
-        .db
-        .run(move |conn| {
-            let user = users::create(
-                conn,
-                now,
-                NewUser {
-                    password_hash: Some(hash),
-                    ..new
-                },
-            )?;
+    let created = async {
+        let hash = state.passwords.hash(password_text.to_owned()).await?;
+        let ip_owned = ip.to_owned();
+        state
+            .db
+            .run(move |conn| {
+                let user = users::create(
+                    conn,
+                    now,
+                    NewUser {
+                        password_hash: Some(hash),
+                        ..new
+                    },
+                )?;
+                crate::core::events::record(
+                    conn,
+                    now,
+                    crate::core::events::NewEvent {
+                        kind: "user.registered",
+                        user_id: Some(user.id.clone()),
+                        ip: Some(ip_owned),
+                        service: Some(door.to_owned()),
+                        ..Default::default()
+                    },
+                )?;
+                Ok(user)
+            })
+            .await
+    }
+    .await;
+    let user = match created {
+        Ok(u) => u,
+        Err(e) => {
             if throttled {
-                throttle::hit(conn, now, &[&Bucket::signup(&settings, &ip_owned)])?;
+                let _ = state
+                    .db
+                    .run(move |conn| throttle::release(conn, &[&bucket]))
+                    .await;
             }
-            crate::core::events::record(
-                conn,
-                now,
-                crate::core::events::NewEvent {
-                    kind: "user.registered",
-                    user_id: Some(user.id.clone()),
-                    ip: Some(ip_owned.clone()),
-                    service: Some(door.to_owned()),
-                    ..Default::default()
-                },
-            )?;
-            Ok(user)
-        })
-        .await?;
+            return Err(e);
+        }
+    };
     if user.email_verified_at.is_none() {
         send_verification(state, &user).await?;
     }
@@ -134,8 +147,7 @@ pub async fn request_reset(state: &AppState, email: &str, ip: &str) -> Result<()
                 key: format!("reset:{ip}"),
                 ..Bucket::signup(&settings, &ip)
             };
-            throttle::check(conn, now, &[&bucket])?;
-            throttle::hit(conn, now, &[&bucket])?;
+            throttle::reserve(conn, now, &[&bucket])?;
             accounts::request_reset(conn, now, &email, ttl)
         })
         .await?;
@@ -172,6 +184,39 @@ pub async fn reset_password(
     Ok(user)
 }
 
+/// Checks the person's current password for a sensitive change (throttled like a sign-in):
+/// a wrong one is a validation error of `current_password`.
+async fn prove(state: &AppState, user: &User, current: &str, ip: &str) -> Result<(), Error> {
+    match super::passwords::check(state, &user.id, current, ip, "account").await {
+        Ok(_) => Ok(()),
+        Err(Error::InvalidGrant(_)) => Err(Error::invalid("current_password", "is incorrect")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Changes the email address after checking the current password: the new address must be
+/// verified again, and the old one is told (SPEC §9). Returns the updated user.
+pub async fn change_email(
+    state: &AppState,
+    user: &User,
+    current: &str,
+    email: &str,
+    ip: &str,
+) -> Result<User, Error> {
+    crate::core::validate::email(email.trim())?;
+    prove(state, user, current, ip).await?;
+    let now = state.clock.now_naive();
+    let (id, e) = (user.id.clone(), email.to_owned());
+    let changed = state
+        .db
+        .run(move |conn| accounts::change_email(conn, now, &id, &e))
+        .await?;
+    if changed.email_key != user.email_key {
+        super::notices::email_changed(state, user, &changed).await?;
+    }
+    Ok(changed)
+}
+
 /// Changes a password after checking the current one (throttled like a sign-in).
 pub async fn change_password(
     state: &AppState,
@@ -181,13 +226,7 @@ pub async fn change_password(
     ip: &str,
 ) -> Result<(), Error> {
     password::check_new("new_password", new_password)?;
-    match super::passwords::check(state, &user.id, current, ip, "account").await {
-        Ok(_) => {}
-        Err(Error::InvalidGrant(_)) => {
-            return Err(Error::invalid("current_password", "is incorrect"))
-        }
-        Err(e) => return Err(e),
-    }
+    prove(state, user, current, ip).await?;
     let hash = state.passwords.hash(new_password.to_owned()).await?;
     let now = state.clock.now_naive();
     let ttl = state.config.revocation_ttl();

@@ -6,9 +6,10 @@
 pub mod accounts;
 pub mod audit;
 pub mod cache;
-pub mod callers;
 pub mod mail;
+pub mod notices;
 pub mod passwords;
+pub mod principal;
 pub mod revocations;
 pub mod tokens;
 pub mod workers;

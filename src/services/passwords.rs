@@ -8,7 +8,6 @@ use crate::config::Argon2Settings;
 use crate::core::throttle::{self, Bucket};
 use crate::core::users::{self, User};
 use crate::core::{events, password, Error};
-use crate::db::schema::users as users_table;
 use crate::services::workers::Workers;
 use crate::state::AppState;
 
@@ -80,9 +79,11 @@ impl PasswordGate {
     }
 }
 
-/// Checks a user's password at any door (`door` names it in events). Wrong passwords and
-/// unknown accounts are both `InvalidGrant` with one message; throttled accounts and IPs are
-/// `Throttled` whether or not the password was right.
+/// Checks a user's password at any door (`door` names it in events). The attempt takes its
+/// place in the account's and the client IP's throttle buckets before the password is looked
+/// at (a right password gives it back), so concurrent guesses cannot outrun the limits. Wrong
+/// passwords and unknown accounts are both `InvalidGrant` with one message; throttled
+/// accounts and IPs are `Throttled` whether or not the password was right.
 pub async fn check(
     state: &AppState,
     login: &str,
@@ -95,7 +96,7 @@ pub async fn check(
     let settings = state.config.throttle.clone();
     let login_owned = login.to_owned();
     let ip_owned = ip.to_owned();
-    let (user, account) = state
+    let (user, account, ip_bucket) = state
         .db
         .run(move |conn| {
             let ip_bucket = Bucket::ip(&settings, &ip_owned);
@@ -105,22 +106,32 @@ pub async fn check(
                 None => format!("?{}", login_owned.to_lowercase()),
             };
             let account = Bucket::account(&settings, &key);
-            throttle::check(conn, now, &[&ip_bucket, &account])?;
-            Ok((user, account))
+            throttle::reserve(conn, now, &[&ip_bucket, &account])?;
+            Ok((user, account, ip_bucket))
         })
         .await?;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let within_policy = password::check_policy("password", secret).is_ok();
-    let (ok, rehash) = if within_policy {
-        state.passwords.verify(secret.to_owned(), hash).await?
+    let verified = if within_policy {
+        state.passwords.verify(secret.to_owned(), hash).await
     } else {
-        (false, None)
+        Ok((false, None))
+    };
+    let (ok, rehash) = match verified {
+        Ok(v) => v,
+        Err(e) => {
+            // Not checked after all: the place goes back.
+            let _ = state
+                .db
+                .run(move |conn| throttle::release(conn, &[&ip_bucket, &account]))
+                .await;
+            return Err(e);
+        }
     };
     if !ok {
         // The IP's throttle state changed: the next check must read the database.
         state.caches.ip_ok.remove(&ip.to_owned());
     }
-    let settings = state.config.throttle.clone();
     let ip_owned = ip.to_owned();
     let user_id = user.as_ref().map(|u| u.id.clone());
     state
@@ -139,15 +150,12 @@ pub async fn check(
             };
             if ok {
                 throttle::clear(conn, &account)?;
+                throttle::release(conn, &[&ip_bucket])?;
                 if let (Some(h), Some(id)) = (rehash, &user_id) {
-                    use diesel::prelude::*;
-                    diesel::update(users_table::table.find(id))
-                        .set(users_table::password_hash.eq(Some(h)))
-                        .execute(conn)?;
+                    users::set_password_hash(conn, id, &h)?;
                 }
             } else {
-                let ip_bucket = Bucket::ip(&settings, &ip_owned);
-                throttle::hit(conn, now, &[&ip_bucket, &account])?;
+                // The failure keeps the place it took in both buckets.
                 event.detail = Some(serde_json::json!({ "reason": "wrong credentials" }));
             }
             events::record(conn, now, event)?;
@@ -159,12 +167,38 @@ pub async fn check(
         _ => return Err(wrong()),
     };
     if user.disabled {
-        return Err(Error::InvalidGrant("the account is disabled".into()));
+        return Err(Error::AccountDisabled);
     }
     if state.config.require_verified_email && user.email_verified_at.is_none() {
-        return Err(Error::InvalidGrant(
-            "the email address is not verified".into(),
-        ));
+        return Err(Error::EmailNotVerified);
     }
     Ok(user)
+}
+
+/// Checks a device's credential (its secret, or a certificate matching its registered
+/// thumbprint) for Mongoose `Auth.Authenticate`: throttled per client IP like every credential
+/// check, the attempt counted before it is checked. `Ok(false)` for a wrong credential.
+pub async fn check_device(
+    state: &AppState,
+    device: crate::core::clients::ClientRow,
+    credential: crate::core::devices::DeviceCredential,
+    ip: &str,
+) -> Result<bool, Error> {
+    let now = state.clock.now_naive();
+    let bucket = Bucket::ip(&state.config.throttle, ip);
+    let ok = state
+        .db
+        .run(move |conn| {
+            throttle::reserve(conn, now, &[&bucket])?;
+            let ok = crate::core::devices::check(&device, &credential, now);
+            if !matches!(ok, Ok(false)) {
+                throttle::release(conn, &[&bucket])?;
+            }
+            ok
+        })
+        .await?;
+    if !ok {
+        state.caches.ip_ok.remove(&ip.to_owned());
+    }
+    Ok(ok)
 }

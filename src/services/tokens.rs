@@ -1,5 +1,6 @@
-//! Token operations every door shares: the token request (all four grants), bearer-token
-//! authentication of callers, introspection and revocation.
+//! Token operations every door shares: client authentication, the token request (all four
+//! grants), tokens a door issues for its own sign-ins, access-token verification,
+//! introspection and revocation.
 
 use std::sync::Arc;
 
@@ -133,9 +134,10 @@ fn context<'a>(
     ctx
 }
 
-/// Serves a token request: authenticates the client, then runs its grant.
+/// Serves a token request of a client the door has authenticated: runs its grant.
 pub async fn token_request(
     state: &AppState,
+    client: Arc<ClientRow>,
     credentials: Credentials,
     params: TokenParams,
     ip: &str,
@@ -153,11 +155,9 @@ pub async fn token_request(
     let keys = state.keys.current(state).await;
     let config = state.config.clone();
     let now = state.clock.now_naive();
-    let creds = credentials.clone();
     if params.grant_type == "password" {
-        return password_grant(state, credentials, params, ip, options, keys).await;
+        return password_grant(state, client, credentials, params, ip, options, keys).await;
     }
-    let client = authenticate_client(state, &credentials, ip).await?;
     if params.grant_type == "client_credentials"
         && !flows::client_credentials_needs_db(&client, options.refresh_with_client_credentials)
     {
@@ -165,7 +165,7 @@ pub async fn token_request(
         let cheap = keys.signing_key(now).is_some_and(|k| k.alg.signs_cheaply());
         let issue = move || {
             let ctx = context(&config, &keys, now, options);
-            flows::client_credentials(None, &ctx, &client, &creds, &params, false)
+            flows::client_credentials(None, &ctx, &client, &credentials, &params, false)
         };
         return match cheap {
             true => issue(),
@@ -181,14 +181,14 @@ pub async fn token_request(
                     Some(conn),
                     &ctx,
                     &client,
-                    &creds,
+                    &credentials,
                     &params,
                     options.refresh_with_client_credentials,
                 ),
                 "authorization_code" => {
-                    flows::authorization_code(conn, &ctx, &client, &creds, &params)
+                    flows::authorization_code(conn, &ctx, &client, &credentials, &params)
                 }
-                _ => flows::refresh(conn, &ctx, &client, &creds, &params),
+                _ => flows::refresh(conn, &ctx, &client, &credentials, &params),
             }
         })
         .await;
@@ -201,6 +201,7 @@ pub async fn token_request(
 
 async fn password_grant(
     state: &AppState,
+    client: Arc<ClientRow>,
     credentials: Credentials,
     params: TokenParams,
     ip: &str,
@@ -216,9 +217,9 @@ async fn password_grant(
         .clone()
         .ok_or_else(|| Error::InvalidRequest("password is required".into()))?;
     // The client first: a client that may not use this grant never gets a password checked.
-    let client = authenticate_client(state, &credentials, ip).await?;
     flows::check_password_client(&client)?;
-    policy::scope(&client, params.scope.as_deref())?;
+    let scope = policy::scope(&client, params.scope.as_deref())?;
+    policy::check_privileged(&client, &scope, true)?;
     policy::audience(&client, &params.resources, state.config.default_audience())?;
     let door = if options.door.is_empty() {
         "token"
@@ -232,20 +233,31 @@ async fn password_grant(
         .db
         .run(move |conn| {
             let ctx = context(&config, &keys, now, options);
-            flows::password(conn, &ctx, &client, &credentials, &params, &user.id, now)
+            flows::password(conn, &ctx, &client, &credentials, &params, &user, now)
         })
         .await
 }
 
+/// The internal client of a compatibility door: the holder of the tokens it issues for people.
+#[derive(Debug, Clone, Copy)]
+pub struct DoorClient {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// What its tokens carry (`account` for the doors' own sign-ins).
+    pub scopes: &'static str,
+}
+
 /// Issues tokens for a user a door authenticated itself, under the door's internal client
-/// (created on first use); with a refresh token when asked.
+/// (created on first use); with a refresh token when asked. `auth_time` is when the person
+/// proved who they are (now for a sign-in; the caller's own for a token handed back after a
+/// change).
 pub async fn issue_for_user(
     state: &AppState,
-    client_id: &'static str,
-    client_name: &'static str,
+    door: DoorClient,
     user_id: &str,
     with_refresh: bool,
     access_ttl: Option<u64>,
+    auth_time: Option<crate::core::Timestamp>,
 ) -> Result<TokenResponse, Error> {
     let keys = state.keys.current(state).await;
     let config = state.config.clone();
@@ -257,24 +269,34 @@ pub async fn issue_for_user(
             let client = crate::core::clients::ensure_internal(
                 conn,
                 now,
-                client_id,
-                client_name,
+                door.id,
+                door.name,
                 &["refresh_token"],
+                door.scopes,
             )?;
             let mut ctx = Ctx::new(&config, &keys, now);
             if let Some(ttl) = access_ttl {
                 ctx.access_ttl = ttl;
             }
-            flows::issue_for_user(conn, &ctx, &client, &user_id, with_refresh, now)
+            flows::issue_for_user(
+                conn,
+                &ctx,
+                &client,
+                &user_id,
+                with_refresh,
+                auth_time.unwrap_or(now),
+            )
         })
         .await
 }
 
-/// Refreshes with the refresh token alone (older APIs send no client credentials with it);
-/// rotation and reuse detection as everywhere.
+/// Refreshes with the refresh token alone, for the older APIs whose refresh requests carry no
+/// client credentials: only tokens whose client `accepts` (the door's own families); any
+/// other is `invalid_grant`. Rotation and reuse detection as everywhere.
 pub async fn refresh_by_holder(
     state: &AppState,
     refresh_token: &str,
+    accepts: fn(&ClientRow) -> bool,
     options: TokenOptions,
 ) -> Result<TokenResponse, Error> {
     let keys = state.keys.current(state).await;
@@ -289,7 +311,7 @@ pub async fn refresh_by_holder(
         .db
         .run(move |conn| {
             let ctx = context(&config, &keys, now, options);
-            flows::refresh_by_holder(conn, &ctx, &params)
+            flows::refresh_by_holder(conn, &ctx, &params, accepts)
         })
         .await;
     if let Err(Error::InvalidGrant(_)) = &result {
@@ -298,31 +320,10 @@ pub async fn refresh_by_holder(
     result
 }
 
-/// Who a bearer token speaks for.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// The user, when the token acts for one.
-    pub user_id: Option<String>,
-    /// The client the token was issued to (none for a personal access token).
-    pub client_id: Option<String>,
-    pub scope: String,
-    pub kind: PrincipalKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum PrincipalKind {
-    AccessToken(AccessClaims),
-    Pat(pat::Pat),
-}
-
-impl Principal {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scope.split_whitespace().any(|s| s == scope)
-    }
-}
-
-/// Verifies an access token: signature, expiry, issuer, then the revocation set.
-/// A signature that checked out under the same published keys is not checked again.
+/// Verifies an access token: signature, claims (issuer, expiry, `iat` and `nbf`), then the
+/// revocation set. A signature that checked out under the same published keys is not checked
+/// again. The audience is the caller's business (introspection describes any audience; this
+/// server's own routes want the issuer: `services::principal`).
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
     let keys = state.keys.current(state).await;
     let cached = state
@@ -348,33 +349,6 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
     Ok(claims)
 }
 
-/// Authenticates a bearer token (an access token or a personal access token).
-pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Principal, Error> {
-    if pat::looks_like_pat(token) {
-        let now = state.clock.now_naive();
-        let value = token.to_owned();
-        let found = state
-            .db
-            .run(move |conn| pat::verify(conn, now, &value))
-            .await?;
-        let p =
-            found.ok_or_else(|| Error::InvalidToken("the token is invalid or revoked".into()))?;
-        return Ok(Principal {
-            user_id: Some(p.user_id.clone()),
-            client_id: None,
-            scope: p.scope.clone(),
-            kind: PrincipalKind::Pat(p),
-        });
-    }
-    let claims = verify_access_token(state, token).await?;
-    Ok(Principal {
-        user_id: claims.is_user().then(|| claims.sub.clone()),
-        client_id: Some(claims.client_id.clone()),
-        scope: claims.scope.clone(),
-        kind: PrincipalKind::AccessToken(claims),
-    })
-}
-
 /// An introspection answer: an access token's, straight from its claims, or any other.
 #[derive(Debug, serde::Serialize)]
 #[serde(untagged)]
@@ -383,8 +357,13 @@ pub enum Introspection {
     Other(Value),
 }
 
-/// RFC 7662: what the token is, or `{"active": false}`.
-pub async fn introspect(state: &AppState, token: &str) -> Result<Introspection, Error> {
+/// RFC 7662: what the token is, or `{"active": false}`. Refresh tokens are described only to
+/// the client they were issued to (SPEC §9).
+pub async fn introspect(
+    state: &AppState,
+    caller: &ClientRow,
+    token: &str,
+) -> Result<Introspection, Error> {
     let inactive = || Ok(Introspection::Other(intro::inactive()));
     let now = state.clock.now_naive();
     if tokens::looks_like_jwt(token) {
@@ -420,9 +399,10 @@ pub async fn introspect(state: &AppState, token: &str) -> Result<Introspection, 
     }
     let value = token.to_owned();
     let issuer = state.config.issuer().to_owned();
+    let caller = caller.id.clone();
     state
         .db
-        .run(move |conn| intro::opaque(conn, now, &issuer, &value))
+        .run(move |conn| intro::opaque(conn, now, &issuer, &caller, &value))
         .await
         .map(Introspection::Other)
 }
@@ -455,10 +435,17 @@ pub async fn revoke(state: &AppState, client: &ClientRow, token: &str) -> Result
             })
             .await?;
     } else if pat::looks_like_pat(token) {
-        state
+        // A personal access token is never issued to a client: no client may revoke one.
+        let live = state
             .db
-            .run(move |conn| pat::revoke_by_value(conn, now, &value))
+            .run(move |conn| pat::verify(conn, now, &value))
             .await?;
+        if live.is_some() {
+            return Err(Error::UnauthorizedClient(
+                "a personal access token is revoked by its owner, not by a client".into(),
+            ));
+        }
+        return Ok(());
     } else {
         state
             .db

@@ -434,7 +434,10 @@ async fn profile_and_email() {
         &mut b,
         "/account",
         "/account/actions/email",
-        &[("email", "taken@example.com")],
+        &[
+            ("email", "taken@example.com"),
+            ("current_password", "password one"),
+        ],
     )
     .await;
     assert_eq!(r.status, 409);
@@ -442,7 +445,10 @@ async fn profile_and_email() {
         &mut b,
         "/account",
         "/account/actions/email",
-        &[("email", "ada@new.example")],
+        &[
+            ("email", "ada@new.example"),
+            ("current_password", "password one"),
+        ],
     )
     .await;
     assert_eq!(location(&r), "/account?notice=email-changed");

@@ -85,7 +85,7 @@ async fn only_admins() {
     )
     .await;
     assert_eq!(r.status, 403);
-    // An admin user (Basic, or a PAT) and an admin-scope token.
+    // An admin user's password and an admin-scope token; never an admin's PAT (SPEC §9).
     let r = call(
         &app,
         "GET",
@@ -123,7 +123,7 @@ async fn only_admins() {
         )
         .await
         .status,
-        200
+        403
     );
     let token = admin_token(&app).await;
     assert_eq!(

@@ -124,7 +124,7 @@ async fn client_keys_and_their_tokens() {
         3600
     );
     let refresh = pair["refreshToken"].as_str().unwrap().to_owned();
-    let info = app.introspect(&refresh).await;
+    let info = app.introspect_as(&refresh, (&id, &secret)).await;
     assert!(
         info["exp"].as_i64().unwrap() - info["iat"].as_i64().unwrap() >= 364 * 86400,
         "a year"

@@ -280,6 +280,15 @@ impl TestApp {
         r.json()
     }
 
+    /// Introspects a token as the given client.
+    pub async fn introspect_as(&self, token: &str, client: (&str, &str)) -> serde_json::Value {
+        let r = self
+            .post_form("/introspect", &[("token", token)], Some(client))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
     /// The messages in the outbox (`<data_dir>/outbox/*.eml`), oldest first.
     pub fn outbox(&self) -> Vec<String> {
         let dir = self.config.data_dir.join("outbox");

@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use actix_web::test::{self, TestRequest};
-use actix_web::{web, App, HttpResponse};
+use actix_web::test::TestRequest;
 use portcullis::core::tokens::pat;
-use portcullis::routes::extract::Bearer;
 
 use crate::helpers::{jwt_parts, TestApp};
 
@@ -76,8 +74,13 @@ async fn introspection_of_each_token_kind() {
     let info = app.introspect(cc["access_token"].as_str().unwrap()).await;
     assert_eq!(info["sub"], id.as_str());
     assert!(info.get("username").is_none());
-    // Refresh tokens.
-    let info = app.introspect(t["refresh_token"].as_str().unwrap()).await;
+    // Refresh tokens: to the client they were issued to; to any other, inactive (SPEC §9).
+    let refresh = t["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(refresh).await,
+        serde_json::json!({"active": false})
+    );
+    let info = app.introspect_as(refresh, (&id, &secret)).await;
     assert_eq!(info["active"], true);
     assert_eq!(info["token_type"], "refresh_token");
     assert_eq!(info["sub"], uid.as_str());
@@ -135,7 +138,8 @@ async fn revocation_of_each_token_kind() {
     assert_eq!(r.status, 200);
     assert_eq!(app.introspect(access).await["active"], false);
     assert_eq!(
-        app.introspect(t["refresh_token"].as_str().unwrap()).await["active"],
+        app.introspect_as(t["refresh_token"].as_str().unwrap(), (&id, &secret))
+            .await["active"],
         true
     );
     // Refresh token: the grant, with its access tokens.
@@ -187,15 +191,14 @@ async fn revocation_of_each_token_kind() {
         app.introspect(t3["access_token"].as_str().unwrap()).await["active"],
         true
     );
-    // PATs.
+    // A person's PAT was issued to no client: no client may revoke it (SPEC §9).
     let (value, _) = pat::create(&mut app.conn(), app.clock.now_naive(), &uid, "CI", None).unwrap();
-    assert_eq!(
-        app.post_form("/revoke", &[("token", &value)], Some((&id, &secret)))
-            .await
-            .status,
-        200
-    );
-    assert_eq!(app.introspect(&value).await["active"], false);
+    let r = app
+        .post_form("/revoke", &[("token", &value)], Some((&id, &secret)))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "unauthorized_client");
+    assert_eq!(app.introspect(&value).await["active"], true);
 }
 
 #[actix_rt::test]
@@ -248,62 +251,53 @@ async fn a_cut_off_spares_tokens_issued_after_it_in_the_same_second() {
     );
 }
 
-async fn protected(Bearer(p): Bearer) -> HttpResponse {
-    HttpResponse::Ok()
-        .json(serde_json::json!({ "user": p.user_id, "client": p.client_id, "scope": p.scope }))
-}
-
 #[actix_rt::test]
-async fn the_bearer_extractor() {
+async fn bearer_tokens_at_a_protected_route() {
     let (app, uid, id, secret) = setup();
-    let t = password_tokens(&app, &id, &secret).await;
+    let t = app
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "ursula"),
+                ("password", "password1"),
+                ("scope", "openid profile"),
+            ],
+            (&id, &secret),
+        )
+        .await
+        .json();
     let access = t["access_token"].as_str().unwrap();
     let (pat_value, _) =
         pat::create(&mut app.conn(), app.clock.now_naive(), &uid, "CI", None).unwrap();
-    let svc = test::init_service(
-        App::new()
-            .app_data(web::Data::new(app.state.clone()))
-            .route("/protected", web::get().to(protected)),
-    )
-    .await;
     let call = |req: TestRequest| {
-        let svc = &svc;
+        let app = &app;
         async move {
-            let res = test::call_service(svc, req.to_request()).await;
-            let status = res.status().as_u16();
-            let challenge = res
-                .headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap().to_owned());
-            let body: serde_json::Value = test::read_body_json(res).await;
-            (status, challenge, body)
+            let r = app.send(req).await;
+            let challenge = r.header("www-authenticate").map(str::to_owned);
+            (r.status.as_u16(), challenge, r.json())
         }
     };
     for header in [
         format!("Bearer {access}"),
         format!("bearer {access}"),
         format!("Bearer: {access}"),
+        format!("Bearer {pat_value}"),
     ] {
         let (status, _, body) = call(
             TestRequest::get()
-                .uri("/protected")
+                .uri("/userinfo")
                 .insert_header(("Authorization", header.clone())),
         )
         .await;
         assert_eq!(status, 200, "{header}");
-        assert_eq!(body["user"], uid.as_str());
+        assert_eq!(body["sub"], uid.as_str());
     }
-    let (status, _, body) =
-        call(TestRequest::get().uri(&format!("/protected?access_token={pat_value}"))).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["user"], uid.as_str());
-    assert!(body["client"].is_null());
-    let (status, challenge, _) = call(TestRequest::get().uri("/protected")).await;
+    let (status, challenge, _) = call(TestRequest::get().uri("/userinfo")).await;
     assert_eq!(status, 401);
     assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="portcullis""#));
     let (status, challenge, body) = call(
         TestRequest::get()
-            .uri("/protected")
+            .uri("/userinfo")
             .insert_header(("Authorization", "Bearer nope.nope.nope")),
     )
     .await;
@@ -315,7 +309,7 @@ async fn the_bearer_extractor() {
         .await;
     let (status, _, _) = call(
         TestRequest::get()
-            .uri("/protected")
+            .uri("/userinfo")
             .insert_header(("Authorization", format!("Bearer {access}"))),
     )
     .await;

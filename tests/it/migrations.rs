@@ -23,6 +23,7 @@ const TABLES: &[&str] = &[
     "throttle_counters",
     "revocations",
     "email_outbox",
+    "principal_ids",
 ];
 
 fn all_tables_exist(conn: &mut portcullis::db::DbConnection) -> Result<(), String> {
@@ -50,7 +51,7 @@ async fn down_migrations_revert_and_reapply() {
     portcullis::db::revert_all(&mut conn).unwrap();
     assert!(all_tables_exist(&mut conn).is_err());
     let applied = portcullis::db::migrate(&mut conn).unwrap();
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), 3);
     all_tables_exist(&mut conn).unwrap();
 }
 

@@ -378,16 +378,24 @@ impl<'a> DbEndpoint<'a> {
         }
         let g = grants::get(conn, &row.grant_id)?
             .ok_or_else(|| Error::InvalidGrant("the refresh token was revoked".into()))?;
+        let mut scope = row.scope.clone();
         if let Some(user_id) = &g.user_id {
             let user = users::get(conn, user_id)?;
             if user.disabled {
-                return Err(Error::InvalidGrant("the account is disabled".into()));
+                return Err(Error::AccountDisabled);
             }
+            // `admin` lasts only as long as the user's admin flag.
+            scope = super::policy::for_user(&scope, &user);
+        }
+        if scope.is_empty() {
+            return Err(Error::InvalidGrant(
+                "the refresh token has no scope left".into(),
+            ));
         }
         let grant = Grant {
             owner_id: g.user_id.clone().unwrap_or_else(|| g.client_id.clone()),
             client_id: g.client_id.clone(),
-            scope: scope_of(&row.scope).map_err(|_| Error::Internal("stored scope".into()))?,
+            scope: scope_of(&scope).map_err(|_| Error::Internal("stored scope".into()))?,
             redirect_uri: self.placeholder_redirect(),
             // The refresh token's own expiry, not the access token's (oxide-auth #141).
             until: time(row.expires_at),

@@ -204,7 +204,10 @@ pub fn client_credentials(
             "client_credentials is only for confidential clients".into(),
         ));
     }
-    let sub = match &client.owner_id {
+    let scope = policy::scope(client, params.scope.as_deref())?;
+    // A key owned by a user acts for them: its tokens are a user's grant (SPEC §9).
+    policy::check_privileged(client, &scope, client.owner_id.is_some())?;
+    let (sub, scope) = match &client.owner_id {
         Some(owner) => {
             let conn = conn.as_deref_mut().ok_or_else(|| {
                 Error::Internal("client_credentials for an owned key needs the database".into())
@@ -213,11 +216,10 @@ pub fn client_credentials(
             if user.disabled {
                 return Err(Error::InvalidGrant("the key's owner is disabled".into()));
             }
-            owner.clone()
+            (owner.clone(), policy::for_user(&scope, &user))
         }
-        None => client.id.clone(),
+        None => (client.id.clone(), scope),
     };
-    let scope = policy::scope(client, params.scope.as_deref())?;
     let audience = policy::audience(client, &params.resources, ctx.config.default_audience())?;
     let req = Req {
         params,
@@ -486,11 +488,14 @@ pub fn password(
     client: &ClientRow,
     credentials: &Credentials,
     params: &TokenParams,
-    user_id: &str,
+    user: &crate::core::users::User,
     auth_time: Timestamp,
 ) -> Result<TokenResponse, Error> {
     check_password_client(client)?;
     let scope = policy::scope(client, params.scope.as_deref())?;
+    policy::check_privileged(client, &scope, true)?;
+    let scope = policy::for_user(&scope, user);
+    let user_id = user.id.as_str();
     let audience = policy::audience(client, &params.resources, ctx.config.default_audience())?;
     let flow = Flow::Password {
         user_id: user_id.to_owned(),
@@ -566,12 +571,14 @@ pub fn issue_for_user(
 }
 
 /// Refreshes with the refresh token alone (its grant's client, no client authentication):
-/// for older APIs whose refresh requests carry no client credentials. Rotation and reuse
-/// detection as everywhere.
+/// for older APIs whose refresh requests carry no client credentials. Only a token whose
+/// client `accepts` (the door's own families, SPEC §9) is refreshed; any other is
+/// `invalid_grant`, exactly like an unknown one. Rotation and reuse detection as everywhere.
 pub fn refresh_by_holder(
     conn: &mut DbConnection,
     ctx: &Ctx,
     params: &TokenParams,
+    accepts: fn(&ClientRow) -> bool,
 ) -> Result<TokenResponse, Error> {
     let value = params
         .refresh_token
@@ -582,7 +589,10 @@ pub fn refresh_by_holder(
     let grant = crate::core::grants::get(conn, &row.grant_id)?
         .ok_or_else(|| Error::InvalidGrant("the refresh token is invalid".into()))?;
     let client = crate::core::clients::get(conn, &grant.client_id)
-        .map_err(|_| Error::InvalidGrant("the refresh token's client is gone".into()))?;
+        .map_err(|_| Error::InvalidGrant("the refresh token is invalid".into()))?;
+    if !accepts(&client) {
+        return Err(Error::InvalidGrant("the refresh token is invalid".into()));
+    }
     let credentials = Credentials::None {
         client_id: client.id.clone(),
     };

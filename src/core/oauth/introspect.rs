@@ -64,11 +64,13 @@ pub fn access_token(claims: AccessClaims, username: Option<String>) -> AccessAns
     }
 }
 
-/// The answer for an opaque token: a personal access token or a refresh token.
+/// The answer for an opaque token: a personal access token, or a refresh token when `caller`
+/// is the client it was issued to (SPEC §9; to any other client it is inactive).
 pub fn opaque(
     conn: &mut DbConnection,
     now: Timestamp,
     issuer: &str,
+    caller: &str,
     token: &str,
 ) -> Result<Value, Error> {
     if pat::looks_like_pat(token) {
@@ -98,7 +100,7 @@ pub fn opaque(
     if refresh::usable(conn, &row, now)?.is_err() {
         return Ok(inactive());
     }
-    let Some(g) = grants::get(conn, &row.grant_id)? else {
+    let Some(g) = grants::get(conn, &row.grant_id)?.filter(|g| g.client_id == caller) else {
         return Ok(inactive());
     };
     let mut out = json!({

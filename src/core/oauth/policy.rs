@@ -1,6 +1,8 @@
 //! Which scopes and audiences a token may carry.
 
 use crate::core::clients::ClientRow;
+use crate::core::principal::scopes::{ACCOUNT, ADMIN};
+use crate::core::users::User;
 use crate::core::{validate, Error};
 
 /// Scopes that mean something only for a user's sign-in, left out of a client's default scope.
@@ -33,6 +35,38 @@ pub fn scope(client: &ClientRow, requested: Option<&str>) -> Result<String, Erro
             .collect::<Vec<_>>()
             .join(" ")),
     }
+}
+
+/// The privileged scopes of SPEC §9: `account` goes only to trusted (first-party) clients;
+/// `admin` in a grant for a user (`user_grant`) only through a trusted client. A client acting
+/// for itself gets `admin` when it is registered with it. `invalid_scope` otherwise.
+pub fn check_privileged(client: &ClientRow, scope: &str, user_grant: bool) -> Result<(), Error> {
+    for s in scope.split_whitespace() {
+        if s == ACCOUNT && !client.trusted {
+            return Err(Error::InvalidScope(
+                "the account scope is only for trusted (first-party) clients".into(),
+            ));
+        }
+        if s == ADMIN && user_grant && !client.trusted {
+            return Err(Error::InvalidScope(
+                "the admin scope is only for trusted (first-party) clients".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A user's grant carries `admin` only while the user has the admin flag: the scope without it
+/// otherwise (a narrower scope than asked, RFC 6749 §3.3).
+pub fn for_user(scope: &str, user: &User) -> String {
+    if user.is_admin || !scope.split_whitespace().any(|s| s == ADMIN) {
+        return scope.to_owned();
+    }
+    scope
+        .split_whitespace()
+        .filter(|s| *s != ADMIN)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The audience of access tokens: the requested RFC 8707 resources when each is registered for

@@ -22,6 +22,9 @@ pub struct AccessClaims {
     pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
+    /// Not before (never set by this server; honoured when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
     pub client_id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -76,6 +79,25 @@ impl Audience {
             Audience::Many(v) => v.iter().any(|a| a == aud),
         }
     }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Audience::One(a) => vec![a.clone()],
+            Audience::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The audience a token gets: the requested one, plus the issuer when a scope makes the token
+/// a credential for this server (`openid`, `account`, `admin`: SPEC §9), without repeats.
+pub fn audience_with_issuer(mut audience: Vec<String>, scope: &str, issuer: &str) -> Vec<String> {
+    let for_us = scope
+        .split_whitespace()
+        .any(|s| super::principal::scopes::FOR_THIS_SERVER.contains(&s));
+    if for_us && !audience.iter().any(|a| a == issuer) {
+        audience.push(issuer.to_owned());
+    }
+    audience
 }
 
 /// What an access token says; `sign_access_token` adds `iss`, times and `jti`.
@@ -109,12 +131,14 @@ pub fn sign_access_token(
         .ok_or_else(|| Error::Internal("no signing key is active".into()))?;
     let iat_ms = now.and_utc().timestamp_millis();
     let iat = iat_ms.div_euclid(1000);
+    let audience = audience_with_issuer(req.audience, &req.scope, issuer);
     let claims = AccessClaims {
         iss: issuer.to_owned(),
         sub: req.sub,
-        aud: Audience::from_list(req.audience),
+        aud: Audience::from_list(audience),
         exp: iat + req.ttl as i64,
         iat,
+        nbf: None,
         jti: super::crypto::random_token(16),
         client_id: req.client_id,
         scope: req.scope,
@@ -185,17 +209,38 @@ pub fn verify_signature(keys: &KeySet, token: &str) -> Result<AccessClaims, Erro
         .map_err(|_| invalid("the token claims are malformed"))
 }
 
-/// What depends on this server and the time: the issuer and the expiry.
+/// Seconds a token's `iat` or `nbf` may lie in the future (clock skew between nodes).
+pub const CLOCK_LEEWAY: i64 = 60;
+
+/// What depends on this server and the time: the issuer, the expiry, and `iat` and `nbf` not
+/// in the future (with [`CLOCK_LEEWAY`]).
 pub fn check_claims(claims: &AccessClaims, issuer: &str, now: Timestamp) -> Result<(), Error> {
     if claims.iss != issuer {
         return Err(Error::InvalidToken(
             "the token was issued by another server".into(),
         ));
     }
-    if claims.exp <= now.and_utc().timestamp() {
+    let now = now.and_utc().timestamp();
+    if claims.exp <= now {
         return Err(Error::InvalidToken("the token has expired".into()));
     }
+    if claims.iat > now + CLOCK_LEEWAY || claims.nbf.is_some_and(|nbf| nbf > now + CLOCK_LEEWAY) {
+        return Err(Error::InvalidToken("the token is not valid yet".into()));
+    }
     Ok(())
+}
+
+/// Whether a token is a credential for this server's own routes (userinfo, the account
+/// routes, the admin API): its `aud` contains the issuer (SPEC §9 "Audience").
+pub fn for_this_server(claims: &AccessClaims, issuer: &str) -> Result<(), Error> {
+    if claims.aud.contains(issuer) {
+        Ok(())
+    } else {
+        Err(Error::InvalidToken(
+            "the token was issued for another audience; it is not a credential for this server"
+                .into(),
+        ))
+    }
 }
 
 /// `now + secs`, saturating.

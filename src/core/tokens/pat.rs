@@ -10,8 +10,9 @@ use crate::db::DbConnection;
 
 /// The prefix of every personal access token.
 pub const PREFIX: &str = "pcat_";
-/// The scope a personal access token carries: it acts as its user.
-pub const SCOPE: &str = "openid profile email address";
+/// The scope a personal access token carries: it acts on its user's account, never as an
+/// admin (SPEC §9).
+pub const SCOPE: &str = super::super::principal::scopes::ACCOUNT;
 
 /// A stored personal access token (never its value).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]

@@ -3,11 +3,11 @@
 
 use actix_web::{web, HttpResponse};
 
-use super::auth::Admin;
 use super::dto::*;
 use super::error::ApiResult;
 use crate::core::clients::{self, ClientUpdate, NewClient};
 use crate::core::secrets;
+use crate::routes::auth::Admin;
 use crate::state::AppState;
 
 /// Every client.

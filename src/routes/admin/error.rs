@@ -29,9 +29,12 @@ impl ResponseError for ApiError {
             | Error::InvalidScope(_)
             | Error::InvalidTarget(_)
             | Error::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
-            Error::InvalidToken(_) | Error::InvalidGrant(_) | Error::InvalidClient(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            Error::InvalidToken(_)
+            | Error::InvalidGrant(_)
+            | Error::InvalidClient(_)
+            | Error::LoginRequired(_)
+            | Error::AccountDisabled
+            | Error::EmailNotVerified => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
                 StatusCode::FORBIDDEN
             }
@@ -45,16 +48,20 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let code = match status {
-            StatusCode::BAD_REQUEST => "invalid_request",
-            StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::FORBIDDEN => "forbidden",
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::CONFLICT => "conflict",
-            StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        let code = match (status, &self.0) {
+            (_, Error::LoginRequired(_)) => "login_required",
+            (StatusCode::BAD_REQUEST, _) => "invalid_request",
+            (StatusCode::UNAUTHORIZED, _) => "unauthorized",
+            (StatusCode::FORBIDDEN, _) => "forbidden",
+            (StatusCode::NOT_FOUND, _) => "not_found",
+            (StatusCode::CONFLICT, _) => "conflict",
+            (StatusCode::TOO_MANY_REQUESTS, _) => "too_many_requests",
             _ => return crate::routes::error::from_core(&self.0),
         };
         let mut res = crate::routes::error::json_error(status, code, &self.0.to_string());
+        if let Error::Throttled { retry_after } = &self.0 {
+            res = crate::routes::error::retry_after(res, *retry_after);
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 actix_web::http::header::WWW_AUTHENTICATE,

@@ -2,12 +2,12 @@
 
 use actix_web::{web, HttpResponse};
 
-use super::auth::Admin;
 use super::dto::*;
 use super::error::{ApiError, ApiResult};
 use crate::config::SigningAlg;
 use crate::core::events::{self, EventQuery};
 use crate::core::{acl, keys, Error};
+use crate::routes::auth::Admin;
 use crate::state::AppState;
 
 /// Signing keys and their states.

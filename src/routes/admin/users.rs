@@ -3,13 +3,13 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::Admin;
 use super::dto::*;
 use super::error::{ApiError, ApiResult};
 use crate::core::users::{self, NewUser, UserUpdate};
 use crate::core::{accounts as core_accounts, password, Error};
+use crate::routes::auth::Admin;
 use crate::routes::extract::client_ip;
-use crate::services::accounts;
+use crate::services::{accounts, notices};
 use crate::state::AppState;
 
 fn limit(v: Option<i64>, default: i64) -> Result<i64, ApiError> {
@@ -111,10 +111,17 @@ pub async fn update(
         entity_type: None,
     };
     let uid = id.clone();
-    let mut user = state
+    let (before, mut user) = state
         .db
-        .run(move |conn| users::update(conn, now, &uid, change))
+        .run(move |conn| {
+            let before = users::get(conn, &uid)?;
+            Ok((before, users::update(conn, now, &uid, change)?))
+        })
         .await?;
+    if user.email_key != before.email_key {
+        // The old address is told; the new one is asked to confirm (unless marked verified).
+        notices::email_changed(&state, &before, &user).await?;
+    }
     if let Some(p) = b.password {
         let hash = state.passwords.hash(p).await?;
         let ttl = state.config.revocation_ttl();

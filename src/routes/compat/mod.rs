@@ -71,11 +71,3 @@ pub async fn read_json<T: DeserializeOwned>(
     };
     serde_json::from_slice(body).map_err(|e| JsonError::Invalid(format!("invalid JSON body: {e}")))
 }
-
-/// Mounts every compatibility door.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    mongoose::configure(cfg);
-    esalerugs::configure(cfg);
-    bloq::configure(cfg);
-    cloudtrax::configure(cfg);
-}

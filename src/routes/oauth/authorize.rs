@@ -2,6 +2,7 @@
 //! send the person through sign-in, terms and consent as needed, then redirect to the client
 //! with a code (or an error) and `iss` (RFC 9207).
 
+use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -166,13 +167,14 @@ async fn issue(state: &AppState, v: Validated, signed_in: SignedIn) -> HttpRespo
 }
 
 /// The authorization endpoint, GET: the query's parameters.
-pub async fn authorize(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn authorize(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let pairs = pairs_of(req.query_string());
     run(&req, &state, pairs).await
 }
 
 /// The POST variant: the body's parameters.
 pub async fn authorize_post(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -294,6 +296,7 @@ async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) 
 
 /// `POST /consent`: the person's decision on the consent page.
 pub async fn decide(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
 
+use crate::routes::auth::Public;
 use actix_web::{web, HttpResponse};
 
 use crate::state::AppState;
@@ -13,11 +14,11 @@ fn document(body: &bytes::Bytes) -> HttpResponse {
 }
 
 /// OpenID Connect Discovery 1.0.
-pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+pub async fn openid_configuration(_: Public, state: web::Data<AppState>) -> HttpResponse {
     document(&state.discovery.0)
 }
 
 /// RFC 8414 authorization server metadata.
-pub async fn oauth_authorization_server(state: web::Data<AppState>) -> HttpResponse {
+pub async fn oauth_authorization_server(_: Public, state: web::Data<AppState>) -> HttpResponse {
     document(&state.discovery.1)
 }

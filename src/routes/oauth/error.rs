@@ -20,7 +20,9 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
                 .insert_header(("Pragma", "no-cache"))
                 .json(serde_json::json!({ "error": "invalid_client", "error_description": e.to_string() }));
         }
-        Error::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
+        Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified => {
+            (StatusCode::BAD_REQUEST, "invalid_grant")
+        }
         Error::UnauthorizedClient(_) => (StatusCode::BAD_REQUEST, "unauthorized_client"),
         Error::UnsupportedGrantType(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
         Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
@@ -41,6 +43,7 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
         }
         Error::NotFound(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "invalid_request"),
+        Error::LoginRequired(_) => (StatusCode::UNAUTHORIZED, "login_required"),
         Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => {
             return crate::routes::error::from_core(e);
         }
@@ -68,7 +71,19 @@ pub fn bearer_error(e: &Error) -> HttpResponse {
             return crate::routes::error::from_core(e);
         }
         Error::InvalidToken(m) if m.is_empty() => (StatusCode::UNAUTHORIZED, None),
-        _ => (StatusCode::UNAUTHORIZED, Some("invalid_token")),
+        Error::LoginRequired(_) => (StatusCode::UNAUTHORIZED, Some("login_required")),
+        Error::Invalid { .. }
+        | Error::NotFound(_)
+        | Error::Conflict(_)
+        | Error::InvalidClient(_)
+        | Error::InvalidGrant(_)
+        | Error::UnauthorizedClient(_)
+        | Error::UnsupportedGrantType(_)
+        | Error::InvalidScope(_)
+        | Error::InvalidTarget(_)
+        | Error::AccountDisabled
+        | Error::EmailNotVerified
+        | Error::InvalidToken(_) => (StatusCode::UNAUTHORIZED, Some("invalid_token")),
     };
     let challenge = match code {
         Some(code) => format!(

@@ -1,11 +1,12 @@
 //! `/jwks`: the public signing keys (next, active and recently retired).
 
+use crate::routes::auth::Public;
 use actix_web::{web, HttpResponse};
 
 use crate::state::AppState;
 
 /// The JWK set. Cacheable for as long as a new key is published before it signs.
-pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+pub async fn jwks(_: Public, state: web::Data<AppState>) -> HttpResponse {
     let keys = state.keys.current(&state).await;
     HttpResponse::Ok()
         .content_type("application/jwk-set+json")

@@ -2,6 +2,7 @@
 //! session ends and the browser goes to the registered `post_logout_redirect_uri` with
 //! `state`, or to a signed-out page.
 
+use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -121,7 +122,7 @@ fn finish(state: &AppState, l: &Logout) -> HttpResponse {
 }
 
 /// GET: asks for confirmation (or, with no session, goes straight on).
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -148,6 +149,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 
 /// POST: the confirmation; ends the session.
 pub async fn submit(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,

@@ -1,31 +1,25 @@
-//! `POST /revoke` (RFC 7009): for authenticated confidential clients; 200 for unknown tokens.
+//! `POST /revoke` (RFC 7009): for authenticated confidential clients, and only their own
+//! tokens (others: `unauthorized_client`); 200 for unknown tokens.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use super::error::oauth_error;
-use super::introspect::confidential_client;
-use super::token::body_error;
 use crate::core::Error;
-use crate::routes::extract::Form;
+use crate::routes::auth::ConfidentialClient;
 use crate::services::tokens;
 use crate::state::AppState;
 
 /// The revocation endpoint.
 pub async fn revoke(
-    req: HttpRequest,
-    payload: web::Payload,
+    ConfidentialClient(c): ConfidentialClient,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match Form::read(&req, payload, state.config.body_limit).await {
-        Ok(f) => f,
-        Err(e) => return body_error(e),
-    };
     let result = async {
-        let client = confidential_client(&req, &form, &state).await?;
-        let token = form
+        let token = c
+            .form
             .get("token")
             .ok_or_else(|| Error::InvalidRequest("token is required".into()))?;
-        tokens::revoke(&state, &client, token).await
+        tokens::revoke(&state, &c.client, token).await
     }
     .await;
     match result {

@@ -1,76 +1,42 @@
-//! `GET|POST /userinfo` (OIDC Core §5.3): the bearer token in the header or the form body
-//! (RFC 6750 §2.1-2.2, not both); claims by scope; RFC 6750 errors.
+//! `GET|POST /userinfo` (OIDC Core §5.3): the `UserInfo` policy reads the bearer token (header,
+//! or form body on POST) and admits `openid` or `account` tokens of a user; claims by scope.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::bearer_error;
-use crate::core::{oidc, Error};
-use crate::routes::extract::{bearer_from_header, client_ip, Form};
-use crate::services::tokens;
+use crate::core::oidc;
+use crate::core::principal::scopes;
+use crate::routes::auth::UserInfo;
+use crate::routes::extract::client_ip;
 use crate::state::AppState;
 
 /// GET: the token in the `Authorization` header.
-pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let token = bearer_from_header(&req);
-    answer(&req, &state, token).await
+pub async fn get(who: UserInfo, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    answer(who, &req, &state).await
 }
 
 /// POST: the token in the header or as `access_token` in a form body.
-pub async fn post(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let header = bearer_from_header(&req);
-    let is_form = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    let body_token = if is_form {
-        match Form::read(&req, payload, state.config.body_limit).await {
-            Ok(f) => f.get_owned("access_token"),
-            Err(e) => return bearer_error(&Error::InvalidRequest(e.to_string())),
-        }
-    } else {
-        None
-    };
-    if header.is_some() && body_token.is_some() {
-        return bearer_error(&Error::InvalidRequest(
-            "send the token in one place only".into(),
-        ));
-    }
-    answer(&req, &state, header.or(body_token)).await
+pub async fn post(who: UserInfo, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    answer(who, &req, &state).await
 }
 
-async fn answer(req: &HttpRequest, state: &AppState, token: Option<String>) -> HttpResponse {
-    let Some(token) = token else {
-        return bearer_error(&Error::InvalidToken(String::new()));
-    };
-    let principal = match tokens::authenticate_bearer(state, &token).await {
-        Ok(p) => p,
-        Err(e) => return bearer_error(&e),
-    };
-    let Some(user_id) = principal.user_id.clone() else {
-        return bearer_error(&Error::InsufficientScope(
-            "the token does not act for a user".into(),
-        ));
-    };
-    if !principal.has_scope("openid") {
-        return bearer_error(&Error::InsufficientScope(
-            "the token lacks the openid scope".into(),
-        ));
-    }
+async fn answer(who: UserInfo, req: &HttpRequest, state: &AppState) -> HttpResponse {
     let now = state.clock.now_naive();
     let ip = client_ip(req, &state.config);
-    let client_id = principal.client_id.clone();
-    let scope = principal.scope.clone();
+    let p = who.principal;
+    // A first-party account credential sees every claim of its user.
+    let granted: Vec<String> = if p.has(scopes::ACCOUNT) {
+        ["openid", "profile", "email", "address"]
+            .map(str::to_owned)
+            .to_vec()
+    } else {
+        p.scopes.clone()
+    };
+    let user = who.user;
+    let client_id = p.client_id.clone();
     let result = state
         .db
-        .run(move |conn| oidc::userinfo_for(conn, now, &user_id, client_id, &scope, ip))
+        .run(move |conn| oidc::userinfo_for(conn, now, &user, client_id, &granted, ip))
         .await;
     match result {
         Ok(claims) => HttpResponse::Ok()

@@ -14,8 +14,9 @@ use crate::core::time::rfc3339;
 use crate::core::tokens::pat;
 use crate::core::{sessions, users, Error};
 use crate::paths;
+use crate::routes::auth::Session;
 use crate::routes::extract::{client_ip, Form};
-use crate::services::accounts as account_services;
+use crate::services::{accounts as account_services, notices};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -65,13 +66,6 @@ fn notice(code: &str) -> Option<&'static str> {
         "app-revoked" => "The app's access is removed.",
         _ => return None,
     })
-}
-
-fn to_signin() -> HttpResponse {
-    see_other(
-        &format!("{}?return_to={}", paths::SIGNIN, "%2Faccount"),
-        Vec::new(),
-    )
 }
 
 async fn page(
@@ -148,16 +142,12 @@ async fn page(
 }
 
 /// The account page.
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match session::current(&req, &state).await {
-        Ok(Some(s)) => page(&req, &state, &s, StatusCode::OK, None).await,
-        Ok(None) => to_signin(),
-        Err(_) => error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "Please try again.",
-        ),
-    }
+pub async fn show(
+    Session(s): Session,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    page(&req, &state, &s, StatusCode::OK, None).await
 }
 
 fn done(code: &str) -> HttpResponse {
@@ -166,6 +156,7 @@ fn done(code: &str) -> HttpResponse {
 
 /// A form on the account page.
 pub async fn action(
+    Session(s): Session,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -174,17 +165,6 @@ pub async fn action(
     let form = match Form::read(&req, payload, state.config.body_limit).await {
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string()),
-    };
-    let s = match session::current(&req, &state).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return to_signin(),
-        Err(_) => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Please try again.",
-            )
-        }
     };
     if !csrf_ok(&req, form.get("csrf")) {
         return page(
@@ -224,17 +204,12 @@ pub async fn action(
                 .map(|_| done("profile-saved"))
         }
         "email" => {
+            // A sensitive change: the current password proves the person (SPEC §9).
+            let ip = client_ip(&req, &state.config);
+            let current = form.get("current_password").unwrap_or_default();
             let email = text("email").unwrap_or_default();
-            match state
-                .db
-                .run(move |conn| accounts::change_email(conn, now, &uid, &email))
-                .await
-            {
-                Ok(user) if user.email_verified_at.is_none() => {
-                    account_services::send_verification(&state, &user)
-                        .await
-                        .map(|_| done("email-changed"))
-                }
+            match account_services::change_email(&state, &s.user, current, &email, &ip).await {
+                Ok(user) if user.email_key != s.user.email_key => Ok(done("email-changed")),
                 Ok(_) => Ok(done("profile-saved")),
                 Err(e) => Err(e),
             }
@@ -276,12 +251,23 @@ pub async fn action(
         "tokens" => {
             let description = text("description").unwrap_or_default();
             let d = description.clone();
-            match state
+            let created = state
                 .db
                 .run(move |conn| pat::create(conn, now, &uid, &d, None))
+                .await;
+            let created = match created {
+                Ok((value, _)) => notices::credential_created(
+                    &state,
+                    &s.user,
+                    "personal access token",
+                    &description,
+                )
                 .await
-            {
-                Ok((value, _)) => Ok(render(
+                .map(|_| value),
+                Err(e) => Err(e),
+            };
+            match created {
+                Ok(value) => Ok(render(
                     StatusCode::OK,
                     &TokenCreated {
                         token: &value,
@@ -371,7 +357,7 @@ pub async fn action(
             )
             .await
         }
-        Err(Error::Throttled { .. }) => {
+        Err(Error::Throttled { retry_after }) => crate::routes::error::retry_after(
             page(
                 &req,
                 &state,
@@ -379,8 +365,9 @@ pub async fn action(
                 StatusCode::TOO_MANY_REQUESTS,
                 Some("Too many attempts. Try again later."),
             )
-            .await
-        }
+            .await,
+            retry_after,
+        ),
         Err(e) => {
             tracing::error!(error = %e, "account action failed");
             error_page(

@@ -54,6 +54,9 @@ pub fn consent_page(
         scopes: v
             .scope
             .split_whitespace()
+            // Never reachable (validation refuses them for untrusted clients, and trusted ones
+            // skip consent), and never to be shown: SPEC §9.
+            .filter(|s| !crate::core::principal::scopes::PRIVILEGED.contains(s))
             .map(|s| (s, describe(s)))
             .collect(),
         authz,

@@ -1,14 +1,15 @@
 //! Server-rendered pages for people (askama templates under `templates/pages/`): sign-in,
 //! terms, consent, sign-out, errors. Every form carries a CSRF token; pages are `no-store`.
 
-mod account;
-mod consent;
-mod recovery;
+pub(crate) mod account;
+pub(crate) mod consent;
+pub(crate) mod recovery;
 pub mod session;
-mod signin;
-mod signup;
-mod terms;
+pub(crate) mod signin;
+pub(crate) mod signup;
+pub(crate) mod terms;
 
+use crate::routes::auth::Public;
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -18,50 +19,6 @@ use crate::paths;
 use crate::state::AppState;
 
 pub use consent::consent_page;
-
-/// Mounts the pages and `/static`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::HOME, web::get().to(home))
-        .route(
-            &format!("{}/portcullis.css", paths::STATIC),
-            web::get().to(stylesheet),
-        )
-        .service(
-            web::resource(paths::SIGNIN)
-                .route(web::get().to(signin::show))
-                .route(web::post().to(signin::submit)),
-        )
-        .service(
-            web::resource(paths::TERMS)
-                .route(web::get().to(terms::show))
-                .route(web::post().to(terms::submit)),
-        )
-        .service(
-            web::resource(paths::SIGNUP)
-                .route(web::get().to(signup::show))
-                .route(web::post().to(signup::submit)),
-        )
-        .route(paths::VERIFY_EMAIL, web::get().to(recovery::verify))
-        .route(
-            &format!("{}/resend", paths::VERIFY_EMAIL),
-            web::post().to(recovery::resend),
-        )
-        .service(
-            web::resource(paths::FORGOT_PASSWORD)
-                .route(web::get().to(recovery::forgot))
-                .route(web::post().to(recovery::forgot_submit)),
-        )
-        .service(
-            web::resource(paths::RESET_PASSWORD)
-                .route(web::get().to(recovery::reset))
-                .route(web::post().to(recovery::reset_submit)),
-        )
-        .route(paths::ACCOUNT, web::get().to(account::show))
-        .route(
-            &format!("{}/actions/{{action:.+}}", paths::ACCOUNT),
-            web::post().to(account::action),
-        );
-}
 
 #[derive(Template)]
 #[template(path = "pages/home.html")]
@@ -131,6 +88,52 @@ pub fn query_param(req: &actix_web::HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A refusal at a page: no session is a redirect to sign-in (and back here for a page), other
+/// refusals are error pages.
+pub fn refusal(req: &actix_web::HttpRequest, e: &crate::core::Error) -> HttpResponse {
+    use crate::core::Error;
+    match e {
+        Error::InvalidToken(_) => {
+            let back = match *req.method() {
+                actix_web::http::Method::GET => req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_else(|| paths::ACCOUNT.to_owned()),
+                _ => paths::ACCOUNT.to_owned(),
+            };
+            let target = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", &back)
+                .finish();
+            see_other(&format!("{}?{target}", paths::SIGNIN), Vec::new())
+        }
+        Error::Throttled { retry_after } => crate::routes::error::retry_after(
+            error_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                "Please wait a little and try again.",
+            ),
+            *retry_after,
+        ),
+        Error::Invalid { .. } | Error::InvalidRequest(_) => {
+            error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string())
+        }
+        Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => {
+            tracing::error!(error = %e, "page failed");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Please try again.",
+            )
+        }
+        _ => error_page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "You may not do this here.",
+        ),
+    }
+}
+
 /// An HTML error page.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     render(status, &ErrorPage { title, message }, Vec::new())
@@ -148,7 +151,11 @@ pub fn see_other(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse 
 }
 
 /// The landing page: what this server is, where its metadata lives, who is signed in.
-async fn home(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn home(
+    _: Public,
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let discovery = state.config.url(paths::OPENID_CONFIGURATION);
     let signed_in = session::current(&req, &state).await.ok().flatten();
     let user = signed_in
@@ -166,7 +173,7 @@ async fn home(req: actix_web::HttpRequest, state: web::Data<AppState>) -> HttpRe
 }
 
 /// The stylesheet, compiled into the binary so a single file deploys.
-async fn stylesheet() -> HttpResponse {
+pub(crate) async fn stylesheet(_: Public) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))

@@ -2,6 +2,7 @@
 //! same answer) and `/reset-password?token=..` (a new password, every session and token
 //! revoked, signed in afresh).
 
+use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -55,7 +56,7 @@ fn expired_link() -> HttpResponse {
 }
 
 /// Verifies an address from the link in its email.
-pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn verify(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(token) = query_param(&req, "token") else {
         return expired_link();
     };
@@ -85,6 +86,7 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 /// Sends a new verification link (from the sign-in page when verification is required).
 /// Always answers the same way.
 pub async fn resend(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -105,7 +107,7 @@ pub async fn resend(
 }
 
 /// The forgot-password form.
-pub async fn forgot(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn forgot(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let (token, cookie) = csrf(&req, &state.config);
     render(
         StatusCode::OK,
@@ -119,6 +121,7 @@ pub async fn forgot(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 
 /// Sends a reset link if the account exists; the answer never tells.
 pub async fn forgot_submit(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -139,11 +142,14 @@ pub async fn forgot_submit(
     let ip = client_ip(&req, &state.config);
     match accounts::request_reset(&state, &email, &ip).await {
         Ok(()) | Err(Error::Invalid { .. }) => {}
-        Err(Error::Throttled { .. }) => {
-            return error_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many requests",
-                "Try again later.",
+        Err(Error::Throttled { retry_after }) => {
+            return crate::routes::error::retry_after(
+                error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many requests",
+                    "Try again later.",
+                ),
+                retry_after,
             );
         }
         Err(e) => tracing::error!(error = %e, "password reset request failed"),
@@ -156,7 +162,7 @@ pub async fn forgot_submit(
 }
 
 /// The new-password form (the link is checked, not spent).
-pub async fn reset(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn reset(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(token) = query_param(&req, "token") else {
         return expired_link();
     };
@@ -191,6 +197,7 @@ pub async fn reset(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
 
 /// Sets the new password, revokes everything, signs in afresh.
 pub async fn reset_submit(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,

@@ -1,6 +1,7 @@
 //! `GET|POST /signin`: username, email or id and password; throttled; one message for every
 //! failure so nothing reveals whether an account exists.
 
+use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -58,7 +59,7 @@ fn page_with(
 }
 
 /// The sign-in form.
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let return_to = safe_return(
         super::query_param(&req, "return_to")
             .as_deref()
@@ -70,6 +71,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 
 /// Checks the password, starts a session, and goes on (to the terms first when needed).
 pub async fn submit(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -124,7 +126,7 @@ pub async fn submit(
             }
             return res;
         }
-        Err(Error::InvalidGrant(m)) if m.contains("disabled") => {
+        Err(Error::AccountDisabled) => {
             return page(
                 &req,
                 &state,
@@ -134,7 +136,7 @@ pub async fn submit(
                 Some("This account is disabled."),
             );
         }
-        Err(Error::InvalidGrant(m)) if m.contains("not verified") => {
+        Err(Error::EmailNotVerified) => {
             return page_with(
                 &req,
                 &state,

@@ -1,6 +1,7 @@
 //! `GET|POST /signup` (when registration is open): create an account, send the verification
 //! email, sign in (unless verified email is required first).
 
+use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -34,7 +35,7 @@ fn closed() -> HttpResponse {
 }
 
 /// The sign-up form.
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if state.config.registration != Registration::Open {
         return closed();
     }
@@ -57,6 +58,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 
 /// Creates the account.
 pub async fn submit(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -117,10 +119,13 @@ pub async fn submit(
             };
             return again(StatusCode::CONFLICT, msg);
         }
-        Err(Error::Throttled { .. }) => {
-            return again(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many new accounts from your network. Try again later.",
+        Err(Error::Throttled { retry_after }) => {
+            return crate::routes::error::retry_after(
+                again(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many new accounts from your network. Try again later.",
+                ),
+                retry_after,
             );
         }
         Err(e) => {

@@ -1,6 +1,7 @@
 //! `GET|POST /terms`: accepting the configured terms version before a browser sign-in
 //! completes.
 
+use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -30,7 +31,7 @@ fn signin_redirect(return_to: &str) -> HttpResponse {
 }
 
 /// The terms page (for a signed-in person).
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let return_to = safe_return(
         url::form_urlencoded::parse(req.query_string().as_bytes())
             .find(|(k, _)| k == "return_to")
@@ -65,6 +66,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 
 /// Records acceptance and goes on; declining signs out.
 pub async fn submit(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,

@@ -13,7 +13,9 @@ pub fn render(e: &Error) -> HttpResponse {
         | Error::InvalidRequest(_)
         | Error::UnsupportedGrantType(_)
         | Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-        Error::InvalidGrant(_) => (StatusCode::UNAUTHORIZED, "invalid_grant"),
+        Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified => {
+            (StatusCode::UNAUTHORIZED, "invalid_grant")
+        }
         Error::InvalidClient(_) => (StatusCode::UNAUTHORIZED, "invalid_client"),
         Error::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
@@ -21,19 +23,12 @@ pub fn render(e: &Error) -> HttpResponse {
         }
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-        Error::Throttled { retry_after } => {
-            let mut res = json_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                &e.to_string(),
-            );
-            if let Ok(v) = retry_after.to_string().parse() {
-                res.headers_mut()
-                    .insert(actix_web::http::header::RETRY_AFTER, v);
-            }
-            return res;
-        }
-        _ => return crate::routes::error::from_core(e),
+        Error::InvalidTarget(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        Error::LoginRequired(_) => (StatusCode::UNAUTHORIZED, "login_required"),
+        Error::Throttled { .. }
+        | Error::Unavailable(_)
+        | Error::Internal(_)
+        | Error::Database(_) => return crate::routes::error::from_core(e),
     };
     json_error(status, code, &e.to_string())
 }

@@ -8,20 +8,21 @@ use serde_json::{json, Value};
 
 use super::dto::*;
 use super::error::render;
-use super::{convert, ACCOUNT_TOKEN_TTL, CLIENT, CLIENT_REFRESH_TTL};
+use super::{convert, ACCOUNT_TOKEN_TTL, CLIENT_REFRESH_TTL, DOOR};
 use crate::core::client_auth::Credentials;
-use crate::core::clients::{self, NewClient};
+use crate::core::clients::{self, ClientRow, NewClient};
 use crate::core::oauth::TokenParams;
+use crate::core::principal::Principal;
 use crate::core::time::rfc3339;
 use crate::core::users::User;
 use crate::core::{accounts as core_accounts, crypto, events, Error};
 use crate::db::schema::clients as clients_t;
+use crate::routes::auth::{Account, Public, UserPassword};
 use crate::routes::compat::{read_json, JsonError};
 use crate::routes::error::json_error;
-use crate::routes::extract::{basic_auth, bearer_from_header, client_ip};
-use crate::services::accounts;
-use crate::services::callers::{self, Caller};
+use crate::routes::extract::client_ip;
 use crate::services::tokens::{self, TokenOptions};
+use crate::services::{accounts, notices};
 use crate::state::AppState;
 
 const NAME: &str = "bloq";
@@ -39,29 +40,33 @@ fn json_error_of(e: JsonError) -> HttpResponse {
     }
 }
 
-/// A request made with a user's account token: who, and how to record it.
+/// A request made with a user's credentials: who, and how to record it.
 struct UserCall {
-    caller: Caller,
+    principal: Principal,
     user: User,
     started: (chrono::DateTime<chrono::Utc>, Instant),
 }
 
-async fn user_call(req: &HttpRequest, state: &AppState) -> Result<UserCall, HttpResponse> {
-    let started = (chrono::Utc::now(), Instant::now());
-    let token = bearer_from_header(req).ok_or_else(|| {
-        render(&Error::InvalidToken(
-            "an account access token is required".into(),
-        ))
-    })?;
-    let caller = callers::by_token(state, &token)
-        .await
-        .map_err(|e| render(&e))?;
-    let user = caller.require_user().map_err(|e| render(&e))?.clone();
-    Ok(UserCall {
-        caller,
-        user,
-        started,
-    })
+impl UserCall {
+    fn new(principal: Principal, user: User) -> UserCall {
+        UserCall {
+            principal,
+            user,
+            started: (chrono::Utc::now(), Instant::now()),
+        }
+    }
+}
+
+impl From<Account> for UserCall {
+    fn from(a: Account) -> UserCall {
+        UserCall::new(a.principal, a.user)
+    }
+}
+
+/// Whether a client is a Bloq client key (made by `POST /users/me/client-keys`): the only
+/// clients `POST /auth/token` serves, and the only refresh tokens it rotates (SPEC §9).
+fn is_client_key(c: &ClientRow) -> bool {
+    c.kind == "client_key" && c.owner_id.is_some()
 }
 
 /// Records the call as an event of the user (what `GET /users/me/events` lists).
@@ -78,7 +83,7 @@ async fn finish(
         state,
         "cloud-accounts",
         &call.user.id,
-        call.caller.client_id.as_deref(),
+        call.principal.client_id.as_deref(),
         input,
         &res,
         call.started,
@@ -88,25 +93,15 @@ async fn finish(
 }
 
 /// `POST /auth`: HTTP Basic (user id or email, password) -> an account access token (12 h).
-pub async fn auth(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let started = (chrono::Utc::now(), Instant::now());
-    let Some(Ok((login, password))) = basic_auth(&req) else {
-        return render(&Error::InvalidGrant(
-            "HTTP Basic credentials (id or email, password) are required".into(),
-        ));
-    };
-    let ip = client_ip(&req, &state.config);
-    let user = match crate::services::passwords::check(&state, &login, &password, &ip, NAME).await {
-        Ok(u) => u,
-        Err(e) => return render(&e),
-    };
+pub async fn auth(who: UserPassword, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let call = UserCall::new(who.principal, who.user);
     let res = match tokens::issue_for_user(
         &state,
-        CLIENT,
-        "Bloq accounts",
-        &user.id,
+        DOOR,
+        &call.user.id,
         false,
         Some(ACCOUNT_TOKEN_TTL),
+        None,
     )
     .await
     {
@@ -119,21 +114,13 @@ pub async fn auth(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         ),
         Err(e) => render(&e),
     };
-    let call = UserCall {
-        caller: Caller {
-            user: Some(user.clone()),
-            client_id: None,
-            scope: String::new(),
-        },
-        user,
-        started,
-    };
     finish(&req, &state, &call, json!({}), res).await
 }
 
 /// `POST /auth/token`: `clientCredentials` (a client key's id and secret) -> access (1 h) and
 /// refresh (1 year) tokens acting for the key's owner; `refreshToken` -> a new pair.
 pub async fn token(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -161,20 +148,22 @@ pub async fn token(
             };
             let ip = client_ip(&req, &state.config);
             // Keys registered by this door authenticate like client_secret_basic.
-            tokens::token_request(
-                &state,
-                Credentials::Basic {
-                    client_id: id,
-                    secret,
-                },
-                params,
-                &ip,
-                options,
-            )
-            .await
+            let credentials = Credentials::Basic {
+                client_id: id,
+                secret,
+            };
+            match tokens::authenticate_client(&state, &credentials, &ip).await {
+                Ok(client) if is_client_key(&client) => {
+                    tokens::token_request(&state, client, credentials, params, &ip, options).await
+                }
+                Ok(_) => Err(Error::InvalidClient(
+                    "this is not a client key of this API".into(),
+                )),
+                Err(e) => Err(e),
+            }
         }
         "refreshToken" => match body.refresh_token {
-            Some(t) => tokens::refresh_by_holder(&state, &t, options).await,
+            Some(t) => tokens::refresh_by_holder(&state, &t, is_client_key, options).await,
             None => return render(&Error::InvalidRequest("refreshToken is required".into())),
         },
         other => {
@@ -196,28 +185,23 @@ pub async fn token(
 }
 
 /// `GET /users/me`.
-pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let call = match user_call(&req, &state).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+pub async fn me(who: Account, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let call = UserCall::from(who);
     let res = json(StatusCode::OK, convert::me(&call.user));
     finish(&req, &state, &call, json!({}), res).await
 }
 
 /// `PUT /users/me/password`: revokes every older token, the caller's own included.
 pub async fn password(
+    who: Account,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let call = UserCall::from(who);
     let body: PasswordChange = match read_json(payload, state.config.body_limit).await {
         Ok(b) => b,
         Err(e) => return json_error_of(e),
-    };
-    let call = match user_call(&req, &state).await {
-        Ok(c) => c,
-        Err(res) => return res,
     };
     let ip = client_ip(&req, &state.config);
     let res = match accounts::change_password(
@@ -243,11 +227,12 @@ pub async fn password(
 }
 
 /// `POST /users/me/client-keys`: a key pair (40 hex id, 80 character secret) owned by the user.
-pub async fn create_key(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let call = match user_call(&req, &state).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+pub async fn create_key(
+    who: Account,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let call = UserCall::from(who);
     let now = state.clock.now_naive();
     let owner = call.user.id.clone();
     let result = state
@@ -269,6 +254,12 @@ pub async fn create_key(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
             )
         })
         .await;
+    let result = match result {
+        Ok(c) => notices::credential_created(&state, &call.user, "client key", &c.client.client_id)
+            .await
+            .map(|_| c),
+        Err(e) => Err(e),
+    };
     let res = match result {
         Ok(c) => json(
             StatusCode::OK,
@@ -297,11 +288,8 @@ fn own_keys(
 }
 
 /// `GET /users/me/client-keys`: `[{id, createdAt}]`, never secrets.
-pub async fn list_keys(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let call = match user_call(&req, &state).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+pub async fn list_keys(who: Account, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let call = UserCall::from(who);
     let owner = call.user.id.clone();
     let res = match state.db.run(move |conn| own_keys(conn, &owner)).await {
         Ok(keys) => json(
@@ -320,14 +308,12 @@ pub async fn list_keys(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
 
 /// `DELETE /users/me/client-keys/{id}`: 204; the key's tokens are revoked.
 pub async fn delete_key(
+    who: Account,
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let call = match user_call(&req, &state).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+    let call = UserCall::from(who);
     let owner = call.user.id.clone();
     let id = path.into_inner();
     let now = state.clock.now_naive();
@@ -354,14 +340,12 @@ pub async fn delete_key(
 
 /// `GET /users/me/events?limit=N&before=<event id>`: newest first.
 pub async fn events(
+    who: Account,
     req: HttpRequest,
     query: web::Query<EventsQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let call = match user_call(&req, &state).await {
-        Ok(c) => c,
-        Err(res) => return res,
-    };
+    let call = UserCall::from(who);
     let limit = match query.limit.as_deref().map(str::parse::<i64>) {
         None => 25,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
@@ -395,7 +379,11 @@ pub async fn events(
 }
 
 /// `PUT /users/{userId}/token/{token}`: verifies the email with the token it was sent.
-pub async fn verify(path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn verify(
+    _: Public,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let (user_id, token) = path.into_inner();
     let now = state.clock.now_naive();
     match state

@@ -4,35 +4,26 @@
 
 mod convert;
 mod dto;
-mod error;
-mod handlers;
+pub(crate) mod error;
+pub(crate) mod handlers;
 
-use actix_web::web;
+use actix_web::HttpResponse;
 
-/// The internal client of account access tokens.
-pub const CLIENT: &str = "bloq-accounts";
+use crate::core::Error;
+use crate::services::tokens::DoorClient;
+
+/// The internal client of account access tokens: they act on the person's account.
+pub const DOOR: DoorClient = DoorClient {
+    id: "bloq-accounts",
+    name: "Bloq accounts",
+    scopes: "openid profile email address account",
+};
 /// Account access tokens live 12 hours.
 pub const ACCOUNT_TOKEN_TTL: u64 = 12 * 3600;
 /// Client refresh tokens live a year.
 pub const CLIENT_REFRESH_TTL: u64 = 365 * 86400;
 
-/// Mounts the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/auth").route(web::post().to(handlers::auth)))
-        .service(web::resource("/auth/token").route(web::post().to(handlers::token)))
-        .service(web::resource("/users/me").route(web::get().to(handlers::me)))
-        .service(web::resource("/users/me/password").route(web::put().to(handlers::password)))
-        .service(
-            web::resource("/users/me/client-keys")
-                .route(web::post().to(handlers::create_key))
-                .route(web::get().to(handlers::list_keys)),
-        )
-        .service(
-            web::resource("/users/me/client-keys/{id}")
-                .route(web::delete().to(handlers::delete_key)),
-        )
-        .service(web::resource("/users/me/events").route(web::get().to(handlers::events)))
-        .service(
-            web::resource("/users/{user_id}/token/{token}").route(web::put().to(handlers::verify)),
-        );
+/// A refusal in this API's shape.
+pub(crate) fn refusal(e: &Error) -> HttpResponse {
+    error::render(e)
 }

@@ -15,6 +15,7 @@ pub fn envelope(code: u32, message: &str, context: &str) -> HttpResponse {
         20041 => StatusCode::TOO_MANY_REQUESTS,
         14002 => StatusCode::NOT_FOUND,
         403 => StatusCode::FORBIDDEN,
+        408 => StatusCode::REQUEST_TIMEOUT,
         413 => StatusCode::PAYLOAD_TOO_LARGE,
         1006 => StatusCode::BAD_REQUEST,
         500 => StatusCode::INTERNAL_SERVER_ERROR,
@@ -43,13 +44,30 @@ pub fn missing(what: &str) -> HttpResponse {
 /// Core failures that are not the caller's.
 pub fn core(e: &Error, context: &str) -> HttpResponse {
     match e {
-        Error::Throttled { .. } => {
-            envelope(20041, "Too many login attempts; try again later.", context)
-        }
+        Error::Throttled { retry_after } => crate::routes::error::retry_after(
+            envelope(20041, "Too many login attempts; try again later.", context),
+            *retry_after,
+        ),
         Error::Invalid { .. } | Error::InvalidRequest(_) => envelope(1006, &e.to_string(), context),
-        Error::Forbidden(message) => envelope(403, message, context),
+        Error::Forbidden(message) | Error::InsufficientScope(message) => {
+            envelope(403, message, context)
+        }
+        Error::InvalidToken(_) | Error::InvalidClient(_) | Error::LoginRequired(_) => {
+            envelope(13011, "Invalid key.", context)
+        }
+        Error::AccountDisabled | Error::EmailNotVerified => {
+            envelope(20003, "Wrong password.", context)
+        }
         Error::Unavailable(_) => envelope(503, "Service unavailable.", context),
-        _ => {
+        Error::NotFound(_)
+        | Error::Conflict(_)
+        | Error::InvalidGrant(_)
+        | Error::UnauthorizedClient(_)
+        | Error::UnsupportedGrantType(_)
+        | Error::InvalidScope(_)
+        | Error::InvalidTarget(_)
+        | Error::Internal(_)
+        | Error::Database(_) => {
             tracing::error!(error = %e, "cloudtrax: internal error");
             envelope(500, "Internal error.", context)
         }

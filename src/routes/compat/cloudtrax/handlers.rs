@@ -1,4 +1,4 @@
-//! Handlers: verify the signature, check the key's kind, call the core, answer.
+//! Handlers: the policy has verified the signature and the key's kind; call the core, answer.
 
 use std::time::Instant;
 
@@ -6,12 +6,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::dto::*;
-use super::error::{core as core_error, envelope, missing, signing};
+use super::error::{core as core_error, envelope, missing};
 use crate::core::clients::ClientRow;
-use crate::core::cloudtrax::{self, SignedRequest};
+use crate::core::cloudtrax;
 use crate::core::users::User;
 use crate::core::{terms, Error};
-use crate::routes::extract::{client_ip, read_body, BodyError};
+use crate::routes::auth::{Public, SignedByAccount, SignedByApplication};
+use crate::routes::extract::client_ip;
 use crate::services::passwords;
 use crate::state::AppState;
 
@@ -22,70 +23,8 @@ fn ok(value: impl serde::Serialize) -> HttpResponse {
 }
 
 /// `GET /time`: unsigned, so clients can sync their clock.
-pub async fn time(state: web::Data<AppState>) -> HttpResponse {
+pub async fn time(_: Public, state: web::Data<AppState>) -> HttpResponse {
     ok(json!({ "time": state.clock.now().timestamp() }))
-}
-
-/// The signed request's key and body, or the error answer.
-async fn signed(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-) -> Result<(ClientRow, web::Bytes), HttpResponse> {
-    let body = read_body(payload, state.config.body_limit)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge(_) => envelope(413, &e.to_string(), "request"),
-            e => envelope(1006, &e.to_string(), "request"),
-        })?;
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let (authorization, signature) = (header("authorization"), header("signature"));
-    let target = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| req.path().to_owned());
-    let now = state.clock.now_naive();
-    let master = state.config.master_key();
-    let b = body.clone();
-    let verified = state
-        .db
-        .run(move |conn| {
-            let request = SignedRequest {
-                authorization: authorization.as_deref(),
-                signature: signature.as_deref(),
-                target: &target,
-                body: &b,
-            };
-            cloudtrax::verify(conn, now, master.as_ref(), &request)
-        })
-        .await
-        .map_err(|e| core_error(&e, "authorization"))?;
-    match verified {
-        Ok(client) => Ok((client, body)),
-        Err(e) => Err(signing(e)),
-    }
-}
-
-/// A signed request by an account key: the key and the user it acts for, or the error answer.
-async fn signed_account(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-) -> Result<(ClientRow, User), HttpResponse> {
-    let (key, _) = signed(req, payload, state).await?;
-    let k = key.clone();
-    let user = state
-        .db
-        .run(move |conn| cloudtrax::account_owner(conn, &k))
-        .await
-        .map_err(|e| core_error(&e, "authorization"))?;
-    Ok((key, user))
 }
 
 async fn record(
@@ -113,18 +52,12 @@ async fn record(
 
 /// `POST /account/login` (signed with an application key): a new account key for the user.
 pub async fn login(
+    signed: SignedByApplication,
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, body) = match signed(&req, payload, &state).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
-    if key.kind != "cloudtrax_application" {
-        return envelope(403, "Log in needs an application key.", "authorization");
-    }
+    let SignedByApplication { key, body } = signed;
     let login: Login = match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
         Ok(l) => l,
         Err(_) => return missing("a JSON body with username and password"),
@@ -184,16 +117,13 @@ fn network(path: &str) -> Option<i64> {
 
 /// `GET /account/credential/<net>/embed`: the embed key of a network.
 pub async fn embed(
+    signed: SignedByAccount,
     req: HttpRequest,
     path: web::Path<String>,
-    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, user) = match signed_account(&req, payload, &state).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let SignedByAccount { key, user, .. } = signed;
     let Some(net) = network(&path) else {
         return missing("network id");
     };
@@ -226,16 +156,13 @@ pub async fn embed(
 
 /// `DELETE /account/credential/<net>/embed`: 14001, or 14002 when there was none.
 pub async fn delete_embed(
+    signed: SignedByAccount,
     req: HttpRequest,
     path: web::Path<String>,
-    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, user) = match signed_account(&req, payload, &state).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let SignedByAccount { key, user, .. } = signed;
     let Some(net) = network(&path) else {
         return missing("network id");
     };
@@ -277,15 +204,12 @@ pub async fn delete_embed(
 
 /// `GET /account/service_agreement`: has the user accepted the current terms?
 pub async fn agreement(
+    signed: SignedByAccount,
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, user) = match signed_account(&req, payload, &state).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let SignedByAccount { key, user, .. } = signed;
     let res = match state.config.terms_version.clone() {
         None => ok(json!({ "valid": true })),
         Some(version) => {
@@ -306,15 +230,12 @@ pub async fn agreement(
 
 /// `PUT /account/service_agreement`: accepts the current terms (1009).
 pub async fn agree(
+    signed: SignedByAccount,
     req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let (key, user) = match signed_account(&req, payload, &state).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+    let SignedByAccount { key, user, .. } = signed;
     let res = match state.config.terms_version.clone() {
         None => ok(Status::new(1009, "Success.", "service_agreement_put")),
         Some(version) => {

@@ -13,7 +13,9 @@ pub fn render(e: &Error) -> HttpResponse {
         Error::Invalid { .. } | Error::InvalidRequest(_) => {
             (StatusCode::BAD_REQUEST, "invalid_request")
         }
-        Error::InvalidGrant(_) => (StatusCode::UNAUTHORIZED, "invalid_grant"),
+        Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified => {
+            (StatusCode::UNAUTHORIZED, "invalid_grant")
+        }
         Error::InvalidToken(_) | Error::InvalidClient(_) => {
             (StatusCode::UNAUTHORIZED, "invalid_token")
         }
@@ -22,19 +24,14 @@ pub fn render(e: &Error) -> HttpResponse {
         }
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-        Error::Throttled { retry_after } => {
-            let mut res = json_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                &e.to_string(),
-            );
-            if let Ok(v) = retry_after.to_string().parse() {
-                res.headers_mut()
-                    .insert(actix_web::http::header::RETRY_AFTER, v);
-            }
-            return res;
+        Error::LoginRequired(_) => (StatusCode::UNAUTHORIZED, "login_required"),
+        Error::UnsupportedGrantType(_) | Error::InvalidScope(_) | Error::InvalidTarget(_) => {
+            (StatusCode::BAD_REQUEST, "invalid_request")
         }
-        _ => return crate::routes::error::from_core(e),
+        Error::Throttled { .. }
+        | Error::Unavailable(_)
+        | Error::Internal(_)
+        | Error::Database(_) => return crate::routes::error::from_core(e),
     };
     let message = match e {
         Error::Conflict(m) => m.clone(),

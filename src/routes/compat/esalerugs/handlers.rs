@@ -9,17 +9,17 @@ use serde_json::json;
 
 use super::dto::*;
 use super::error::{bad_body, render};
-use super::{convert, CLIENT};
-use crate::core::client_auth::Credentials as ClientCredentials;
-use crate::core::oauth::TokenParams;
+use super::{convert, DOOR};
+use crate::core::clients::ClientRow;
+use crate::core::principal::Principal;
 use crate::core::users::{self, NewUser, User};
 use crate::core::{accounts as core_accounts, password, revocation, secrets, Error};
+use crate::routes::auth::{Account, AccountOrAdmin, FreshAccountOrAdmin, Public};
 use crate::routes::compat::{read_json, JsonError};
 use crate::routes::error::json_error;
-use crate::routes::extract::{bearer_from_header, client_ip};
-use crate::services::callers::{self, Caller};
+use crate::routes::extract::client_ip;
 use crate::services::tokens::{self, TokenOptions};
-use crate::services::{accounts, passwords};
+use crate::services::{accounts, notices, passwords};
 use crate::state::AppState;
 
 const NAME: &str = "esalerugs";
@@ -44,27 +44,21 @@ fn json(status: StatusCode, value: impl serde::Serialize) -> HttpResponse {
         .json(value)
 }
 
+/// This door's tokens for a person: `account` tokens of its internal client; `auth_time` is
+/// the sign-in's (now, unless a change hands back a token for an older sign-in).
 async fn issue(
     state: &AppState,
     user_id: &str,
     remember_me: bool,
+    auth_time: Option<crate::core::Timestamp>,
 ) -> Result<crate::core::oauth::TokenResponse, Error> {
-    tokens::issue_for_user(
-        state,
-        CLIENT,
-        "esalerugs accounts",
-        user_id,
-        remember_me,
-        None,
-    )
-    .await
+    tokens::issue_for_user(state, DOOR, user_id, remember_me, None, auth_time).await
 }
 
-/// The caller by bearer token (`Authorization: Bearer <t>` or `Bearer: <t>`).
-async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, Error> {
-    let token = bearer_from_header(req)
-        .ok_or_else(|| Error::InvalidToken("a bearer token is required".into()))?;
-    callers::by_token(state, &token).await
+/// Whether a refresh token is one of this door's (its sign-ins'): the only ones
+/// `PUT /account/session` rotates (SPEC §9).
+fn from_this_door(c: &ClientRow) -> bool {
+    c.id == DOOR.id
 }
 
 /// Records a call made with the user's credentials.
@@ -72,7 +66,7 @@ async fn audit_call(
     req: &HttpRequest,
     state: &AppState,
     user: &User,
-    caller: &Caller,
+    caller: &Principal,
     input: serde_json::Value,
     res: &HttpResponse,
     started: (chrono::DateTime<chrono::Utc>, Instant),
@@ -92,6 +86,7 @@ async fn audit_call(
 
 /// `POST /accounts`: sign up; 201 with a token (and a refresh token with remember_me).
 pub async fn create(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -107,7 +102,7 @@ pub async fn create(
     };
     let result = async {
         let user = accounts::sign_up(&state, new, &account.password, &ip, NAME).await?;
-        issue(&state, &user.id, account.remember_me).await
+        issue(&state, &user.id, account.remember_me, None).await
     }
     .await;
     match result {
@@ -118,6 +113,7 @@ pub async fn create(
 
 /// `POST /account/session`: sign in.
 pub async fn sign_in(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -129,12 +125,12 @@ pub async fn sign_in(
     let ip = client_ip(&req, &state.config);
     let result = async {
         let user = passwords::check(&state, &account.email, &account.password, &ip, NAME).await?;
-        issue(&state, &user.id, account.remember_me).await
+        issue(&state, &user.id, account.remember_me, None).await
     }
     .await;
     match result {
         Ok(t) => json(StatusCode::OK, convert::tokens(t)),
-        Err(Error::InvalidGrant(m)) if !m.contains("disabled") && !m.contains("verified") => {
+        Err(Error::InvalidGrant(_)) => {
             render(&Error::InvalidGrant("invalid email or password".into()))
         }
         Err(e) => render(&e),
@@ -143,44 +139,21 @@ pub async fn sign_in(
 
 /// `PUT /account/session`: a new token from a refresh token (rotated; returned again only
 /// with remember_me).
-pub async fn refresh(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn refresh(_: Public, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let Envelope { account }: Envelope<RefreshBody> = match body(payload, &state).await {
         Ok(b) => b,
         Err(res) => return res,
     };
-    let params = TokenParams {
-        grant_type: "refresh_token".into(),
-        refresh_token: Some(account.refresh_token),
+    let options = TokenOptions {
+        door: NAME,
         ..Default::default()
     };
-    let ip = client_ip(&req, &state.config);
-    let credentials = ClientCredentials::None {
-        client_id: CLIENT.into(),
-    };
-    match tokens::token_request(
-        &state,
-        credentials,
-        params,
-        &ip,
-        TokenOptions {
-            door: NAME,
-            ..Default::default()
-        },
-    )
-    .await
-    {
+    match tokens::refresh_by_holder(&state, &account.refresh_token, from_this_door, options).await {
         Ok(mut t) => {
             if !account.remember_me {
                 t.refresh_token = None;
             }
             json(StatusCode::OK, convert::tokens(t))
-        }
-        Err(Error::InvalidClient(_)) => {
-            render(&Error::InvalidGrant("the refresh token is invalid".into()))
         }
         Err(e) => render(&e),
     }
@@ -188,15 +161,9 @@ pub async fn refresh(
 
 /// `DELETE /account/session`: signs out everywhere (sessions, refresh and access tokens; PATs
 /// stay), as a password change does.
-pub async fn sign_out(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn sign_out(who: Account, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let c = match caller(&req, &state).await {
-        Ok(c) => c,
-        Err(e) => return render(&e),
-    };
-    let Ok(user) = c.require_user().cloned() else {
-        return render(&Error::Forbidden("user credentials are required".into()));
-    };
+    let Account { principal, user } = who;
     let now = state.clock.now_naive();
     let ttl = state.config.revocation_ttl();
     let id = user.id.clone();
@@ -211,14 +178,15 @@ pub async fn sign_out(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         }
         Err(e) => render(&e),
     };
-    audit_call(&req, &state, &user, &c, json!({}), &res, started).await;
+    audit_call(&req, &state, &user, &principal, json!({}), &res, started).await;
     res
 }
 
-/// The account a path names, when the caller may see it (itself, or an admin).
-async fn target(state: &AppState, c: &Caller, id: &str) -> Result<User, Error> {
-    let own = c.user.as_ref().is_some_and(|u| u.id == id);
-    if !own && !c.is_admin() {
+/// The account a path names, when the caller may act on it: the account itself (with
+/// `account`), or an admin.
+async fn target(state: &AppState, p: &Principal, id: &str) -> Result<User, Error> {
+    let own = p.account_user().is_some_and(|u| u.id == id);
+    if !own && !p.is_admin() {
         return Err(Error::Forbidden(
             "only the account itself or an admin".into(),
         ));
@@ -229,15 +197,13 @@ async fn target(state: &AppState, c: &Caller, id: &str) -> Result<User, Error> {
 
 /// `GET /accounts/{id}`.
 pub async fn show(
+    who: AccountOrAdmin,
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
-    let c = match caller(&req, &state).await {
-        Ok(c) => c,
-        Err(e) => return render(&e),
-    };
+    let c = who.principal;
     let res = match target(&state, &c, &path).await {
         Ok(u) => json(
             StatusCode::OK,
@@ -263,19 +229,17 @@ pub async fn show(
 /// `PUT /accounts/{id}`: a new email (verified again) and/or a new password (a password change:
 /// every older token is revoked); answers a fresh token for the account itself.
 pub async fn update(
+    who: FreshAccountOrAdmin,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let started = (chrono::Utc::now(), Instant::now());
+    let c = who.principal;
     let Envelope { account }: Envelope<UpdateBody> = match body(payload, &state).await {
         Ok(b) => b,
         Err(res) => return res,
-    };
-    let c = match caller(&req, &state).await {
-        Ok(c) => c,
-        Err(e) => return render(&e),
     };
     let input = json!({ "email": account.email, "password": account.password.as_ref().map(|_| "[redacted]") });
     let result = async {
@@ -293,8 +257,8 @@ pub async fn update(
                 .db
                 .run(move |conn| core_accounts::change_email(conn, now, &id, &email))
                 .await?;
-            if changed.email_verified_at.is_none() && changed.email_key != user.email_key {
-                accounts::send_verification(&state, &changed).await?;
+            if changed.email_key != user.email_key {
+                notices::email_changed(&state, &user, &changed).await?;
             }
         }
         if let Some(p) = account.password.clone() {
@@ -308,9 +272,10 @@ pub async fn update(
                 .await?;
             state.revocations.poll(&state).await?;
         }
-        let own = c.user.as_ref().is_some_and(|u| u.id == user.id);
+        let own = c.account_user().is_some_and(|u| u.id == user.id);
         if own {
-            let t = issue(&state, &user.id, false).await?;
+            // The new token keeps the caller's sign-in time: a change does not renew it.
+            let t = issue(&state, &user.id, false, c.auth_time).await?;
             Ok(json!({ "token": t.access_token }))
         } else {
             let id = user.id.clone();
@@ -329,43 +294,29 @@ pub async fn update(
     res
 }
 
-/// A stable pseudo-random id for an address without an account, so the reset request reveals
-/// nothing (same shape, same status).
+/// The address as this route answers it (trimmed, lowercased) and a stable pseudo-random id
+/// derived from it with a server secret: the same for every address, known or not, so the
+/// answer reveals nothing (SPEC §9).
 async fn answer_id(state: &AppState, email: &str) -> Result<(String, String), Error> {
     let key = email.trim().to_lowercase();
     let master = state.config.master_key();
     let k = key.clone();
-    let found = state
+    let secret = state
         .db
-        .run(move |conn| {
-            use crate::db::schema::users as u;
-            use diesel::prelude::*;
-            let user: Option<(String, String)> = u::table
-                .filter(u::email_key.eq(&k))
-                .select((u::id, u::email))
-                .first(conn)
-                .optional()?;
-            match user {
-                Some(pair) => Ok(pair),
-                None => {
-                    let secret = secrets::server_key(conn, master.as_ref(), "esalerugs-ids")?;
-                    let h = secrets::hmac_hex(&secret, k.as_bytes());
-                    let mut bytes = [0u8; 16];
-                    hex::decode_to_slice(&h[..32], &mut bytes)
-                        .map_err(|e| Error::Internal(e.to_string()))?;
-                    let id = uuid::Builder::from_random_bytes(bytes)
-                        .into_uuid()
-                        .to_string();
-                    Ok((id, k.clone()))
-                }
-            }
-        })
+        .run(move |conn| secrets::server_key(conn, master.as_ref(), "esalerugs-ids"))
         .await?;
-    Ok(found)
+    let h = secrets::hmac_hex(&secret, k.as_bytes());
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(&h[..32], &mut bytes).map_err(|e| Error::Internal(e.to_string()))?;
+    let id = uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string();
+    Ok((id, key))
 }
 
 /// `POST /account/password`: sends a reset email when the account exists; always `{id, email}`.
 pub async fn request_reset(
+    _: Public,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -391,7 +342,7 @@ pub async fn request_reset(
 
 /// `PUT /account/password`: sets the password with the emailed token; every older token is
 /// revoked; a fresh token (and refresh token) with remember_me.
-pub async fn reset(payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+pub async fn reset(_: Public, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let Envelope { account }: Envelope<ResetBody> = match body(payload, &state).await {
         Ok(b) => b,
         Err(res) => return res,
@@ -407,7 +358,7 @@ pub async fn reset(payload: web::Payload, state: web::Data<AppState>) -> HttpRes
                     e => e,
                 })?;
         let t = if account.remember_me {
-            Some(issue(&state, &user.id, true).await?)
+            Some(issue(&state, &user.id, true, None).await?)
         } else {
             None
         };

@@ -3,31 +3,22 @@
 
 mod convert;
 mod dto;
-mod error;
-mod handlers;
+pub(crate) mod error;
+pub(crate) mod handlers;
 
-use actix_web::web;
+use actix_web::HttpResponse;
 
-/// The internal client whose tokens this door issues.
-pub const CLIENT: &str = "esalerugs";
+use crate::core::Error;
+use crate::services::tokens::DoorClient;
 
-/// Mounts the routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/accounts").route(web::post().to(handlers::create)))
-        .service(
-            web::resource("/accounts/{id}")
-                .route(web::get().to(handlers::show))
-                .route(web::put().to(handlers::update)),
-        )
-        .service(
-            web::resource("/account/session")
-                .route(web::post().to(handlers::sign_in))
-                .route(web::put().to(handlers::refresh))
-                .route(web::delete().to(handlers::sign_out)),
-        )
-        .service(
-            web::resource("/account/password")
-                .route(web::post().to(handlers::request_reset))
-                .route(web::put().to(handlers::reset)),
-        );
+/// The internal client whose tokens this door issues: they act on the person's account.
+pub const DOOR: DoorClient = DoorClient {
+    id: "esalerugs",
+    name: "esalerugs accounts",
+    scopes: "openid profile email address account",
+};
+
+/// A refusal in this API's shape.
+pub(crate) fn refusal(e: &Error) -> HttpResponse {
+    error::render(e)
 }

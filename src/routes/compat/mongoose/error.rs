@@ -7,6 +7,8 @@ use crate::core::Error;
 pub struct RpcError {
     pub code: u16,
     pub message: String,
+    /// Seconds for `Retry-After` (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl RpcError {
@@ -14,6 +16,7 @@ impl RpcError {
         RpcError {
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -24,21 +27,33 @@ impl RpcError {
 
 impl From<Error> for RpcError {
     fn from(e: Error) -> RpcError {
-        match &e {
+        RpcError::from(&e)
+    }
+}
+
+impl From<&Error> for RpcError {
+    fn from(e: &Error) -> RpcError {
+        match e {
             Error::Invalid { .. }
             | Error::InvalidRequest(_)
             | Error::InvalidScope(_)
             | Error::InvalidTarget(_) => RpcError::new(400, e.to_string()),
-            Error::InvalidGrant(_) | Error::InvalidToken(_) | Error::InvalidClient(_) => {
-                RpcError::new(401, e.to_string())
-            }
+            Error::InvalidGrant(_)
+            | Error::InvalidToken(_)
+            | Error::InvalidClient(_)
+            | Error::LoginRequired(_)
+            | Error::AccountDisabled
+            | Error::EmailNotVerified => RpcError::new(401, e.to_string()),
             Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
                 RpcError::new(403, e.to_string())
             }
             Error::UnsupportedGrantType(_) => RpcError::new(400, e.to_string()),
             Error::NotFound(_) => RpcError::new(404, e.to_string()),
             Error::Conflict(m) => RpcError::new(409, m.clone()),
-            Error::Throttled { .. } => RpcError::new(429, e.to_string()),
+            Error::Throttled { retry_after } => RpcError {
+                retry_after: Some(*retry_after),
+                ..RpcError::new(429, e.to_string())
+            },
             Error::Unavailable(_) => {
                 tracing::error!(error = %e, "mongoose rpc: unavailable");
                 RpcError::new(503, "service unavailable")

@@ -11,16 +11,17 @@ use serde_json::{json, Map, Value};
 use super::convert;
 use super::dto::*;
 use super::error::RpcError;
-use crate::config::Registration;
-use crate::core::devices::{self, DeviceCredential};
+use crate::core::devices::DeviceCredential;
 use crate::core::oauth::Ctx;
+use crate::core::principal::Principal;
 use crate::core::tokens::{self, pat};
 use crate::core::{acl, apps, clients, users, Error};
-use crate::routes::extract::{
-    basic_auth, bearer_from_header, bearer_from_query, client_ip, read_body, BodyError,
+use crate::routes::auth::{
+    self, Account, AccountOrAdmin, Backend, BackendOrAccount, Door, Gate, Judge,
+    OpenRegistrationOrAdmin, Policy, Rpc,
 };
-use crate::services::callers::{self, Caller};
-use crate::services::{accounts, passwords};
+use crate::routes::extract::{client_ip, read_body, BodyError};
+use crate::services::{accounts, notices, passwords};
 use crate::state::AppState;
 
 /// Methods with no documented result (their reply has no `result`).
@@ -32,6 +33,7 @@ const NO_RESULT: &[&str] = &[
 
 /// `POST /v1/<Service>.<Method>`: a whole frame, bare args, or an empty body.
 pub async fn post(
+    _: Rpc,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -66,6 +68,7 @@ pub async fn post(
 
 /// `GET /v1/<Service>.<Method>?arg=..` (dotted names nest: `credentials.psk=..`).
 pub async fn get(
+    _: Rpc,
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -102,6 +105,7 @@ pub async fn get(
 
 /// `POST /rpc` with a whole frame.
 pub async fn rpc(
+    _: Rpc,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -196,12 +200,13 @@ fn args<T: DeserializeOwned>(value: &Value) -> Result<T, RpcError> {
 }
 
 /// A reply frame with the error's status, or 200.
-fn reply(
+pub(crate) fn reply(
     state: &AppState,
     envelope: &Envelope,
     result: Result<Option<Value>, RpcError>,
 ) -> HttpResponse {
     let src = format!("//{}", issuer_host(state));
+    let retry_after = result.as_ref().err().and_then(|e| e.retry_after);
     let (status, body) = match result {
         Ok(result) => (
             StatusCode::OK,
@@ -229,9 +234,12 @@ fn reply(
             },
         ),
     };
-    HttpResponse::build(status)
-        .insert_header(("Cache-Control", "no-store"))
-        .json(body)
+    let mut res = HttpResponse::build(status);
+    res.insert_header(("Cache-Control", "no-store"));
+    if let Some(secs) = body.error.as_ref().and(retry_after) {
+        res.insert_header(("Retry-After", secs.to_string()));
+    }
+    res.json(body)
 }
 
 fn issuer_host(state: &AppState) -> String {
@@ -246,64 +254,66 @@ fn issuer_host(state: &AppState) -> String {
         .unwrap_or_default()
 }
 
-/// The caller's credentials as presented (checked only when a method needs them).
-enum Presented {
-    Basic(String, String),
-    Bearer(String),
-    None,
+/// A method call: the arguments, who is calling (if anyone), and from where.
+struct Call<'a> {
+    state: &'a AppState,
+    args: &'a Value,
+    principal: Option<Principal>,
+    ip: &'a str,
 }
 
-fn presented(req: &HttpRequest) -> Result<Presented, RpcError> {
-    if let Some(basic) = basic_auth(req) {
-        let (user, psk) = basic.map_err(|_| RpcError::new(401, "malformed Basic credentials"))?;
-        return Ok(Presented::Basic(user, psk));
-    }
-    Ok(
-        match bearer_from_header(req).or_else(|| bearer_from_query(req)) {
-            Some(t) => Presented::Bearer(t),
-            None => Presented::None,
-        },
-    )
-}
-
-async fn authenticate(
-    state: &AppState,
-    p: &Presented,
-    ip: &str,
-) -> Result<Option<Caller>, RpcError> {
-    Ok(match p {
-        Presented::Basic(user, psk) => Some(
-            callers::by_password(state, user, psk, ip, "mongoose")
-                .await
-                .map_err(|e| match e {
-                    Error::InvalidGrant(_) => RpcError::new(401, "invalid credentials"),
-                    e => e.into(),
-                })?,
-        ),
-        Presented::Bearer(t) => Some(callers::by_token(state, t).await?),
-        Presented::None => None,
-    })
-}
-
-fn required(caller: &Option<Caller>) -> Result<&Caller, RpcError> {
-    caller
-        .as_ref()
-        .ok_or_else(|| RpcError::new(401, "authentication required"))
-}
-
-fn backend(caller: &Option<Caller>) -> Result<&Caller, RpcError> {
-    let c = required(caller)?;
-    if c.has_scope("auth.backend") {
-        Ok(c)
-    } else {
-        Err(RpcError::new(
-            403,
-            "the Auth service needs a token with the auth.backend scope",
-        ))
+impl Call<'_> {
+    /// Judges the caller by the method's policy, as every door does.
+    fn admit<P: Judge>(&self) -> Result<P, RpcError> {
+        let gate = Gate {
+            now: self.state.clock.now_naive(),
+            config: &self.state.config,
+        };
+        P::judge(self.principal.clone(), &gate).map_err(|e| match e {
+            Error::InvalidToken(m) if m.is_empty() => RpcError::new(401, "authentication required"),
+            e => e.into(),
+        })
     }
 }
 
-/// Serves one call; records an event when it was made with a user's credentials.
+/// Every method, the policy it needs, and its function: the dispatcher and the route table's
+/// `RPC` rows are made from this one list.
+macro_rules! methods {
+    ($($name:literal => $policy:ty => $handler:ident),* $(,)?) => {
+        /// Every method with the policy it needs (listed in the route table).
+        pub const METHODS: &[(&str, &str)] = &[$(($name, <$policy as Policy>::NAME)),*];
+
+        async fn dispatch(call: &Call<'_>, method: &str) -> Result<Option<Value>, RpcError> {
+            match method {
+                $($name => {
+                    let who = call.admit::<$policy>()?;
+                    $handler(call, who).await
+                })*
+                _ => Err(RpcError::new(404, format!("unknown method {method}"))),
+            }
+        }
+    };
+}
+
+methods! {
+    "Account.CreateToken" => Account => create_token,
+    "Account.ListTokens" => Account => list_tokens,
+    "Account.RevokeToken" => Account => revoke_token,
+    "Account.CreateUser" => OpenRegistrationOrAdmin => create_user,
+    "Account.GetInfo" => AccountOrAdmin => get_info,
+    "Account.UserExists" => AccountOrAdmin => user_exists,
+    "Account.ValidateToken" => BackendOrAccount => validate_token,
+    "Auth.Authenticate" => Backend => authenticate_entity,
+    "Auth.AuthorizeCommand" => Backend => authorize_command,
+    "Auth.GenerateToken" => Account => generate_app_token,
+    "Auth.GetToken" => Account => get_app_token,
+    "Auth.ListToken" => Account => list_app_tokens,
+    "Auth.RevokeToken" => Account => revoke_app_token,
+}
+
+/// Serves one call: authenticates whatever credential is presented (a bad one is 401 for
+/// every method), then the method's policy and function; records an event when it was made
+/// with a user's credentials.
 async fn serve(
     req: &HttpRequest,
     state: &AppState,
@@ -314,17 +324,27 @@ async fn serve(
     let started = chrono::Utc::now();
     let started_at = Instant::now();
     let ip = client_ip(req, &state.config);
-    let mut caller = None;
+    let mut principal = None;
     let result = async {
-        let p = presented(req)?;
-        caller = authenticate(state, &p, &ip).await?;
-        dispatch(state, method, &arguments, &caller, &ip).await
+        principal = auth::authenticate(req, state, Door::Mongoose, Door::Mongoose.forms())
+            .await
+            .map_err(|e| match e {
+                Error::InvalidGrant(_) => RpcError::new(401, "invalid credentials"),
+                e => e.into(),
+            })?;
+        let call = Call {
+            state,
+            args: &arguments,
+            principal: principal.clone(),
+            ip: &ip,
+        };
+        dispatch(&call, method).await
     }
     .await;
     let result = result.map(|r| if NO_RESULT.contains(&method) { None } else { r });
     let res = reply(state, &envelope, result);
-    if let Some(user) = caller.as_ref().and_then(|c| c.user.as_ref()) {
-        let client_id = caller.as_ref().and_then(|c| c.client_id.as_deref());
+    if let Some(user) = principal.as_ref().and_then(|p| p.user.as_ref()) {
+        let client_id = principal.as_ref().and_then(|p| p.client_id.as_deref());
         let service = format!("mongoose/{method}");
         crate::routes::compat::audit(
             req,
@@ -341,92 +361,54 @@ async fn serve(
     res
 }
 
-async fn dispatch(
-    state: &AppState,
-    method: &str,
-    a: &Value,
-    caller: &Option<Caller>,
-    ip: &str,
-) -> Result<Option<Value>, RpcError> {
-    match method {
-        "Account.CreateToken" => create_token(state, a, caller).await,
-        "Account.ListTokens" => list_tokens(state, caller).await,
-        "Account.RevokeToken" => revoke_token(state, a, caller).await,
-        "Account.CreateUser" => create_user(state, a, caller, ip).await,
-        "Account.GetInfo" => get_info(state, a, caller).await,
-        "Account.UserExists" => user_exists(state, a, caller).await,
-        "Account.ValidateToken" => validate_token(state, a, caller).await,
-        "Auth.Authenticate" => authenticate_entity(state, a, caller, ip).await,
-        "Auth.AuthorizeCommand" => authorize_command(state, a, caller).await,
-        "Auth.GenerateToken" => app_token(state, a, caller, true).await,
-        "Auth.GetToken" => app_token(state, a, caller, false).await,
-        "Auth.ListToken" => list_app_tokens(state, caller).await,
-        "Auth.RevokeToken" => revoke_app_token(state, a, caller).await,
-        _ => Err(RpcError::new(404, format!("unknown method {method}"))),
-    }
-}
-
-async fn create_token(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-) -> Result<Option<Value>, RpcError> {
-    let user = required(caller)?.require_user()?.clone();
-    let args: CreateTokenArgs = args(a)?;
+async fn create_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let args: CreateTokenArgs = args(call.args)?;
     let description = args
         .description
         .filter(|d| !d.trim().is_empty())
         .unwrap_or_else(|| "Access token".into());
-    let now = state.clock.now_naive();
-    let (value, _) = state
+    let now = call.state.clock.now_naive();
+    let (uid, d) = (who.user.id.clone(), description.clone());
+    let (value, _) = call
+        .state
         .db
-        .run(move |conn| pat::create(conn, now, &user.id, &description, None))
+        .run(move |conn| pat::create(conn, now, &uid, &d, None))
+        .await?;
+    notices::credential_created(call.state, &who.user, "personal access token", &description)
         .await?;
     Ok(Some(json!(value)))
 }
 
-async fn list_tokens(state: &AppState, caller: &Option<Caller>) -> Result<Option<Value>, RpcError> {
-    let user = required(caller)?.require_user()?.clone();
-    let list = state.db.run(move |conn| pat::list(conn, &user.id)).await?;
+async fn list_tokens(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let uid = who.user.id;
+    let list = call.state.db.run(move |conn| pat::list(conn, &uid)).await?;
     Ok(Some(convert::token_list(&list)))
 }
 
-async fn revoke_token(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-) -> Result<Option<Value>, RpcError> {
-    let user = required(caller)?.require_user()?.clone();
-    let IdArgs { id } = args(a)?;
-    let now = state.clock.now_naive();
-    state
+async fn revoke_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let IdArgs { id } = args(call.args)?;
+    let now = call.state.clock.now_naive();
+    let uid = who.user.id;
+    call.state
         .db
-        .run(move |conn| pat::revoke(conn, now, &user.id, &id))
+        .run(move |conn| pat::revoke(conn, now, &uid, &id))
         .await?;
     Ok(None)
 }
 
 async fn create_user(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-    ip: &str,
+    call: &Call<'_>,
+    who: OpenRegistrationOrAdmin,
 ) -> Result<Option<Value>, RpcError> {
-    let admin = caller.as_ref().is_some_and(Caller::is_admin);
-    if !admin && state.config.registration != Registration::Open {
-        return Err(match caller {
-            None => RpcError::new(401, "registration is closed: an admin must create accounts"),
-            Some(_) => RpcError::new(403, "registration is closed: an admin must create accounts"),
-        });
-    }
-    let args: CreateUserArgs = args(a)?;
+    let admin = who.by_admin();
+    let args: CreateUserArgs = args(call.args)?;
     let new = users::NewUser {
         id: args.id,
         email: args.email,
         username: args.name,
         ..Default::default()
     };
-    accounts::create_user(state, new, &args.password, ip, "mongoose", !admin).await?;
+    accounts::create_user(call.state, new, &args.password, call.ip, "mongoose", !admin).await?;
     Ok(None)
 }
 
@@ -442,57 +424,27 @@ async fn lookup(state: &AppState, a: &Value) -> Result<Option<users::User>, RpcE
     }
     Ok(state
         .db
-        .run(move |conn| {
-            use crate::db::schema::users as u;
-            use diesel::prelude::*;
-            let found = match (&id, &name) {
-                (Some(id), _) => u::table
-                    .find(id)
-                    .select(users::User::as_select())
-                    .first(conn)
-                    .optional()?,
-                (None, Some(name)) => u::table
-                    .filter(u::username_key.eq(name.to_lowercase()))
-                    .select(users::User::as_select())
-                    .first(conn)
-                    .optional()?,
-                _ => None,
-            };
-            Ok(found)
-        })
+        .run(move |conn| users::find_by_id_or_username(conn, id.as_deref(), name.as_deref()))
         .await?)
 }
 
-async fn get_info(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-) -> Result<Option<Value>, RpcError> {
-    let caller = required(caller)?;
-    let user = lookup(state, a)
+async fn get_info(call: &Call<'_>, who: AccountOrAdmin) -> Result<Option<Value>, RpcError> {
+    let user = lookup(call.state, call.args)
         .await?
         .ok_or_else(|| RpcError::new(404, "user not found"))?;
-    let own = caller.user.as_ref().is_some_and(|u| u.id == user.id);
-    Ok(Some(convert::user_info(&user, own || caller.is_admin())))
+    let p = &who.principal;
+    let own = p.account_user().is_some_and(|u| u.id == user.id);
+    Ok(Some(convert::user_info(&user, own || p.is_admin())))
 }
 
-async fn user_exists(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-) -> Result<Option<Value>, RpcError> {
-    required(caller)?;
-    let found = lookup(state, a).await?;
+async fn user_exists(call: &Call<'_>, _: AccountOrAdmin) -> Result<Option<Value>, RpcError> {
+    let found = lookup(call.state, call.args).await?;
     Ok(Some(json!({ "exists": found.is_some() })))
 }
 
-async fn validate_token(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-) -> Result<Option<Value>, RpcError> {
-    required(caller)?;
-    let TokenArgs { token } = args(a)?;
+async fn validate_token(call: &Call<'_>, _: BackendOrAccount) -> Result<Option<Value>, RpcError> {
+    let state = call.state;
+    let TokenArgs { token } = args(call.args)?;
     let invalid = || RpcError::new(401, "the token is not valid");
     if pat::looks_like_pat(&token) {
         let now = state.clock.now_naive();
@@ -524,20 +476,14 @@ async fn validate_token(
     })))
 }
 
-async fn authenticate_entity(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-    ip: &str,
-) -> Result<Option<Value>, RpcError> {
-    backend(caller)?;
-    let args: AuthenticateArgs = args(a)?;
+async fn authenticate_entity(call: &Call<'_>, _: Backend) -> Result<Option<Value>, RpcError> {
+    let state = call.state;
+    let args: AuthenticateArgs = args(call.args)?;
     let credential = match (args.credentials.psk, args.credentials.cert) {
         (Some(psk), _) if !psk.is_empty() => DeviceCredential::Psk(psk),
         (_, Some(cert)) if !cert.is_empty() => DeviceCredential::Cert(cert),
         _ => return Err(RpcError::new(400, "credentials need psk or cert")),
     };
-    let now = state.clock.now_naive();
     let id = args.id.clone();
     let device = state
         .db
@@ -548,84 +494,72 @@ async fn authenticate_entity(
         })
         .await?;
     if let Some(device) = device {
-        let settings = state.config.throttle.clone();
-        let ip_key = ip.to_owned();
-        let ip = ip.to_owned();
-        let ok = state
-            .db
-            .run(move |conn| {
-                use crate::core::throttle::{self, Bucket};
-                let bucket = Bucket::ip(&settings, &ip);
-                throttle::check(conn, now, &[&bucket])?;
-                let ok = devices::check(&device, &credential, now)?;
-                if !ok {
-                    throttle::hit(conn, now, &[&bucket])?;
-                }
-                Ok(ok)
-            })
-            .await?;
-        if !ok {
-            state.caches.ip_ok.remove(&ip_key);
-        }
+        let ok = passwords::check_device(state, device, credential, call.ip).await?;
         return Ok(Some(json!(ok)));
     }
     // A person: the psk is their password (certificates are for devices).
     let DeviceCredential::Psk(password) = credential else {
         return Ok(Some(json!(false)));
     };
-    match passwords::check(state, &args.id, &password, ip, "mongoose").await {
+    match passwords::check(state, &args.id, &password, call.ip, "mongoose").await {
         Ok(_) => Ok(Some(json!(true))),
-        Err(Error::InvalidGrant(_)) => Ok(Some(json!(false))),
+        Err(Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified) => {
+            Ok(Some(json!(false)))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn authorize_command(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-) -> Result<Option<Value>, RpcError> {
-    backend(caller)?;
-    let AuthorizeCommandArgs { src, dst, cmd } = args(a)?;
-    let ok = state
+async fn authorize_command(call: &Call<'_>, _: Backend) -> Result<Option<Value>, RpcError> {
+    let AuthorizeCommandArgs { src, dst, cmd } = args(call.args)?;
+    let ok = call
+        .state
         .db
         .run(move |conn| acl::authorize_command(conn, &src, &dst, &cmd))
         .await?;
     Ok(Some(json!(ok)))
 }
 
+async fn generate_app_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    app_token(call, who, true).await
+}
+
+async fn get_app_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    app_token(call, who, false).await
+}
+
 async fn app_token(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
+    call: &Call<'_>,
+    who: Account,
     generate: bool,
 ) -> Result<Option<Value>, RpcError> {
-    let user = required(caller)?.require_user()?.clone();
-    let HostArgs { host } = args(a)?;
+    let state = call.state;
+    let HostArgs { host } = args(call.args)?;
     let keys = state.keys.current(state).await;
     let config = state.config.clone();
     let now = state.clock.now_naive();
-    let h = host.clone();
+    let (h, uid) = (host.clone(), who.user.id);
     let token = state
         .db
         .run(move |conn| {
             let ctx = Ctx::new(&config, &keys, now);
             if generate {
-                apps::generate(conn, &ctx, &user.id, &h)
+                apps::generate(conn, &ctx, &uid, &h)
             } else {
-                apps::get(conn, &ctx, &user.id, &h)
+                apps::get(conn, &ctx, &uid, &h)
             }
         })
         .await?;
     Ok(Some(convert::app_token(&token, &host)))
 }
 
-async fn list_app_tokens(
-    state: &AppState,
-    caller: &Option<Caller>,
-) -> Result<Option<Value>, RpcError> {
-    let user = required(caller)?.require_user()?.clone();
-    let list = state.db.run(move |conn| apps::list(conn, &user.id)).await?;
+async fn list_app_tokens(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let uid = who.user.id;
+    let list = call
+        .state
+        .db
+        .run(move |conn| apps::list(conn, &uid))
+        .await?;
     Ok(Some(Value::Array(
         list.into_iter()
             .map(|(host, at)| json!({ "host": host, "created_at": crate::core::time::rfc3339(at) }))
@@ -633,18 +567,15 @@ async fn list_app_tokens(
     )))
 }
 
-async fn revoke_app_token(
-    state: &AppState,
-    a: &Value,
-    caller: &Option<Caller>,
-) -> Result<Option<Value>, RpcError> {
-    let user = required(caller)?.require_user()?.clone();
-    let HostArgs { host } = args(a)?;
+async fn revoke_app_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let state = call.state;
+    let HostArgs { host } = args(call.args)?;
     let now = state.clock.now_naive();
     let ttl = state.config.revocation_ttl();
+    let uid = who.user.id;
     state
         .db
-        .run(move |conn| apps::revoke(conn, now, &user.id, &host, ttl))
+        .run(move |conn| apps::revoke(conn, now, &uid, &host, ttl))
         .await?;
     state.revocations.poll(state).await?;
     Ok(None)

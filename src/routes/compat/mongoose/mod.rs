@@ -4,17 +4,33 @@
 
 mod convert;
 mod dto;
-mod error;
-mod handlers;
+pub(crate) mod error;
+pub(crate) mod handlers;
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 
-/// Mounts the RPC routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/{method}")
-            .route(web::post().to(handlers::post))
-            .route(web::get().to(handlers::get)),
-    )
-    .service(web::resource("/rpc").route(web::post().to(handlers::rpc)));
+use crate::core::Error;
+use crate::state::AppState;
+
+pub use handlers::METHODS;
+
+/// A refusal as an error frame (outside a method: the request's frame is not known).
+pub(crate) fn refusal(req: &HttpRequest, e: &Error) -> HttpResponse {
+    match req.app_data::<web::Data<AppState>>() {
+        Some(state) => handlers::reply(state, &dto::Envelope::default(), Err(e.into())),
+        None => crate::routes::error::from_core(e),
+    }
+}
+
+/// A transport-level answer (413, 408) as an error frame.
+pub(crate) fn status(req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse {
+    match req.app_data::<web::Data<AppState>>() {
+        Some(state) => handlers::reply(
+            state,
+            &dto::Envelope::default(),
+            Err(error::RpcError::new(status.as_u16(), message)),
+        ),
+        None => crate::routes::error::json_error(status, "invalid_request", message),
+    }
 }

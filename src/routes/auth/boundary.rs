@@ -1,0 +1,182 @@
+//! The middleware in front of every route of the table, before any credential is looked at:
+//! the URL's text and the whole body are read and checked first. A body over `body_limit` is
+//! 413 (declared or streamed), a body that has not arrived within `request_timeout` seconds
+//! is 408 and the connection closes, and text with a NUL byte or invalid UTF-8 (in the path,
+//! the query, a form or a JSON body) is 400: each in the door's own shape. The body is handed
+//! on in memory, so extractors and handlers read it as before.
+
+use std::time::Duration;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+
+use super::Door;
+use crate::core::Error;
+use crate::routes::extract::{read_body, BodyError};
+use crate::state::AppState;
+
+/// Checks a request before its route runs.
+pub async fn guard(
+    door: Door,
+    mut req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    if let Err(m) = text_of_uri(req.uri()) {
+        let res = door.render(req.request(), &Error::InvalidRequest(m.into()));
+        return Ok(req.into_response(res));
+    }
+    if has_body(&req) {
+        let limit = state.config.body_limit;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            let res = door.too_large(req.request(), limit);
+            return Ok(req.into_response(res));
+        }
+        let payload = req.take_payload();
+        let deadline = Duration::from_secs(state.config.request_timeout);
+        let body = match actix_web::rt::time::timeout(deadline, read_body(payload, limit)).await {
+            Err(_) => {
+                let res = door.timed_out(req.request());
+                return Ok(req.into_response(res));
+            }
+            Ok(Err(BodyError::TooLarge(_))) => {
+                let res = door.too_large(req.request(), limit);
+                return Ok(req.into_response(res));
+            }
+            Ok(Err(e)) => {
+                let res = door.render(req.request(), &Error::InvalidRequest(e.to_string()));
+                return Ok(req.into_response(res));
+            }
+            Ok(Ok(body)) => body,
+        };
+        let form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        if let Err(m) = text_of_body(&body, form) {
+            let res = door.render(req.request(), &Error::InvalidRequest(m.into()));
+            return Ok(req.into_response(res));
+        }
+        req.set_payload(Payload::from(body));
+    }
+    next.call(req).await
+}
+
+/// Whether the request says it carries a body.
+fn has_body(req: &ServiceRequest) -> bool {
+    let h = req.headers();
+    h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// Percent-decodes `s` (`+` stays as it is: it is never a NUL nor invalid UTF-8).
+fn percent_decoded(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' && i + 2 < s.len() {
+            if let (Some(h), Some(l)) = (hex(s[i + 1]), hex(s[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Text once decoded: no NUL, valid UTF-8.
+fn decoded_text(raw: &[u8], what: &'static str) -> Result<(), &'static str> {
+    let bytes = percent_decoded(raw);
+    if bytes.contains(&0) {
+        return Err(match what {
+            "path" => "the path must not contain NUL bytes",
+            "query" => "the query must not contain NUL bytes",
+            _ => "the form must not contain NUL bytes",
+        });
+    }
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(match what {
+            "path" => "the path is not valid UTF-8",
+            "query" => "the query is not valid UTF-8",
+            _ => "the form is not valid UTF-8",
+        });
+    }
+    Ok(())
+}
+
+fn text_of_uri(uri: &actix_web::http::Uri) -> Result<(), &'static str> {
+    decoded_text(uri.path().as_bytes(), "path")?;
+    if let Some(q) = uri.query() {
+        decoded_text(q.as_bytes(), "query")?;
+    }
+    Ok(())
+}
+
+/// A body's text: valid UTF-8 without NUL, neither raw nor escaped (`%00` in a form, `\u0000`
+/// in JSON).
+fn text_of_body(body: &[u8], form: bool) -> Result<(), &'static str> {
+    if std::str::from_utf8(body).is_err() {
+        return Err("the body is not valid UTF-8");
+    }
+    if body.contains(&0) {
+        return Err("the body must not contain NUL bytes");
+    }
+    if form {
+        return decoded_text(body, "form");
+    }
+    // JSON: escapes occur only inside strings; `\\` is an escaped backslash, not an escape.
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            if body.get(i + 1) == Some(&b'u')
+                && body.get(i + 2..i + 6).is_some_and(|h| h == b"0000")
+            {
+                return Err("text must not contain NUL characters");
+            }
+            i += 2;
+            continue;
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_and_invalid_utf8_are_found_where_they_are_escaped() {
+        assert!(text_of_body(br#"{"name":"alice\u0000x"}"#, false).is_err());
+        assert!(text_of_body(br#"{"name":"alice\\u0000x"}"#, false).is_ok());
+        assert!(text_of_body(br#"{"name":"alice\\\u0000x"}"#, false).is_err());
+        assert!(text_of_body(b"name=alice%00x", true).is_err());
+        assert!(text_of_body(b"name=alice%ffx", true).is_err());
+        assert!(text_of_body(b"name=alice%41x", true).is_ok());
+        assert!(text_of_body(b"\xff", false).is_err());
+        assert!(decoded_text(b"/accounts/a%00b", "path").is_err());
+        assert!(decoded_text(b"/accounts/%e2%82%ac", "path").is_ok());
+        assert!(decoded_text(b"/x%", "path").is_ok());
+    }
+}
