@@ -44,7 +44,13 @@ pub fn email(value: &str) -> Result<(), Error> {
     {
         return Err(bad());
     }
+    // What the mailer parses: the address, and the recipient it writes into the message.
     value.parse::<lettre::Address>().map_err(|_| bad())?;
+    value
+        .parse::<lettre::message::Mailbox>()
+        .ok()
+        .filter(|m| m.name.is_none() && AsRef::<str>::as_ref(&m.email) == value)
+        .ok_or_else(bad)?;
     Ok(())
 }
 
@@ -120,5 +126,24 @@ mod tests {
         assert!(redirect_uri("r", "javascript:alert(1)").is_err());
         assert!(scope_token("openid").is_ok());
         assert!(scope_token("a\"b").is_err());
+    }
+}
+
+#[cfg(test)]
+mod email_tests {
+    #[test]
+    fn emails_the_mailer_refuses_are_invalid() {
+        for ok in ["ada@example.com", "a.b+c@sub.example.org"] {
+            assert!(super::email(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "tom(comment)@example.com",
+            "a@[not-an-ip]",
+            "no-at.example.com",
+            "a b@example.com",
+            "a@.example.com",
+        ] {
+            assert!(super::email(bad).is_err(), "{bad}");
+        }
     }
 }

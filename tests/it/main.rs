@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod authz;
 mod binary;
 mod bloq;
 mod browser;
@@ -23,5 +24,6 @@ mod mongoose;
 mod oidc;
 mod openapi;
 mod ops;
+mod routes;
 mod smtp;
 mod token;
