@@ -1,8 +1,8 @@
 //! Throttling of credential checks, shared by every node through the database: fixed windows
 //! per account (wrong passwords) and per client IP (every failed check), and sign-ups per IP.
-//! A password check `reserve`s its place before the password is looked at, atomically, so no
-//! burst of concurrent guesses gets more checks than the limits allow (SPEC §9); a right
-//! password gives its place back.
+//! A password check is `admit`ted (takes its place) before the password is looked at,
+//! atomically, so no burst of concurrent guesses gets more checks than the limits allow (SPEC
+//! §9), and `settle`s afterwards. Client-secret checks, hot and high-entropy, `check` and `hit`.
 
 use chrono::Duration;
 use diesel::prelude::*;
@@ -82,48 +82,77 @@ pub fn hit(conn: &mut DbConnection, now: Timestamp, buckets: &[&Bucket]) -> Resu
     Ok(())
 }
 
-/// Forgets a bucket (an account's failures after a successful sign-in).
-pub fn clear(conn: &mut DbConnection, bucket: &Bucket) -> Result<(), Error> {
-    diesel::delete(counters::table.find(&bucket.key)).execute(conn)?;
-    Ok(())
+/// Seconds a place taken before a check is remembered if it is never settled (the node died
+/// mid-check): longer than any check takes, short enough not to lock a person out for long.
+pub const PLACE_TTL_SECS: i64 = 60;
+
+/// What [`admit`] decided for an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The attempt has its place in every bucket: check it, then [`settle`].
+    Admitted,
+    /// The limit is taken up by attempts still being checked: their outcome decides; ask
+    /// again once one of them settles.
+    Busy,
+    /// A bucket is full for the rest of its window.
+    Throttled { retry_after: u64 },
 }
 
-/// Takes an attempt's place in each bucket before its credential is checked: one atomic
-/// statement per bucket, shared by every node. `Throttled` (and the places given back) when
-/// any bucket was already full, so at most `limit` attempts per window are ever checked.
-pub fn reserve(conn: &mut DbConnection, now: Timestamp, buckets: &[&Bucket]) -> Result<(), Error> {
-    let mut retry = 0u64;
+/// How an admitted attempt ended, for one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// It counts (a failure; for sign-ups, an account made).
+    Count,
+    /// The bucket starts over (a right password clears an account's failures).
+    Reset,
+    /// It does not count (a right password for the IP; a check that could not run).
+    Release,
+}
+
+/// Takes an attempt's place in each bucket before its credential is checked, atomically on
+/// every node: admitted only while the bucket's count and the attempts still being checked
+/// stay under its limit. So a burst of concurrent guesses never gets more checks than the
+/// limit allows, and concurrent right passwords wait for each other instead of being refused.
+pub fn admit(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    buckets: &[&Bucket],
+) -> Result<Admission, Error> {
+    use crate::db::upsert;
     for (i, b) in buckets.iter().enumerate() {
         let window = Duration::seconds(b.window as i64);
-        let taken = match crate::db::upsert::throttle_take(conn, &b.key, now, now - window) {
-            Ok(t) => t,
-            Err(e) => {
-                release(conn, &buckets[..i])?;
-                return Err(e);
-            }
-        };
-        if taken.count > b.limit as i32 {
-            let ends = taken.window_start + window;
-            retry = retry.max((ends - now).num_seconds().max(1) as u64);
+        upsert::throttle_open(conn, &b.key, now, now - window)?;
+        let until = now + Duration::seconds(PLACE_TTL_SECS);
+        if upsert::throttle_admit(conn, &b.key, now, until, b.limit as i32)? {
+            continue;
         }
+        for taken in &buckets[..i] {
+            upsert::throttle_settle(conn, &taken.key, 0, false)?;
+        }
+        let (count, start): (i32, Timestamp) = counters::table
+            .find(&b.key)
+            .select((counters::count, counters::window_start))
+            .first(conn)?;
+        if count >= b.limit as i32 {
+            let ends = start + window;
+            return Ok(Admission::Throttled {
+                retry_after: (ends - now).num_seconds().max(1) as u64,
+            });
+        }
+        return Ok(Admission::Busy);
     }
-    if retry > 0 {
-        release(conn, buckets)?;
-        return Err(Error::Throttled { retry_after: retry });
-    }
-    Ok(())
+    Ok(Admission::Admitted)
 }
 
-/// Gives back a place `reserve` took (the attempt was not a failure).
-pub fn release(conn: &mut DbConnection, buckets: &[&Bucket]) -> Result<(), Error> {
-    for b in buckets {
-        diesel::update(
-            counters::table
-                .filter(counters::bucket.eq(&b.key))
-                .filter(counters::count.gt(0)),
-        )
-        .set(counters::count.eq(counters::count - 1))
-        .execute(conn)?;
+/// Settles an admitted attempt in each of its buckets.
+pub fn settle(conn: &mut DbConnection, outcome: &[(&Bucket, Settle)]) -> Result<(), Error> {
+    for (b, how) in outcome {
+        let (add, reset) = match how {
+            Settle::Count => (1, false),
+            Settle::Reset => (0, true),
+            Settle::Release => (0, false),
+        };
+        crate::db::upsert::throttle_settle(conn, &b.key, add, reset)?;
     }
     Ok(())
 }

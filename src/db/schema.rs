@@ -208,6 +208,8 @@ diesel::table! {
         bucket -> Text,
         window_start -> Timestamp,
         count -> Integer,
+        pending -> Integer,
+        pending_until -> Nullable<Timestamp>,
     }
 }
 

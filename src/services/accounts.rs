@@ -1,7 +1,7 @@
 //! Account flows that span hashing, the database and email: sign-up (any door), sending a
 //! verification link, password reset and change.
 
-use crate::core::throttle::{self, Bucket};
+use crate::core::throttle::{Bucket, Settle};
 use crate::core::users::{self, NewUser, User};
 use crate::core::{accounts, password, Error};
 use crate::paths;
@@ -79,11 +79,7 @@ pub async fn create_user(
     // limit), and gives it back when no account was made.
     let bucket = Bucket::signup(&state.config.throttle, ip);
     if throttled {
-        let b = bucket.clone();
-        state
-            .db
-            .run(move |conn| throttle::reserve(conn, now, &[&b]))
-            .await?;
+        super::passwords::admit(state, std::slice::from_ref(&bucket)).await?;
     }
     let created = async {
         let hash = state.passwords.hash(password_text.to_owned()).await?;
@@ -115,18 +111,14 @@ pub async fn create_user(
             .await
     }
     .await;
-    let user = match created {
-        Ok(u) => u,
-        Err(e) => {
-            if throttled {
-                let _ = state
-                    .db
-                    .run(move |conn| throttle::release(conn, &[&bucket]))
-                    .await;
-            }
-            return Err(e);
-        }
-    };
+    if throttled {
+        let how = match &created {
+            Ok(_) => Settle::Count,
+            Err(_) => Settle::Release,
+        };
+        super::passwords::settle(state, vec![(bucket, how)]).await?;
+    }
+    let user = created?;
     if user.email_verified_at.is_none() {
         send_verification(state, &user).await?;
     }
@@ -138,18 +130,16 @@ pub async fn create_user(
 pub async fn request_reset(state: &AppState, email: &str, ip: &str) -> Result<(), Error> {
     let now = state.clock.now_naive();
     let ttl = state.config.tokens.reset_password_ttl;
-    let settings = state.config.throttle.clone();
-    let (email, ip) = (email.to_owned(), ip.to_owned());
+    let bucket = Bucket {
+        key: format!("reset:{ip}"),
+        ..Bucket::signup(&state.config.throttle, ip)
+    };
+    super::passwords::admit(state, std::slice::from_ref(&bucket)).await?;
+    super::passwords::settle(state, vec![(bucket, Settle::Count)]).await?;
+    let email = email.to_owned();
     let found = state
         .db
-        .run(move |conn| {
-            let bucket = Bucket {
-                key: format!("reset:{ip}"),
-                ..Bucket::signup(&settings, &ip)
-            };
-            throttle::reserve(conn, now, &[&bucket])?;
-            accounts::request_reset(conn, now, &email, ttl)
-        })
+        .run(move |conn| accounts::request_reset(conn, now, &email, ttl))
         .await?;
     if let Some((user, token)) = found {
         let link = link(state, paths::RESET_PASSWORD, &token);

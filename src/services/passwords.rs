@@ -3,9 +3,10 @@
 //! through the database, with no difference between unknown accounts and wrong passwords.
 
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::config::Argon2Settings;
-use crate::core::throttle::{self, Bucket};
+use crate::core::throttle::{self, Admission, Bucket, Settle};
 use crate::core::users::{self, User};
 use crate::core::{events, password, Error};
 use crate::services::workers::Workers;
@@ -22,6 +23,8 @@ pub struct PasswordGate {
     settings: Argon2Settings,
     workers: Workers,
     dummy: Arc<OnceLock<String>>,
+    /// Wakes the attempts waiting for a throttle place when one settles on this node.
+    settled: Arc<tokio::sync::Notify>,
 }
 
 impl PasswordGate {
@@ -30,6 +33,7 @@ impl PasswordGate {
             workers: Workers::new("argon2", settings.max_concurrent, 4096),
             settings,
             dummy: Arc::new(OnceLock::new()),
+            settled: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -79,11 +83,61 @@ impl PasswordGate {
     }
 }
 
+/// How long an attempt waits for the attempts ahead of it (still being checked) to settle
+/// before it is refused as throttled.
+const ADMISSION_WAIT: Duration = Duration::from_secs(10);
+/// How often a waiting attempt asks again when no check settles on this node (the others may
+/// be checked on other nodes).
+const ADMISSION_POLL: Duration = Duration::from_millis(100);
+
+/// Takes the attempt's place in `buckets` before its credential is checked (see
+/// `throttle::admit`): waits while the limit is taken up by checks still running, and is
+/// `Throttled` once a bucket is full.
+pub async fn admit(state: &AppState, buckets: &[Bucket]) -> Result<(), Error> {
+    let deadline = Instant::now() + ADMISSION_WAIT;
+    loop {
+        // Registered before asking, so a settle between the answer and the wait is not missed.
+        let settled = state.passwords.settled.notified();
+        let now = state.clock.now_naive();
+        let b = buckets.to_vec();
+        let admission = state
+            .db
+            .run(move |conn| {
+                let refs: Vec<&Bucket> = b.iter().collect();
+                throttle::admit(conn, now, &refs)
+            })
+            .await?;
+        match admission {
+            Admission::Admitted => return Ok(()),
+            Admission::Throttled { retry_after } => return Err(Error::Throttled { retry_after }),
+            Admission::Busy if Instant::now() >= deadline => {
+                return Err(Error::Throttled { retry_after: 1 })
+            }
+            Admission::Busy => {
+                let _ = actix_web::rt::time::timeout(ADMISSION_POLL, settled).await;
+            }
+        }
+    }
+}
+
+/// Settles an admitted attempt (see `throttle::settle`) and wakes the attempts waiting here.
+pub async fn settle(state: &AppState, outcome: Vec<(Bucket, Settle)>) -> Result<(), Error> {
+    let done = state
+        .db
+        .run(move |conn| {
+            let refs: Vec<(&Bucket, Settle)> = outcome.iter().map(|(b, s)| (b, *s)).collect();
+            throttle::settle(conn, &refs)
+        })
+        .await;
+    state.passwords.settled.notify_waiters();
+    done
+}
+
 /// Checks a user's password at any door (`door` names it in events). The attempt takes its
 /// place in the account's and the client IP's throttle buckets before the password is looked
-/// at (a right password gives it back), so concurrent guesses cannot outrun the limits. Wrong
-/// passwords and unknown accounts are both `InvalidGrant` with one message; throttled
-/// accounts and IPs are `Throttled` whether or not the password was right.
+/// at (`admit`), so concurrent guesses cannot outrun the limits. Wrong passwords and unknown
+/// accounts are both `InvalidGrant` with one message; throttled accounts and IPs are
+/// `Throttled` whether or not the password was right.
 pub async fn check(
     state: &AppState,
     login: &str,
@@ -92,24 +146,19 @@ pub async fn check(
     door: &'static str,
 ) -> Result<User, Error> {
     let wrong = || Error::InvalidGrant("invalid username or password".into());
-    let now = state.clock.now_naive();
     let settings = state.config.throttle.clone();
     let login_owned = login.to_owned();
-    let ip_owned = ip.to_owned();
-    let (user, account, ip_bucket) = state
+    let user = state
         .db
-        .run(move |conn| {
-            let ip_bucket = Bucket::ip(&settings, &ip_owned);
-            let user = users::find_by_login(conn, &login_owned)?;
-            let key = match &user {
-                Some(u) => u.id.clone(),
-                None => format!("?{}", login_owned.to_lowercase()),
-            };
-            let account = Bucket::account(&settings, &key);
-            throttle::reserve(conn, now, &[&ip_bucket, &account])?;
-            Ok((user, account, ip_bucket))
-        })
+        .run(move |conn| users::find_by_login(conn, &login_owned))
         .await?;
+    let key = match &user {
+        Some(u) => u.id.clone(),
+        None => format!("?{}", login.to_lowercase()),
+    };
+    let ip_bucket = Bucket::ip(&settings, ip);
+    let account = Bucket::account(&settings, &key);
+    admit(state, &[ip_bucket.clone(), account.clone()]).await?;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let within_policy = password::check_policy("password", secret).is_ok();
     let verified = if within_policy {
@@ -120,18 +169,25 @@ pub async fn check(
     let (ok, rehash) = match verified {
         Ok(v) => v,
         Err(e) => {
-            // Not checked after all: the place goes back.
-            let _ = state
-                .db
-                .run(move |conn| throttle::release(conn, &[&ip_bucket, &account]))
-                .await;
+            // Not checked after all: the places go back.
+            let _ = settle(
+                state,
+                vec![(ip_bucket, Settle::Release), (account, Settle::Release)],
+            )
+            .await;
             return Err(e);
         }
     };
-    if !ok {
-        // The IP's throttle state changed: the next check must read the database.
-        state.caches.ip_ok.remove(&ip.to_owned());
-    }
+    let outcome = match ok {
+        true => vec![(ip_bucket, Settle::Release), (account, Settle::Reset)],
+        false => {
+            // The IP's throttle state changed: the next check must read the database.
+            state.caches.ip_ok.remove(&ip.to_owned());
+            vec![(ip_bucket, Settle::Count), (account, Settle::Count)]
+        }
+    };
+    settle(state, outcome).await?;
+    let now = state.clock.now_naive();
     let ip_owned = ip.to_owned();
     let user_id = user.as_ref().map(|u| u.id.clone());
     state
@@ -144,18 +200,15 @@ pub async fn check(
                     "signin.failed"
                 },
                 user_id: user_id.clone(),
-                ip: Some(ip_owned.clone()),
+                ip: Some(ip_owned),
                 service: Some(door.to_owned()),
                 ..Default::default()
             };
             if ok {
-                throttle::clear(conn, &account)?;
-                throttle::release(conn, &[&ip_bucket])?;
                 if let (Some(h), Some(id)) = (rehash, &user_id) {
                     users::set_password_hash(conn, id, &h)?;
                 }
             } else {
-                // The failure keeps the place it took in both buckets.
                 event.detail = Some(serde_json::json!({ "reason": "wrong credentials" }));
             }
             events::record(conn, now, event)?;
@@ -177,26 +230,23 @@ pub async fn check(
 
 /// Checks a device's credential (its secret, or a certificate matching its registered
 /// thumbprint) for Mongoose `Auth.Authenticate`: throttled per client IP like every credential
-/// check, the attempt counted before it is checked. `Ok(false)` for a wrong credential.
+/// check, the attempt admitted before it is checked. `Ok(false)` for a wrong credential.
 pub async fn check_device(
     state: &AppState,
     device: crate::core::clients::ClientRow,
     credential: crate::core::devices::DeviceCredential,
     ip: &str,
 ) -> Result<bool, Error> {
-    let now = state.clock.now_naive();
     let bucket = Bucket::ip(&state.config.throttle, ip);
-    let ok = state
-        .db
-        .run(move |conn| {
-            throttle::reserve(conn, now, &[&bucket])?;
-            let ok = crate::core::devices::check(&device, &credential, now);
-            if !matches!(ok, Ok(false)) {
-                throttle::release(conn, &[&bucket])?;
-            }
-            ok
-        })
-        .await?;
+    admit(state, std::slice::from_ref(&bucket)).await?;
+    let now = state.clock.now_naive();
+    let checked = crate::core::devices::check(&device, &credential, now);
+    let how = match checked {
+        Ok(false) => Settle::Count,
+        _ => Settle::Release,
+    };
+    settle(state, vec![(bucket, how)]).await?;
+    let ok = checked?;
     if !ok {
         state.caches.ip_ok.remove(&ip.to_owned());
     }

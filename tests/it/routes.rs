@@ -93,3 +93,13 @@ async fn the_table_is_what_is_served() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+/// The README's "Who may do what" lists every route with its policy, as the code has it.
+#[test]
+fn the_readme_shows_the_table() {
+    let readme = include_str!("../../README.md");
+    for r in portcullis::routes::table::rows() {
+        let line = format!("| {} | `{}` | {} | {} |", r[0], r[1], r[2], r[3]);
+        assert!(readme.contains(&line), "README lacks: {line}");
+    }
+}

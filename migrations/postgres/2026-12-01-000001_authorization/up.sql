@@ -11,3 +11,8 @@ INSERT INTO principal_ids (id, kind) VALUES ('esalerugs', 'client'), ('bloq-acco
     ('mongoose-apps', 'client') ON CONFLICT DO NOTHING;
 -- Personal access tokens act with `account` (SPEC §9), whatever they were stored with.
 UPDATE personal_access_tokens SET scope = 'account';
+-- Throttling that cannot be raced: a credential check takes its place (pending) before it runs;
+-- `count` keeps the failures (or successes, for sign-ups) of the window. Places not settled by
+-- `pending_until` (a node that died mid-check) are forgotten.
+ALTER TABLE throttle_counters ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE throttle_counters ADD COLUMN pending_until TIMESTAMP;
