@@ -184,7 +184,7 @@ pub fn validate(
             "this client may not use the authorization code flow",
         );
     }
-    let scope = match policy::scope(&client, params.scope.as_deref())
+    let scope = match policy::scope(&client, params.scope.as_deref(), true)
         .and_then(|s| policy::check_privileged(&client, &s, true).map(|_| s))
     {
         Ok(s) => s,

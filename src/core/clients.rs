@@ -55,16 +55,16 @@ pub struct ClientRow {
     pub updated_at: Timestamp,
 }
 
+/// The kind of the compatibility doors' own clients (never one an admin registers).
+pub const INTERNAL_KIND: &str = "internal";
+
 impl ClientRow {
     /// An internal client: the holder of tokens a compatibility door issues for people. It
     /// authenticates nowhere; only its own door uses its tokens.
     pub fn is_internal(&self) -> bool {
-        self.metadata.contains(INTERNAL_MARK)
+        self.kind == INTERNAL_KIND
     }
 }
-
-/// How an internal client is marked in its metadata.
-const INTERNAL_MARK: &str = r#""internal":true"#;
 
 /// A client as callers see it (no secret material).
 #[derive(Debug, Clone, Serialize)]
@@ -450,7 +450,7 @@ pub fn ensure_internal(
         secret_hash: None,
         secret_sealed: None,
         name: name.to_owned(),
-        kind: "app".into(),
+        kind: INTERNAL_KIND.into(),
         redirect_uris: "[]".into(),
         post_logout_redirect_uris: "[]".into(),
         grant_types: serde_json::to_string(grant_types).unwrap_or_default(),
@@ -460,7 +460,7 @@ pub fn ensure_internal(
         trusted: true,
         owner_id: None,
         cert_thumbprint: None,
-        metadata: format!("{{{INTERNAL_MARK}}}"),
+        metadata: "{}".into(),
         expires_at: None,
         tokens_valid_after: None,
         created_at: now,

@@ -27,12 +27,7 @@ impl Kind {
 /// Claims `id` for a new user or client (inside the transaction that creates it). `Conflict`
 /// when the other kind has it; the same kind is left to that table's own key.
 pub fn claim(conn: &mut DbConnection, id: &str, kind: Kind) -> Result<(), Error> {
-    let taken = || {
-        Error::Conflict(match kind {
-            Kind::User => "this id is taken (by a client)".into(),
-            Kind::Client => "this id is taken (by a user)".into(),
-        })
-    };
+    let taken = || Error::Conflict("this id is taken".into());
     let existing: Option<String> = ids::table
         .find(id)
         .select(ids::kind)

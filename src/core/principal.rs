@@ -38,8 +38,6 @@ pub enum Credential {
     AccessToken,
     /// A personal access token.
     PersonalAccessToken,
-    /// A request signed with a key's secret (CloudTrax).
-    SignedRequest,
 }
 
 impl Credential {
@@ -48,7 +46,6 @@ impl Credential {
             Credential::Password => "password",
             Credential::AccessToken => "access_token",
             Credential::PersonalAccessToken => "personal_access_token",
-            Credential::SignedRequest => "signed_request",
         }
     }
 }
@@ -62,13 +59,9 @@ pub struct Principal {
     pub client_id: Option<String>,
     /// What the credential may do here.
     pub scopes: Vec<String>,
-    /// The token's audiences (empty for credentials that are not tokens).
-    pub audience: Vec<String>,
     /// When the person last proved who they are: a sign-in's time, or now for a password.
     pub auth_time: Option<Timestamp>,
     pub credential: Credential,
-    /// The access token's claims, for access tokens.
-    pub claims: Option<AccessClaims>,
 }
 
 impl Principal {
@@ -83,10 +76,8 @@ impl Principal {
             user: Some(user),
             client_id: None,
             scopes,
-            audience: Vec::new(),
             auth_time: Some(now),
             credential: Credential::Password,
-            claims: None,
         }
     }
 
@@ -96,27 +87,23 @@ impl Principal {
             user: Some(user),
             client_id: None,
             scopes: vec![scopes::ACCOUNT.to_owned()],
-            audience: Vec::new(),
             auth_time: None,
             credential: Credential::PersonalAccessToken,
-            claims: None,
         }
     }
 
     /// An access token whose signature, claims and revocation state checked out; `user` is
     /// the loaded subject for tokens that act for a user.
-    pub fn access_token(claims: AccessClaims, user: Option<User>) -> Principal {
+    pub fn access_token(claims: &AccessClaims, user: Option<User>) -> Principal {
         Principal {
             user,
             client_id: Some(claims.client_id.clone()),
             scopes: claims.scopes().map(str::to_owned).collect(),
-            audience: claims.aud.to_vec(),
             auth_time: claims
                 .auth_time
                 .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
                 .map(|t| t.naive_utc()),
             credential: Credential::AccessToken,
-            claims: Some(claims),
         }
     }
 

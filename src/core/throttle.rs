@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::{Error, Timestamp};
 use crate::config::ThrottleSettings;
-use crate::db::schema::throttle_counters as counters;
+use crate::db::schema::{throttle_counters as counters, throttle_places as places};
 use crate::db::DbConnection;
 
 /// A throttle bucket: what is counted, its limit and window.
@@ -82,15 +82,15 @@ pub fn hit(conn: &mut DbConnection, now: Timestamp, buckets: &[&Bucket]) -> Resu
     Ok(())
 }
 
-/// Seconds a place taken before a check is remembered if it is never settled (the node died
-/// mid-check): longer than any check takes, short enough not to lock a person out for long.
+/// Seconds a place taken before a check is remembered if it is never given back (its node
+/// died mid-check): longer than any check takes, short enough not to lock anyone out for long.
 pub const PLACE_TTL_SECS: i64 = 60;
 
 /// What [`admit`] decided for an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    /// The attempt has its place in every bucket: check it, then [`settle`].
-    Admitted,
+    /// The attempt holds these places (one per bucket, in order): check it, then [`settle`].
+    Admitted(Vec<String>),
     /// The limit is taken up by attempts still being checked: their outcome decides; ask
     /// again once one of them settles.
     Busy,
@@ -105,54 +105,110 @@ pub enum Settle {
     Count,
     /// The bucket starts over (a right password clears an account's failures).
     Reset,
-    /// It does not count (a right password for the IP; a check that could not run).
+    /// It does not count (a right password for the IP; a check that did not happen).
     Release,
 }
 
-/// Takes an attempt's place in each bucket before its credential is checked, atomically on
-/// every node: admitted only while the bucket's count and the attempts still being checked
-/// stay under its limit. So a burst of concurrent guesses never gets more checks than the
-/// limit allows, and concurrent right passwords wait for each other instead of being refused.
+/// Takes an attempt's place in each bucket before its credential is checked. A bucket admits
+/// only while its count and the places taken stay under its limit, one admission at a time
+/// (the bucket's row is locked for it): a burst of concurrent guesses never gets more checks
+/// than the limit, and concurrent right passwords wait for each other instead of failing.
 pub fn admit(
     conn: &mut DbConnection,
     now: Timestamp,
     buckets: &[&Bucket],
 ) -> Result<Admission, Error> {
-    use crate::db::upsert;
-    for (i, b) in buckets.iter().enumerate() {
-        let window = Duration::seconds(b.window as i64);
-        upsert::throttle_open(conn, &b.key, now, now - window)?;
-        let until = now + Duration::seconds(PLACE_TTL_SECS);
-        if upsert::throttle_admit(conn, &b.key, now, until, b.limit as i32)? {
-            continue;
+    let mut held: Vec<String> = Vec::new();
+    for b in buckets {
+        let decided = conn.transaction(|conn| admit_one(conn, now, b));
+        let decided = match decided {
+            Ok(d) => d,
+            Err(e) => {
+                release_places(conn, &held)?;
+                return Err(e);
+            }
+        };
+        match decided {
+            Ok(place) => held.push(place),
+            Err(refused) => {
+                release_places(conn, &held)?;
+                return Ok(refused);
+            }
         }
-        for taken in &buckets[..i] {
-            upsert::throttle_settle(conn, &taken.key, 0, false)?;
-        }
-        let (count, start): (i32, Timestamp) = counters::table
-            .find(&b.key)
-            .select((counters::count, counters::window_start))
-            .first(conn)?;
-        if count >= b.limit as i32 {
-            let ends = start + window;
-            return Ok(Admission::Throttled {
-                retry_after: (ends - now).num_seconds().max(1) as u64,
-            });
-        }
-        return Ok(Admission::Busy);
     }
-    Ok(Admission::Admitted)
+    Ok(Admission::Admitted(held))
 }
 
-/// Settles an admitted attempt in each of its buckets.
-pub fn settle(conn: &mut DbConnection, outcome: &[(&Bucket, Settle)]) -> Result<(), Error> {
-    for (b, how) in outcome {
-        let (add, reset) = match how {
-            Settle::Count => (1, false),
-            Settle::Reset => (0, true),
-            Settle::Release => (0, false),
-        };
-        crate::db::upsert::throttle_settle(conn, &b.key, add, reset)?;
+/// One bucket's admission, inside a transaction holding the bucket's lock: the place's id, or
+/// why not.
+fn admit_one(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    b: &Bucket,
+) -> Result<Result<String, Admission>, Error> {
+    let window = Duration::seconds(b.window as i64);
+    crate::db::upsert::throttle_open(conn, &b.key, now, now - window)?;
+    diesel::delete(
+        places::table
+            .filter(places::bucket.eq(&b.key))
+            .filter(places::expires_at.le(now)),
+    )
+    .execute(conn)?;
+    let taken: i64 = places::table
+        .filter(places::bucket.eq(&b.key))
+        .count()
+        .get_result(conn)?;
+    let (count, start): (i32, Timestamp) = counters::table
+        .find(&b.key)
+        .select((counters::count, counters::window_start))
+        .first(conn)?;
+    let limit = b.limit as i64;
+    if count as i64 >= limit {
+        let ends = start + window;
+        return Ok(Err(Admission::Throttled {
+            retry_after: (ends - now).num_seconds().max(1) as u64,
+        }));
     }
+    if count as i64 + taken >= limit {
+        return Ok(Err(Admission::Busy));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    diesel::insert_into(places::table)
+        .values((
+            places::id.eq(&id),
+            places::bucket.eq(&b.key),
+            places::expires_at.eq(now + Duration::seconds(PLACE_TTL_SECS)),
+        ))
+        .execute(conn)?;
+    Ok(Ok(id))
+}
+
+fn release_places(conn: &mut DbConnection, ids: &[String]) -> Result<(), Error> {
+    diesel::delete(places::table.filter(places::id.eq_any(ids))).execute(conn)?;
     Ok(())
+}
+
+/// Settles an admitted attempt: each bucket with its place (from [`admit`]) and its outcome.
+/// A place that has expired meanwhile is settled all the same.
+pub fn settle(conn: &mut DbConnection, outcome: &[(&Bucket, &str, Settle)]) -> Result<(), Error> {
+    conn.transaction(|conn| {
+        for (b, place, how) in outcome {
+            diesel::delete(places::table.find(*place)).execute(conn)?;
+            let bucket = counters::table.find(&b.key);
+            match how {
+                Settle::Count => {
+                    diesel::update(bucket)
+                        .set(counters::count.eq(counters::count + 1))
+                        .execute(conn)?;
+                }
+                Settle::Reset => {
+                    diesel::update(bucket)
+                        .set(counters::count.eq(0))
+                        .execute(conn)?;
+                }
+                Settle::Release => {}
+            }
+        }
+        Ok(())
+    })
 }

@@ -259,6 +259,22 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<(), Error> {
     Ok(())
 }
 
+/// Reverts the newest migration (development and tests: upgrades from the version before it).
+pub fn revert_last(conn: &mut DbConnection) -> Result<(), Error> {
+    let internal = |e: Box<dyn std::error::Error + Send + Sync>| {
+        Error::Internal(format!("revert failed: {e}"))
+    };
+    match conn {
+        DbConnection::Sqlite(c) => c
+            .revert_last_migration(SQLITE_MIGRATIONS)
+            .map_err(internal)?,
+        DbConnection::Postgres(c) => c
+            .revert_last_migration(POSTGRES_MIGRATIONS)
+            .map_err(internal)?,
+    };
+    Ok(())
+}
+
 /// Whether a diesel error is a unique-constraint violation.
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

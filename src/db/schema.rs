@@ -208,8 +208,6 @@ diesel::table! {
         bucket -> Text,
         window_start -> Timestamp,
         count -> Integer,
-        pending -> Integer,
-        pending_until -> Nullable<Timestamp>,
     }
 }
 
@@ -249,7 +247,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     revocations,
     email_outbox,
     principal_ids,
+    throttle_places,
 );
+
+diesel::table! {
+    throttle_places (id) {
+        id -> Text,
+        bucket -> Text,
+        expires_at -> Timestamp,
+    }
+}
 
 diesel::table! {
     principal_ids (id) {

@@ -19,7 +19,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     let patch = || Method::PATCH;
     let delete = || Method::DELETE;
     vec![
-        // The standard endpoints.
+        // The standard endpoints (those a browser visits answer as pages).
         ep(
             get(),
             paths::OPENID_CONFIGURATION,
@@ -41,18 +41,18 @@ pub fn endpoints() -> Vec<Endpoint> {
             oauth::introspect::introspect,
         ),
         ep(post(), paths::REVOKE, OAuth, oauth::revoke::revoke),
-        ep(get(), paths::AUTHORIZE, OAuth, oauth::authorize::authorize),
+        ep(get(), paths::AUTHORIZE, Pages, oauth::authorize::authorize),
         ep(
             post(),
             paths::AUTHORIZE,
-            OAuth,
+            Pages,
             oauth::authorize::authorize_post,
         ),
-        ep(post(), paths::CONSENT, OAuth, oauth::authorize::decide),
+        ep(post(), paths::CONSENT, Pages, oauth::authorize::decide),
         ep(get(), paths::USERINFO, OAuth, oauth::userinfo::get),
         ep(post(), paths::USERINFO, OAuth, oauth::userinfo::post),
-        ep(get(), paths::LOGOUT, OAuth, oauth::logout::show),
-        ep(post(), paths::LOGOUT, OAuth, oauth::logout::submit),
+        ep(get(), paths::LOGOUT, Pages, oauth::logout::show),
+        ep(post(), paths::LOGOUT, Pages, oauth::logout::submit),
         // Pages for people.
         ep(get(), paths::HOME, Pages, pages::home),
         ep(get(), paths::STYLESHEET, Pages, pages::stylesheet),

@@ -1,7 +1,7 @@
 //! Account flows that span hashing, the database and email: sign-up (any door), sending a
 //! verification link, password reset and change.
 
-use crate::core::throttle::{Bucket, Settle};
+use crate::core::throttle::{self, Bucket, Settle};
 use crate::core::users::{self, NewUser, User};
 use crate::core::{accounts, password, Error};
 use crate::paths;
@@ -77,10 +77,12 @@ pub async fn create_user(
     let now = state.clock.now_naive();
     // The sign-up takes its place in the IP's bucket first (so a burst cannot outrun the
     // limit), and gives it back when no account was made.
-    let bucket = Bucket::signup(&state.config.throttle, ip);
-    if throttled {
-        super::passwords::admit(state, std::slice::from_ref(&bucket)).await?;
-    }
+    let places = match throttled {
+        true => Some(
+            super::passwords::admit(state, &[Bucket::signup(&state.config.throttle, ip)]).await?,
+        ),
+        false => None,
+    };
     let created = async {
         let hash = state.passwords.hash(password_text.to_owned()).await?;
         let ip_owned = ip.to_owned();
@@ -111,12 +113,12 @@ pub async fn create_user(
             .await
     }
     .await;
-    if throttled {
+    if let Some(places) = places {
         let how = match &created {
             Ok(_) => Settle::Count,
             Err(_) => Settle::Release,
         };
-        super::passwords::settle(state, vec![(bucket, how)]).await?;
+        places.settle(&[how]).await?;
     }
     let user = created?;
     if user.email_verified_at.is_none() {
@@ -134,12 +136,15 @@ pub async fn request_reset(state: &AppState, email: &str, ip: &str) -> Result<()
         key: format!("reset:{ip}"),
         ..Bucket::signup(&state.config.throttle, ip)
     };
-    super::passwords::admit(state, std::slice::from_ref(&bucket)).await?;
-    super::passwords::settle(state, vec![(bucket, Settle::Count)]).await?;
     let email = email.to_owned();
+    // Every request counts (it checks no credential): a plain check and hit.
     let found = state
         .db
-        .run(move |conn| accounts::request_reset(conn, now, &email, ttl))
+        .run(move |conn| {
+            throttle::check(conn, now, &[&bucket])?;
+            throttle::hit(conn, now, &[&bucket])?;
+            accounts::request_reset(conn, now, &email, ttl)
+        })
         .await?;
     if let Some((user, token)) = found {
         let link = link(state, paths::RESET_PASSWORD, &token);
@@ -178,7 +183,9 @@ pub async fn reset_password(
 /// a wrong one is a validation error of `current_password`.
 async fn prove(state: &AppState, user: &User, current: &str, ip: &str) -> Result<(), Error> {
     match super::passwords::check(state, &user.id, current, ip, "account").await {
-        Ok(_) => Ok(()),
+        // The password is right; whether it may sign in is not the question here (an
+        // unverified address is what an email change may be correcting).
+        Ok(_) | Err(Error::EmailNotVerified) => Ok(()),
         Err(Error::InvalidGrant(_)) => Err(Error::invalid("current_password", "is incorrect")),
         Err(e) => Err(e),
     }

@@ -1,7 +1,8 @@
 //! Notices to a person about changes to their account that they should know of even when they
 //! did not make them (SPEC §9 "Notices"): an email change (to the old address, besides the
 //! verification email to the new one), and a new credential that survives a password change
-//! (a personal access token, a Bloq client key).
+//! (a personal access token, a Bloq client key). A notice that cannot be queued is logged: the
+//! change it tells of has been made and is not undone for it.
 
 use crate::core::users::User;
 use crate::core::Error;
@@ -14,10 +15,11 @@ fn when(state: &AppState) -> String {
 }
 
 /// The account's email changed from `before`'s to `after`'s: a notice to the old address, and
-/// the verification link to the new one (unless it is already verified).
+/// the verification link to the new one (unless it is already verified; its failure is the
+/// caller's, as for every verification email).
 pub async fn email_changed(state: &AppState, before: &User, after: &User) -> Result<(), Error> {
     let forgot = state.config.url(paths::FORGOT_PASSWORD);
-    mail::send(
+    let sent = mail::send(
         state,
         Email::EmailChanged {
             to: &before.email,
@@ -26,7 +28,10 @@ pub async fn email_changed(state: &AppState, before: &User, after: &User) -> Res
             forgot_link: &forgot,
         },
     )
-    .await?;
+    .await;
+    if let Err(e) = sent {
+        tracing::error!(error = %e, user = %after.id, "could not queue the email-change notice");
+    }
     if after.email_verified_at.is_none() {
         super::accounts::send_verification(state, after).await?;
     }
@@ -35,14 +40,9 @@ pub async fn email_changed(state: &AppState, before: &User, after: &User) -> Res
 
 /// A credential that acts on the account until revoked was made: `what` it is (in words) and
 /// the `label` the person knows it by.
-pub async fn credential_created(
-    state: &AppState,
-    user: &User,
-    what: &str,
-    label: &str,
-) -> Result<(), Error> {
+pub async fn credential_created(state: &AppState, user: &User, what: &str, label: &str) {
     let account = state.config.url(paths::ACCOUNT);
-    mail::send(
+    let sent = mail::send(
         state,
         Email::NewCredential {
             to: &user.email,
@@ -52,5 +52,8 @@ pub async fn credential_created(
             account_link: &account,
         },
     )
-    .await
+    .await;
+    if let Err(e) = sent {
+        tracing::error!(error = %e, user = %user.id, "could not queue the new-credential notice");
+    }
 }

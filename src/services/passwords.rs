@@ -90,10 +90,66 @@ const ADMISSION_WAIT: Duration = Duration::from_secs(10);
 /// be checked on other nodes).
 const ADMISSION_POLL: Duration = Duration::from_millis(100);
 
+/// The places an admitted attempt holds in its throttle buckets, until it is settled. Dropped
+/// unsettled (the caller went away before the check finished), they are given back: nothing
+/// was learned, so nothing counts.
+pub struct Places {
+    state: AppState,
+    held: Vec<(Bucket, String)>,
+}
+
+impl Places {
+    /// Settles the attempt: one outcome per bucket, in the order they were admitted.
+    pub async fn settle(mut self, outcome: &[Settle]) -> Result<(), Error> {
+        let held = std::mem::take(&mut self.held);
+        let settled = held
+            .into_iter()
+            .zip(outcome.iter().copied())
+            .map(|((b, place), how)| (b, place, how))
+            .collect::<Vec<_>>();
+        let done = self
+            .state
+            .db
+            .run(move |conn| {
+                let refs: Vec<(&Bucket, &str, Settle)> = settled
+                    .iter()
+                    .map(|(b, p, h)| (b, p.as_str(), *h))
+                    .collect();
+                throttle::settle(conn, &refs)
+            })
+            .await;
+        self.state.passwords.settled.notify_one();
+        done
+    }
+}
+
+impl Drop for Places {
+    fn drop(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut self.held);
+        let pool = self.state.db.clone();
+        let settled = self.state.passwords.settled.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn_blocking(move || {
+                if let Ok(mut conn) = pool.get() {
+                    let refs: Vec<(&Bucket, &str, Settle)> = held
+                        .iter()
+                        .map(|(b, p)| (b, p.as_str(), Settle::Release))
+                        .collect();
+                    let _ = throttle::settle(&mut conn, &refs);
+                }
+                settled.notify_one();
+            });
+        }
+    }
+}
+
 /// Takes the attempt's place in `buckets` before its credential is checked (see
 /// `throttle::admit`): waits while the limit is taken up by checks still running, and is
 /// `Throttled` once a bucket is full.
-pub async fn admit(state: &AppState, buckets: &[Bucket]) -> Result<(), Error> {
+pub async fn admit(state: &AppState, buckets: &[Bucket]) -> Result<Places, Error> {
     let deadline = Instant::now() + ADMISSION_WAIT;
     loop {
         // Registered before asking, so a settle between the answer and the wait is not missed.
@@ -108,7 +164,12 @@ pub async fn admit(state: &AppState, buckets: &[Bucket]) -> Result<(), Error> {
             })
             .await?;
         match admission {
-            Admission::Admitted => return Ok(()),
+            Admission::Admitted(ids) => {
+                return Ok(Places {
+                    state: state.clone(),
+                    held: buckets.iter().cloned().zip(ids).collect(),
+                })
+            }
             Admission::Throttled { retry_after } => return Err(Error::Throttled { retry_after }),
             Admission::Busy if Instant::now() >= deadline => {
                 return Err(Error::Throttled { retry_after: 1 })
@@ -118,19 +179,6 @@ pub async fn admit(state: &AppState, buckets: &[Bucket]) -> Result<(), Error> {
             }
         }
     }
-}
-
-/// Settles an admitted attempt (see `throttle::settle`) and wakes the attempts waiting here.
-pub async fn settle(state: &AppState, outcome: Vec<(Bucket, Settle)>) -> Result<(), Error> {
-    let done = state
-        .db
-        .run(move |conn| {
-            let refs: Vec<(&Bucket, Settle)> = outcome.iter().map(|(b, s)| (b, *s)).collect();
-            throttle::settle(conn, &refs)
-        })
-        .await;
-    state.passwords.settled.notify_waiters();
-    done
 }
 
 /// Checks a user's password at any door (`door` names it in events). The attempt takes its
@@ -158,35 +206,21 @@ pub async fn check(
     };
     let ip_bucket = Bucket::ip(&settings, ip);
     let account = Bucket::account(&settings, &key);
-    admit(state, &[ip_bucket.clone(), account.clone()]).await?;
+    let places = admit(state, &[ip_bucket, account]).await?;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let within_policy = password::check_policy("password", secret).is_ok();
-    let verified = if within_policy {
-        state.passwords.verify(secret.to_owned(), hash).await
+    // An error here drops `places`: they are given back (nothing was checked).
+    let (ok, rehash) = match within_policy {
+        true => state.passwords.verify(secret.to_owned(), hash).await?,
+        false => (false, None),
+    };
+    if ok {
+        places.settle(&[Settle::Release, Settle::Reset]).await?;
     } else {
-        Ok((false, None))
-    };
-    let (ok, rehash) = match verified {
-        Ok(v) => v,
-        Err(e) => {
-            // Not checked after all: the places go back.
-            let _ = settle(
-                state,
-                vec![(ip_bucket, Settle::Release), (account, Settle::Release)],
-            )
-            .await;
-            return Err(e);
-        }
-    };
-    let outcome = match ok {
-        true => vec![(ip_bucket, Settle::Release), (account, Settle::Reset)],
-        false => {
-            // The IP's throttle state changed: the next check must read the database.
-            state.caches.ip_ok.remove(&ip.to_owned());
-            vec![(ip_bucket, Settle::Count), (account, Settle::Count)]
-        }
-    };
-    settle(state, outcome).await?;
+        places.settle(&[Settle::Count, Settle::Count]).await?;
+        // The IP's throttle state changed: the next check must read the database.
+        state.caches.ip_ok.remove(&ip.to_owned());
+    }
     let now = state.clock.now_naive();
     let ip_owned = ip.to_owned();
     let user_id = user.as_ref().map(|u| u.id.clone());
@@ -238,15 +272,11 @@ pub async fn check_device(
     ip: &str,
 ) -> Result<bool, Error> {
     let bucket = Bucket::ip(&state.config.throttle, ip);
-    admit(state, std::slice::from_ref(&bucket)).await?;
+    let places = admit(state, &[bucket]).await?;
     let now = state.clock.now_naive();
-    let checked = crate::core::devices::check(&device, &credential, now);
-    let how = match checked {
-        Ok(false) => Settle::Count,
-        _ => Settle::Release,
-    };
-    settle(state, vec![(bucket, how)]).await?;
-    let ok = checked?;
+    let ok = crate::core::devices::check(&device, &credential, now)?;
+    let how = if ok { Settle::Release } else { Settle::Count };
+    places.settle(&[how]).await?;
     if !ok {
         state.caches.ip_ok.remove(&ip.to_owned());
     }

@@ -55,7 +55,7 @@ pub async fn by_bearer(state: &AppState, token: &str) -> Result<Principal, Error
         }
         false => None,
     };
-    Ok(Principal::access_token(claims, user))
+    Ok(Principal::access_token(&claims, user))
 }
 
 /// The user by id when they exist and are enabled.

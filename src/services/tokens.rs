@@ -218,7 +218,7 @@ async fn password_grant(
         .ok_or_else(|| Error::InvalidRequest("password is required".into()))?;
     // The client first: a client that may not use this grant never gets a password checked.
     flows::check_password_client(&client)?;
-    let scope = policy::scope(&client, params.scope.as_deref())?;
+    let scope = policy::scope(&client, params.scope.as_deref(), true)?;
     policy::check_privileged(&client, &scope, true)?;
     policy::audience(&client, &params.resources, state.config.default_audience())?;
     let door = if options.door.is_empty() {

@@ -987,6 +987,17 @@ async fn bad_text_is_a_400_at_every_door() {
         )
         .await;
     assert_eq!(r.status, 400);
+    // JSON declared as a form: the JSON doors read it as JSON all the same.
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/v1/Account.UserExists")
+                .insert_header(("Authorization", basic.clone()))
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .set_payload(r#"{"name": "alice\u0000x"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
     // Raw invalid UTF-8 in a JSON body.
     let r = app
         .send(
@@ -1207,4 +1218,77 @@ fn tokens_from_the_future_are_refused() {
     assert!(!ok(claims(t + 120, None)), "issued in the future");
     assert!(!ok(claims(t, Some(t + 120))), "not valid yet");
     assert!(ok(claims(t, Some(t + 30))));
+}
+
+#[actix_rt::test]
+async fn places_of_attempts_that_go_away_are_given_back() {
+    use portcullis::core::throttle::Bucket;
+    let app = TestApp::new();
+    let uid = ada(&app);
+    let client = app.client(&["--trusted", "--grant", "password"]);
+    // Five attempts take every place of Ada's bucket, then go away unsettled (a client that
+    // hung up while its password was being checked).
+    let bucket = Bucket::account(&app.config.throttle, &uid);
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(
+            portcullis::services::passwords::admit(&app.state, std::slice::from_ref(&bucket))
+                .await
+                .unwrap(),
+        );
+    }
+    drop(held);
+    // Given back at once, not after they expire: Ada signs in without waiting.
+    let started = std::time::Instant::now();
+    let r = password_grant(&app, &client, "ada password").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[actix_rt::test]
+async fn an_unverified_address_can_be_corrected_when_verification_is_required() {
+    let app = TestApp::builder()
+        .config(|c| c.require_verified_email = true)
+        .build();
+    app.user_with(
+        portcullis::core::users::NewUser {
+            email: "ada@example.com".into(),
+            username: Some("ada".into()),
+            verified: true,
+            ..Default::default()
+        },
+        "ada password",
+    );
+    let mut b = Browser::new(&app);
+    b.sign_in("ada", "ada password", "/account").await;
+    let csrf = hidden(&b.get("/account").await.text(), "csrf");
+    // A mistyped new address: unverified now.
+    let r = b
+        .post(
+            "/account/actions/email",
+            &[
+                ("csrf", &csrf),
+                ("email", "ada@typo.example"),
+                ("current_password", "ada password"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/account?notice=email-changed");
+    // Corrected with the same session: the password is right, the address is what changes.
+    let r = b
+        .post(
+            "/account/actions/email",
+            &[
+                ("csrf", &csrf),
+                ("email", "ada@example.org"),
+                ("current_password", "ada password"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&r),
+        "/account?notice=email-changed",
+        "{}",
+        r.text()
+    );
 }

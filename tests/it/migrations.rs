@@ -85,3 +85,61 @@ fn unreachable_database_gives_a_real_error() {
         .to_string();
     assert!(e.contains("/proc/forbidden"), "{e}");
 }
+
+/// The authorization upgrade (SPEC §9): the compatibility sign-ins' grants and refresh tokens
+/// made before it act on the account after it, and PATs carry `account`.
+#[actix_rt::test]
+async fn tokens_of_the_sign_ins_made_before_the_upgrade_keep_working() {
+    use diesel::prelude::*;
+    use portcullis::db::schema::{grants, refresh_tokens};
+    let app = TestApp::new();
+    let uid = app.user("old@example.com", "old password 1");
+    let now = app.clock.now_naive();
+    let mut conn = app.conn();
+    portcullis::db::revert_last(&mut conn).unwrap();
+    // What the version before made: an internal client without `account`, its grant, a token.
+    diesel::sql_query(
+        "INSERT INTO clients (id, name, kind, redirect_uris, post_logout_redirect_uris, grant_types, \
+         scopes, resources, token_endpoint_auth_method, trusted, metadata, created_at, updated_at) \
+         VALUES ('esalerugs', 'esalerugs accounts', 'app', '[]', '[]', '[\"refresh_token\"]', \
+         'openid profile email address', '[]', 'none', true, '{\"internal\":true}', '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    diesel::insert_into(grants::table)
+        .values((
+            grants::id.eq("g-old"),
+            grants::client_id.eq("esalerugs"),
+            grants::user_id.eq(Some(uid.as_str())),
+            grants::scope.eq("openid profile email address"),
+            grants::created_at.eq(now),
+            grants::updated_at.eq(now),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq("r-old"),
+            refresh_tokens::token_hash.eq("h"),
+            refresh_tokens::grant_id.eq("g-old"),
+            refresh_tokens::family_id.eq("r-old"),
+            refresh_tokens::scope.eq("openid profile email address"),
+            refresh_tokens::created_at.eq(now),
+            refresh_tokens::expires_at.eq(now + chrono::Duration::days(30)),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    portcullis::db::migrate(&mut conn).unwrap();
+    let scope: String = refresh_tokens::table
+        .find("r-old")
+        .select(refresh_tokens::scope)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(scope, "openid profile email address account");
+    let kind: String = portcullis::db::schema::clients::table
+        .find("esalerugs")
+        .select(portcullis::db::schema::clients::kind)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(kind, "internal");
+}

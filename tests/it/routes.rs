@@ -27,6 +27,7 @@ fn every_route_has_a_known_policy_and_door() {
     let policies = [
         "public",
         "session",
+        "session_or_sign_in",
         "client",
         "confidential_client",
         "userinfo",

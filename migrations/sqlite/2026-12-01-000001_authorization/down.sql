@@ -1,4 +1,4 @@
-ALTER TABLE throttle_counters DROP COLUMN pending_until;
-ALTER TABLE throttle_counters DROP COLUMN pending;
+DROP TABLE throttle_places;
+UPDATE clients SET kind = 'app' WHERE kind = 'internal';
 UPDATE personal_access_tokens SET scope = 'openid profile email address';
 DROP TABLE principal_ids;

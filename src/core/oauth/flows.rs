@@ -204,7 +204,7 @@ pub fn client_credentials(
             "client_credentials is only for confidential clients".into(),
         ));
     }
-    let scope = policy::scope(client, params.scope.as_deref())?;
+    let scope = policy::scope(client, params.scope.as_deref(), false)?;
     // A key owned by a user acts for them: its tokens are a user's grant (SPEC §9).
     policy::check_privileged(client, &scope, client.owner_id.is_some())?;
     let (sub, scope) = match &client.owner_id {
@@ -492,7 +492,7 @@ pub fn password(
     auth_time: Timestamp,
 ) -> Result<TokenResponse, Error> {
     check_password_client(client)?;
-    let scope = policy::scope(client, params.scope.as_deref())?;
+    let scope = policy::scope(client, params.scope.as_deref(), true)?;
     policy::check_privileged(client, &scope, true)?;
     let scope = policy::for_user(&scope, user);
     let user_id = user.id.as_str();
@@ -545,7 +545,7 @@ pub fn issue_for_user(
 ) -> Result<TokenResponse, Error> {
     // A door's own sign-in acts as the person everywhere (userinfo included): every scope of
     // its internal client, `openid` too.
-    let scope = policy::scope(client, Some(&client.scopes))?;
+    let scope = policy::scope(client, Some(&client.scopes), true)?;
     let audience = vec![ctx.config.default_audience().to_owned()];
     let flow = Flow::Password {
         user_id: user_id.to_owned(),
@@ -588,8 +588,10 @@ pub fn refresh_by_holder(
         .ok_or_else(|| Error::InvalidGrant("the refresh token is invalid".into()))?;
     let grant = crate::core::grants::get(conn, &row.grant_id)?
         .ok_or_else(|| Error::InvalidGrant("the refresh token is invalid".into()))?;
-    let client = crate::core::clients::get(conn, &grant.client_id)
-        .map_err(|_| Error::InvalidGrant("the refresh token is invalid".into()))?;
+    let client = crate::core::clients::get(conn, &grant.client_id).map_err(|e| match e {
+        Error::NotFound(_) => Error::InvalidGrant("the refresh token is invalid".into()),
+        e => e,
+    })?;
     if !accepts(&client) {
         return Err(Error::InvalidGrant("the refresh token is invalid".into()));
     }

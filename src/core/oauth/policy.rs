@@ -1,7 +1,7 @@
 //! Which scopes and audiences a token may carry.
 
 use crate::core::clients::ClientRow;
-use crate::core::principal::scopes::{ACCOUNT, ADMIN};
+use crate::core::principal::scopes::{ACCOUNT, ADMIN, PRIVILEGED};
 use crate::core::users::User;
 use crate::core::{validate, Error};
 
@@ -9,8 +9,10 @@ use crate::core::{validate, Error};
 const SIGN_IN_SCOPES: &[&str] = &["openid", "offline_access"];
 
 /// The scope of a new grant: the requested scopes when every one is allowed for the client
-/// (`invalid_scope` otherwise), or the client's allowed scopes minus sign-in-only ones.
-pub fn scope(client: &ClientRow, requested: Option<&str>) -> Result<String, Error> {
+/// (`invalid_scope` otherwise), or the client's allowed scopes minus sign-in-only ones, and for
+/// a person's grant (`for_user`) minus the privileged ones, which are only ever granted when
+/// asked for (SPEC §9).
+pub fn scope(client: &ClientRow, requested: Option<&str>, for_user: bool) -> Result<String, Error> {
     let allowed: Vec<&str> = client.scopes.split_whitespace().collect();
     match requested.map(str::trim).filter(|s| !s.is_empty()) {
         Some(requested) => {
@@ -32,6 +34,7 @@ pub fn scope(client: &ClientRow, requested: Option<&str>) -> Result<String, Erro
         None => Ok(allowed
             .into_iter()
             .filter(|s| !SIGN_IN_SCOPES.contains(s))
+            .filter(|s| !(for_user && PRIVILEGED.contains(s)))
             .collect::<Vec<_>>()
             .join(" ")),
     }

@@ -79,13 +79,6 @@ impl Audience {
             Audience::Many(v) => v.iter().any(|a| a == aud),
         }
     }
-
-    pub fn to_vec(&self) -> Vec<String> {
-        match self {
-            Audience::One(a) => vec![a.clone()],
-            Audience::Many(v) => v.clone(),
-        }
-    }
 }
 
 /// The audience a token gets: the requested one, plus the issuer when a scope makes the token

@@ -23,53 +23,64 @@ impl From<Error> for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match &self.0 {
-            Error::Invalid { .. }
-            | Error::InvalidRequest(_)
-            | Error::InvalidScope(_)
-            | Error::InvalidTarget(_)
-            | Error::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
-            Error::InvalidToken(_)
-            | Error::InvalidGrant(_)
-            | Error::InvalidClient(_)
-            | Error::LoginRequired(_)
-            | Error::AccountDisabled
-            | Error::EmailNotVerified => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
-                StatusCode::FORBIDDEN
-            }
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) | Error::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        status_of(&self.0)
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let code = match (status, &self.0) {
-            (_, Error::LoginRequired(_)) => "login_required",
-            (StatusCode::BAD_REQUEST, _) => "invalid_request",
-            (StatusCode::UNAUTHORIZED, _) => "unauthorized",
-            (StatusCode::FORBIDDEN, _) => "forbidden",
-            (StatusCode::NOT_FOUND, _) => "not_found",
-            (StatusCode::CONFLICT, _) => "conflict",
-            (StatusCode::TOO_MANY_REQUESTS, _) => "too_many_requests",
-            _ => return crate::routes::error::from_core(&self.0),
-        };
-        let mut res = crate::routes::error::json_error(status, code, &self.0.to_string());
-        if let Error::Throttled { retry_after } = &self.0 {
-            res = crate::routes::error::retry_after(res, *retry_after);
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(
-                actix_web::http::header::WWW_AUTHENTICATE,
-                actix_web::http::header::HeaderValue::from_static(r#"Bearer realm="portcullis""#),
-            );
-        }
-        res
+        render(&self.0)
     }
+}
+
+/// The status of a core error at the admin API.
+fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Invalid { .. }
+        | Error::InvalidRequest(_)
+        | Error::InvalidScope(_)
+        | Error::InvalidTarget(_)
+        | Error::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
+        Error::InvalidToken(_)
+        | Error::InvalidGrant(_)
+        | Error::InvalidClient(_)
+        | Error::LoginRequired(_)
+        | Error::AccountDisabled
+        | Error::EmailNotVerified => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
+            StatusCode::FORBIDDEN
+        }
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) | Error::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A core error as an admin API answer: `{"error", "error_description"}`, `WWW-Authenticate`
+/// on 401, `Retry-After` on 429.
+pub fn render(e: &Error) -> HttpResponse {
+    let status = status_of(e);
+    let code = match (status, e) {
+        (_, Error::LoginRequired(_)) => "login_required",
+        (StatusCode::BAD_REQUEST, _) => "invalid_request",
+        (StatusCode::UNAUTHORIZED, _) => "unauthorized",
+        (StatusCode::FORBIDDEN, _) => "forbidden",
+        (StatusCode::NOT_FOUND, _) => "not_found",
+        (StatusCode::CONFLICT, _) => "conflict",
+        (StatusCode::TOO_MANY_REQUESTS, _) => "too_many_requests",
+        _ => return crate::routes::error::from_core(e),
+    };
+    let mut res = crate::routes::error::json_error(status, code, &e.to_string());
+    if let Error::Throttled { retry_after } = e {
+        res = crate::routes::error::retry_after(res, *retry_after);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            actix_web::http::header::HeaderValue::from_static(r#"Bearer realm="portcullis""#),
+        );
+    }
+    res
 }
 
 /// The result type of admin handlers.

@@ -109,9 +109,7 @@ impl Door {
                 e => crate::routes::oauth::error::bearer_error(e),
             },
             Door::Pages => crate::routes::pages::refusal(req, e),
-            Door::Admin => actix_web::ResponseError::error_response(
-                &crate::routes::admin::error::ApiError(clone_error(e)),
-            ),
+            Door::Admin => crate::routes::admin::error::render(e),
             Door::Mongoose => crate::routes::compat::mongoose::refusal(req, e),
             Door::CloudTrax => crate::routes::compat::cloudtrax::refusal(e),
             Door::Bloq => crate::routes::compat::bloq::refusal(e),
@@ -146,7 +144,15 @@ impl Door {
     /// A transport-level answer (413, 408) in this door's shape.
     fn status(self, req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse {
         match self {
-            Door::Pages => crate::routes::pages::error_page(status, "Bad request", message),
+            Door::Pages => crate::routes::pages::error_page(
+                status,
+                match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "Too much data",
+                    StatusCode::REQUEST_TIMEOUT => "The request took too long",
+                    _ => "Bad request",
+                },
+                message,
+            ),
             Door::Mongoose => crate::routes::compat::mongoose::status(req, status, message),
             Door::CloudTrax => crate::routes::compat::cloudtrax::status(status, message),
             _ => crate::routes::error::json_error(
@@ -158,38 +164,6 @@ impl Door {
                 message,
             ),
         }
-    }
-}
-
-/// A copy of an error for renderers that own theirs (database errors become internal ones:
-/// they are logged, never shown).
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Invalid { field, message } => Error::Invalid {
-            field,
-            message: message.clone(),
-        },
-        Error::NotFound(w) => Error::NotFound(w),
-        Error::Conflict(m) => Error::Conflict(m.clone()),
-        Error::Throttled { retry_after } => Error::Throttled {
-            retry_after: *retry_after,
-        },
-        Error::InvalidRequest(m) => Error::InvalidRequest(m.clone()),
-        Error::InvalidClient(m) => Error::InvalidClient(m.clone()),
-        Error::InvalidGrant(m) => Error::InvalidGrant(m.clone()),
-        Error::UnauthorizedClient(m) => Error::UnauthorizedClient(m.clone()),
-        Error::UnsupportedGrantType(m) => Error::UnsupportedGrantType(m.clone()),
-        Error::InvalidScope(m) => Error::InvalidScope(m.clone()),
-        Error::InvalidTarget(m) => Error::InvalidTarget(m.clone()),
-        Error::InvalidToken(m) => Error::InvalidToken(m.clone()),
-        Error::InsufficientScope(m) => Error::InsufficientScope(m.clone()),
-        Error::Forbidden(m) => Error::Forbidden(m.clone()),
-        Error::LoginRequired(m) => Error::LoginRequired(m.clone()),
-        Error::AccountDisabled => Error::AccountDisabled,
-        Error::EmailNotVerified => Error::EmailNotVerified,
-        Error::Unavailable(m) => Error::Unavailable(m.clone()),
-        Error::Internal(m) => Error::Internal(m.clone()),
-        Error::Database(d) => Error::Internal(d.to_string()),
     }
 }
 

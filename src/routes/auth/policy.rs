@@ -46,6 +46,15 @@ pub trait Judge: Policy + Sized {
 
     /// Admits the principal (`None`: no credentials were presented) or says why not.
     fn judge(p: Option<Principal>, gate: &Gate) -> Result<Self, Error>;
+
+    /// How a failed authentication is answered: a wrong password is a bad credential
+    /// (`invalid_token`) wherever a principal is needed.
+    fn refused(e: Error) -> Error {
+        match e {
+            Error::InvalidGrant(m) => Error::InvalidToken(m),
+            e => e,
+        }
+    }
 }
 
 type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
@@ -66,24 +75,27 @@ fn refuse(req: &HttpRequest, door: Door, e: Error) -> actix_web::Error {
     actix_web::error::InternalError::from_response(e.to_string(), res).into()
 }
 
-/// A wrong password is a bad credential wherever a principal is needed.
-fn as_credential_error(e: Error) -> Error {
-    match e {
-        Error::InvalidGrant(m) => Error::InvalidToken(m),
-        e => e,
-    }
-}
-
 /// Authenticates the request's credential (as the policy reads it) and judges it.
 pub async fn admit<P: Judge>(req: &HttpRequest, state: &AppState, door: Door) -> Result<P, Error> {
     let principal = authenticate(req, state, door, P::forms(door))
         .await
-        .map_err(as_credential_error)?;
+        .map_err(P::refused)?;
     let gate = Gate {
         now: state.clock.now_naive(),
         config: &state.config,
     };
     P::judge(principal, &gate)
+}
+
+/// Implements `Admitted` for policies that always hold a principal.
+macro_rules! admitted {
+    ($($t:ty),* $(,)?) => {$(
+        impl Admitted for $t {
+            fn principal(&self) -> Option<&Principal> {
+                Some(&self.principal)
+            }
+        }
+    )*};
 }
 
 /// Implements the extractor of a principal policy.
@@ -352,6 +364,11 @@ impl Judge for UserPassword {
         }
     }
 
+    /// A sign-in route answers a wrong password as a wrong password (`invalid_grant`).
+    fn refused(e: Error) -> Error {
+        e
+    }
+
     fn judge(p: Option<Principal>, _: &Gate) -> Result<Self, Error> {
         let p = p.ok_or_else(|| {
             Error::InvalidGrant(
@@ -447,6 +464,16 @@ impl FromRequest for UserInfo {
     }
 }
 
+admitted!(
+    Account,
+    AccountOrAdmin,
+    FreshAccountOrAdmin,
+    Admin,
+    Backend,
+    BackendOrAccount,
+    UserPassword,
+);
+
 judged_extractor!(
     Account,
     AccountOrAdmin,
@@ -458,44 +485,9 @@ judged_extractor!(
     UserPassword,
 );
 
-impl Admitted for Account {
-    fn principal(&self) -> Option<&Principal> {
-        Some(&self.principal)
-    }
-}
-impl Admitted for AccountOrAdmin {
-    fn principal(&self) -> Option<&Principal> {
-        Some(&self.principal)
-    }
-}
-impl Admitted for FreshAccountOrAdmin {
-    fn principal(&self) -> Option<&Principal> {
-        Some(&self.principal)
-    }
-}
-impl Admitted for Admin {
-    fn principal(&self) -> Option<&Principal> {
-        Some(&self.principal)
-    }
-}
-impl Admitted for Backend {
-    fn principal(&self) -> Option<&Principal> {
-        Some(&self.principal)
-    }
-}
-impl Admitted for BackendOrAccount {
-    fn principal(&self) -> Option<&Principal> {
-        Some(&self.principal)
-    }
-}
 impl Admitted for OpenRegistrationOrAdmin {
     fn principal(&self) -> Option<&Principal> {
         self.principal.as_ref()
-    }
-}
-impl Admitted for UserPassword {
-    fn principal(&self) -> Option<&Principal> {
-        Some(&self.principal)
     }
 }
 
@@ -522,6 +514,33 @@ impl FromRequest for Session {
                 Ok(None) => Err(refuse(&req, door, no_credentials())),
                 Err(e) => Err(refuse(&req, door, e)),
             }
+        })
+    }
+}
+
+/// A browser that must be signed in to go on, where the way back after signing in depends on
+/// what it was doing (the consent decision returns to its authorization request): the session,
+/// or `None`, and the route sends the person to sign in.
+#[derive(Debug, Clone)]
+pub struct SessionOrSignIn(pub Option<SignedIn>);
+
+impl Policy for SessionOrSignIn {
+    const NAME: &'static str = "session_or_sign_in";
+    const MEANS: &'static str = "a signed-in browser session; without one, a redirect to sign in and back to the authorization request";
+}
+
+impl FromRequest for SessionOrSignIn {
+    type Error = actix_web::Error;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (state, door) = context(&req)?;
+            crate::routes::pages::session::current(&req, &state)
+                .await
+                .map(SessionOrSignIn)
+                .map_err(|e| refuse(&req, door, e))
         })
     }
 }

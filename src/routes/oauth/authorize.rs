@@ -2,7 +2,7 @@
 //! send the person through sign-in, terms and consent as needed, then redirect to the client
 //! with a code (or an error) and `iss` (RFC 9207).
 
-use crate::routes::auth::Public;
+use crate::routes::auth::{Public, SessionOrSignIn};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -296,7 +296,7 @@ async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) 
 
 /// `POST /consent`: the person's decision on the consent page.
 pub async fn decide(
-    _: Public,
+    SessionOrSignIn(session): SessionOrSignIn,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -317,20 +317,16 @@ pub async fn decide(
         Ok(v) => v,
         Err(res) => return res,
     };
-    let signed_in = match session::current(&req, &state).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&pairs));
-            return see_other(
-                &format!(
-                    "{}?{}",
-                    paths::SIGNIN,
-                    encode(&[("return_to".into(), return_to)])
-                ),
-                Vec::new(),
-            );
-        }
-        Err(e) => return unavailable(&e),
+    let Some(signed_in) = session else {
+        let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&pairs));
+        return see_other(
+            &format!(
+                "{}?{}",
+                paths::SIGNIN,
+                encode(&[("return_to".into(), return_to)])
+            ),
+            Vec::new(),
+        );
     };
     if form.get("decision") != Some("allow") {
         return error_redirect(

@@ -255,19 +255,12 @@ pub async fn action(
                 .db
                 .run(move |conn| pat::create(conn, now, &uid, &d, None))
                 .await;
-            let created = match created {
-                Ok((value, _)) => notices::credential_created(
-                    &state,
-                    &s.user,
-                    "personal access token",
-                    &description,
-                )
-                .await
-                .map(|_| value),
-                Err(e) => Err(e),
-            };
+            if created.is_ok() {
+                notices::credential_created(&state, &s.user, "personal access token", &description)
+                    .await;
+            }
             match created {
-                Ok(value) => Ok(render(
+                Ok((value, _)) => Ok(render(
                     StatusCode::OK,
                     &TokenCreated {
                         token: &value,
@@ -357,6 +350,11 @@ pub async fn action(
             )
             .await
         }
+        Err(Error::AccountDisabled) => error_page(
+            StatusCode::FORBIDDEN,
+            "Account disabled",
+            "This account is disabled.",
+        ),
         Err(Error::Throttled { retry_after }) => crate::routes::error::retry_after(
             page(
                 &req,

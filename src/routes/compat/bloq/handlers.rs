@@ -254,12 +254,9 @@ pub async fn create_key(
             )
         })
         .await;
-    let result = match result {
-        Ok(c) => notices::credential_created(&state, &call.user, "client key", &c.client.client_id)
-            .await
-            .map(|_| c),
-        Err(e) => Err(e),
-    };
+    if let Ok(c) = &result {
+        notices::credential_created(&state, &call.user, "client key", &c.client.client_id).await;
+    }
     let res = match result {
         Ok(c) => json(
             StatusCode::OK,

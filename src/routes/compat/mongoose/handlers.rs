@@ -374,8 +374,7 @@ async fn create_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, Rp
         .db
         .run(move |conn| pat::create(conn, now, &uid, &d, None))
         .await?;
-    notices::credential_created(call.state, &who.user, "personal access token", &description)
-        .await?;
+    notices::credential_created(call.state, &who.user, "personal access token", &description).await;
     Ok(Some(json!(value)))
 }
 
