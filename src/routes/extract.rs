@@ -48,18 +48,28 @@ pub async fn read_body<S>(mut payload: S, limit: usize) -> Result<web::Bytes, Bo
 where
     S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
 {
+    // A body that comes in one chunk (most do) is handed on without a copy.
+    let mut first: Option<web::Bytes> = None;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {
             actix_web::error::PayloadError::Overflow => BodyError::TooLarge(limit),
             e => BodyError::Malformed(format!("could not read the request body: {e}")),
         })?;
-        if body.len() + chunk.len() > limit {
+        let so_far = first.as_ref().map_or(0, |f| f.len()) + body.len();
+        if so_far + chunk.len() > limit {
             return Err(BodyError::TooLarge(limit));
         }
-        body.extend_from_slice(&chunk);
+        match first.take() {
+            None if body.is_empty() => first = Some(chunk),
+            None => body.extend_from_slice(&chunk),
+            Some(f) => {
+                body.extend_from_slice(&f);
+                body.extend_from_slice(&chunk);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
 /// Parameters of an `application/x-www-form-urlencoded` body. Empty values count as absent

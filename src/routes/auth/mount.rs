@@ -3,10 +3,8 @@
 //! middleware in front of every route. An entry's policy is the type of its handler's first
 //! argument, read at compile time: a handler without a policy first does not compile.
 
-use actix_web::body::BoxBody;
-use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::from_fn;
 use actix_web::{web, FromRequest, Handler, Responder};
 
 use super::policy::Policy;
@@ -80,16 +78,15 @@ pub fn mount(cfg: &mut web::ServiceConfig, endpoints: Vec<Endpoint>) {
         for e in here {
             resource = resource.route((e.route)());
         }
-        let guard =
-            move |req: ServiceRequest, next: Next<BoxBody>| super::boundary::guard(door, req, next);
+        let boundary = super::boundary::Boundary(door);
         if door == Door::Admin {
             cfg.service(
                 resource
                     .wrap(from_fn(crate::routes::admin::record))
-                    .wrap(from_fn(guard)),
+                    .wrap(boundary),
             );
         } else {
-            cfg.service(resource.wrap(from_fn(guard)));
+            cfg.service(resource.wrap(boundary));
         }
     }
 }
