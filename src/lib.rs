@@ -8,6 +8,7 @@ pub mod core;
 pub mod db;
 pub mod paths;
 pub mod routes;
+pub mod runtime;
 pub mod server;
 pub mod services;
 pub mod state;

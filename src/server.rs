@@ -11,11 +11,15 @@ use anyhow::Context;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::core::{keys, oidc};
+use crate::core::oidc;
 use crate::db::{self, DbPool};
-use crate::services::passwords::PasswordGate;
-use crate::services::revocations::RevocationCache;
-use crate::state::{AppState, KeyStore};
+use crate::runtime::argon2::PasswordGate;
+use crate::runtime::audit::AuditWriter;
+use crate::runtime::keys::KeyStore;
+use crate::runtime::mail::Mailer;
+use crate::runtime::revocations::RevocationCache;
+use crate::runtime::workers::Workers;
+use crate::state::AppState;
 use crate::telemetry::{self, Metrics};
 
 /// Opens the database and applies pending migrations.
@@ -30,35 +34,36 @@ pub fn open_database(config: &Config) -> anyhow::Result<DbPool> {
 }
 
 /// Builds the shared state: database (migrated), a signing key (created on first start),
-/// loaded keys and the discovery documents.
+/// loaded keys and revocations, the node's runtime machinery and the discovery documents.
 pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     let pool = open_database(&config)?;
-    let master = config.master_key();
-    let now = clock.now_naive();
-    let mut conn = pool.get()?;
-    keys::ensure_signing_key(&mut conn, now, &config.keys, master.as_ref())
-        .context("preparing the signing key")?;
-    let set = keys::KeySet::load(&mut conn, now, &config.keys, master.as_ref())
-        .context("loading signing keys")?;
+    let config = Arc::new(config);
+    let keys = KeyStore::open(
+        pool.clone(),
+        clock.clone(),
+        config.keys.clone(),
+        config.master_key(),
+    )
+    .context("preparing the signing keys")?;
     let revocations =
-        RevocationCache::load(&mut conn, now).context("loading the revocation log")?;
-    drop(conn);
+        RevocationCache::load(pool.clone(), clock.clone()).context("loading the revocation log")?;
     let discovery = (
         bytes::Bytes::from(serde_json::to_string(&oidc::metadata(&config, true))?),
         bytes::Bytes::from(serde_json::to_string(&oidc::metadata(&config, false))?),
     );
+    let metrics = Metrics::new();
     Ok(AppState {
-        db: pool,
-        keys: KeyStore::new(set, now, master),
+        keys,
         passwords: PasswordGate::new(config.argon2.clone()),
-        signers: crate::services::workers::Workers::new("sign", 0, 4096),
-        mail: Default::default(),
-        audit: Default::default(),
+        signers: Workers::new("sign", 0, 4096),
+        mailer: Mailer::new(pool.clone(), config.clone(), clock.clone(), metrics.clone()),
+        audit: AuditWriter::new(pool.clone()),
         caches: Default::default(),
         revocations,
-        config: Arc::new(config),
+        db: pool,
+        config,
         clock,
-        metrics: Metrics::new(),
+        metrics,
         discovery: Arc::new(discovery),
     })
 }
@@ -142,7 +147,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             .unwrap_or(2)
     });
     if config.smtp.host.is_some() {
-        crate::services::mail::spawn_worker(state.clone());
+        state.mailer.spawn_worker();
     }
     let app_state = state.clone();
     let server = HttpServer::new(move || app(app_state.clone()))
@@ -161,7 +166,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     server.run().await.context("server failed")?;
     // Nothing queued is lost on a clean shutdown.
     let pending = state.audit.len();
-    if let Err(e) = state.audit.flush(&state).await {
+    if let Err(e) = state.audit.flush().await {
         tracing::error!(error = %e, pending, "could not write queued events at shutdown");
     }
     tracing::info!("stopped");

@@ -175,7 +175,7 @@ pub async fn reset_password(
         .db
         .run(move |conn| accounts::reset_password(conn, now, &token, &hash, ttl))
         .await?;
-    state.revocations.poll(state).await?;
+    state.revocations.poll().await?;
     Ok(user)
 }
 
@@ -232,5 +232,5 @@ pub async fn change_password(
         .db
         .run(move |conn| accounts::change_password(conn, now, &id, &hash, ttl))
         .await?;
-    state.revocations.poll(state).await
+    state.revocations.poll().await
 }

@@ -4,12 +4,9 @@
 //! the rules stay in the core functions these call.
 
 pub mod accounts;
-pub mod audit;
-pub mod cache;
+pub mod calls;
 pub mod mail;
 pub mod notices;
 pub mod passwords;
 pub mod principal;
-pub mod revocations;
 pub mod tokens;
-pub mod workers;

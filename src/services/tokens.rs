@@ -152,7 +152,7 @@ pub async fn token_request(
             params.grant_type
         )));
     }
-    let keys = state.keys.current(state).await;
+    let keys = state.keys.current().await;
     let config = state.config.clone();
     let now = state.clock.now_naive();
     if params.grant_type == "password" {
@@ -194,7 +194,7 @@ pub async fn token_request(
         .await;
     if let Err(Error::InvalidGrant(_)) = &result {
         // A replayed code or refresh token revoked a grant: honour it on this node at once.
-        state.revocations.poll(state).await?;
+        state.revocations.poll().await?;
     }
     result
 }
@@ -259,7 +259,7 @@ pub async fn issue_for_user(
     access_ttl: Option<u64>,
     auth_time: Option<crate::core::Timestamp>,
 ) -> Result<TokenResponse, Error> {
-    let keys = state.keys.current(state).await;
+    let keys = state.keys.current().await;
     let config = state.config.clone();
     let now = state.clock.now_naive();
     let user_id = user_id.to_owned();
@@ -299,7 +299,7 @@ pub async fn refresh_by_holder(
     accepts: fn(&ClientRow) -> bool,
     options: TokenOptions,
 ) -> Result<TokenResponse, Error> {
-    let keys = state.keys.current(state).await;
+    let keys = state.keys.current().await;
     let config = state.config.clone();
     let now = state.clock.now_naive();
     let params = TokenParams {
@@ -315,7 +315,7 @@ pub async fn refresh_by_holder(
         })
         .await;
     if let Err(Error::InvalidGrant(_)) = &result {
-        state.revocations.poll(state).await?;
+        state.revocations.poll().await?;
     }
     result
 }
@@ -325,7 +325,7 @@ pub async fn refresh_by_holder(
 /// again. The audience is the caller's business (introspection describes any audience; this
 /// server's own routes want the issuer: `services::principal`).
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
-    let keys = state.keys.current(state).await;
+    let keys = state.keys.current().await;
     let cached = state
         .caches
         .verified
@@ -343,7 +343,7 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
         }
     };
     tokens::check_claims(&claims, state.config.issuer(), state.clock.now_naive())?;
-    if state.revocations.revokes(state, &claims).await {
+    if state.revocations.revokes(&claims).await {
         return Err(Error::InvalidToken("the token has been revoked".into()));
     }
     Ok(claims)
@@ -415,7 +415,7 @@ pub async fn revoke(state: &AppState, client: &ClientRow, token: &str) -> Result
     let value = token.to_owned();
     let client_id = client.id.clone();
     if tokens::looks_like_jwt(token) {
-        let keys = state.keys.current(state).await;
+        let keys = state.keys.current().await;
         let claims = match tokens::verify_access_token(&keys, state.config.issuer(), now, token) {
             Ok(c) => c,
             Err(_) => return Ok(()), // invalid or expired: nothing to revoke
@@ -466,5 +466,5 @@ pub async fn revoke(state: &AppState, client: &ClientRow, token: &str) -> Result
             })
             .await?;
     }
-    state.revocations.poll(state).await
+    state.revocations.poll().await
 }

@@ -411,7 +411,7 @@ async fn embed_keys_and_the_service_agreement() {
         .await;
     assert_eq!((r.status.as_u16(), codes(&r)), (400, vec![1006]));
     // Requests with user credentials are events.
-    app.state.audit.flush(&app.state).await.unwrap();
+    app.state.audit.flush().await.unwrap();
     let n: i64 = portcullis::db::schema::events::table
         .filter(portcullis::db::schema::events::user_id.eq(&uid))
         .filter(portcullis::db::schema::events::service.eq("cloudtrax"))

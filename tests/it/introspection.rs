@@ -220,7 +220,7 @@ async fn revocations_reach_other_nodes_within_seconds() {
     app.cli(&["user", "disable", &uid]).unwrap();
     // Node A's own check happens at once after its poll; B within POLL_SECS.
     node_b.clock.advance(Duration::from_secs(
-        portcullis::services::revocations::POLL_SECS as u64,
+        portcullis::runtime::revocations::POLL_SECS as u64,
     ));
     assert!(
         !check_b(access.clone()).await,
@@ -234,7 +234,7 @@ async fn a_cut_off_spares_tokens_issued_after_it_in_the_same_second() {
     let before = password_tokens(&app, &id, &secret).await;
     let now = app.clock.now_naive();
     portcullis::core::revocation::cut_off_user(&mut app.conn(), now, &uid, 3600, "test").unwrap();
-    app.state.revocations.poll(&app.state).await.unwrap();
+    app.state.revocations.poll().await.unwrap();
     let after = password_tokens(&app, &id, &secret).await;
     let (_, b) = jwt_parts(before["access_token"].as_str().unwrap());
     let (_, a) = jwt_parts(after["access_token"].as_str().unwrap());

@@ -20,7 +20,7 @@ fn kids(jwks: &serde_json::Value) -> Vec<String> {
 }
 
 async fn signing_kid(app: &TestApp) -> String {
-    let set = app.state.keys.current(&app.state).await;
+    let set = app.state.keys.current().await;
     set.signing_key(app.clock.now_naive()).unwrap().kid.clone()
 }
 
@@ -42,7 +42,7 @@ async fn first_start_creates_one_rs256_key_and_second_start_reuses_it() {
     }
     // A second start on the same database keeps the key.
     let again = portcullis::server::build_state(app.config.clone(), app.clock.clone()).unwrap();
-    let set = again.keys.current(&again).await;
+    let set = again.keys.current().await;
     assert_eq!(set.kids(), vec![k["kid"].as_str().unwrap()]);
 }
 
@@ -54,7 +54,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     let new = rotated["kid"].as_str().unwrap().to_owned();
 
     // This node reloads at once after its own rotation; others within KEY_REFRESH_SECS.
-    app.state.keys.reload(&app.state).await.unwrap();
+    app.state.keys.reload().await.unwrap();
     let published = kids(&app.get("/jwks").await.json());
     assert_eq!(published, vec![new.clone(), old.clone()], "newest first");
     assert_eq!(
@@ -103,7 +103,7 @@ async fn rotate_now_and_retire() {
     let e = app.cli(&["keys", "retire", &old]).unwrap_err();
     assert!(e.contains("rotate first"), "{e}");
     let new = app.cli_json(&["keys", "rotate", "--now"]);
-    app.state.keys.reload(&app.state).await.unwrap();
+    app.state.keys.reload().await.unwrap();
     assert_eq!(signing_kid(&app).await, new["kid"].as_str().unwrap());
     // Retiring the superseded key is allowed and idempotent; unknown kids are errors.
     app.cli(&["keys", "retire", &old]).unwrap();
@@ -143,10 +143,10 @@ async fn keys_of_other_algorithms_live_beside_the_configured_one() {
     let rs = signing_kid(&app).await;
     let es = app.cli_json(&["keys", "rotate", "--now", "--alg", "ES256"]);
     let ed = app.cli_json(&["keys", "rotate", "--now", "--alg", "EdDSA"]);
-    app.state.keys.reload(&app.state).await.unwrap();
+    app.state.keys.reload().await.unwrap();
     // Access tokens keep the configured algorithm (RS256); each algorithm has its active key.
     assert_eq!(signing_kid(&app).await, rs);
-    let set = app.state.keys.current(&app.state).await;
+    let set = app.state.keys.current().await;
     let now = app.clock.now_naive();
     use portcullis::config::SigningAlg;
     assert_eq!(
@@ -194,7 +194,7 @@ async fn configured_algorithm_is_used_for_the_first_key() {
         signing_kid(&app).await,
         app.state
             .keys
-            .current(&app.state)
+            .current()
             .await
             .signing_key_for(portcullis::config::SigningAlg::ES256, app.clock.now_naive())
             .unwrap()
@@ -246,7 +246,7 @@ async fn plaintext_keys_are_sealed_when_a_master_key_is_added() {
         .load(&mut app.conn())
         .unwrap();
     assert_eq!(encrypted, vec![true]);
-    let set = state.keys.current(&state).await;
+    let set = state.keys.current().await;
     assert_eq!(
         set.kids(),
         before.iter().map(String::as_str).collect::<Vec<_>>()
@@ -269,13 +269,13 @@ async fn a_key_taken_out_of_the_set_stops_verifying_tokens_already_seen() {
     assert_eq!(app.introspect(&token).await["active"], true);
     assert_eq!(app.introspect(&token).await["active"], true);
     app.cli(&["keys", "rotate", "--now"]).unwrap();
-    app.state.keys.reload(&app.state).await.unwrap();
+    app.state.keys.reload().await.unwrap();
     // A new key beside the old one: the old key's tokens still verify.
     assert_eq!(app.introspect(&token).await["active"], true);
     diesel::delete(signing_keys::table.filter(signing_keys::kid.eq(&old)))
         .execute(&mut app.conn())
         .unwrap();
-    app.state.keys.reload(&app.state).await.unwrap();
+    app.state.keys.reload().await.unwrap();
     assert_eq!(
         app.introspect(&token).await,
         serde_json::json!({"active": false})

@@ -739,6 +739,8 @@ async fn calls_with_user_credentials_are_events_without_secrets() {
         Auth::Basic("alice", "alice password"),
     )
     .await;
+    // Calls are queued for the audit writer: write them now.
+    app.state.audit.flush().await.unwrap();
     let rows: Vec<(Option<String>, Option<String>, Option<String>)> = events::table
         .filter(events::user_id.eq(&uid))
         .filter(events::kind.eq("api.call"))

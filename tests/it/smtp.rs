@@ -110,9 +110,7 @@ async fn a_reset_email_arrives_over_smtp() {
         "with SMTP nothing goes to the outbox folder"
     );
     // The request returned before delivery; the worker's round sends it.
-    let sent = portcullis::services::mail::deliver_due(&app.state)
-        .await
-        .unwrap();
+    let sent = app.state.mailer.deliver_due().await.unwrap();
     assert_eq!(sent, 1);
     let new = smtpd.maildir.path().join("mail").join("new");
     let started = Instant::now();
@@ -155,9 +153,7 @@ async fn a_mail_server_that_is_down_leaves_the_message_queued_with_its_error() {
     let app = smtp_app(port);
     app.user("ada@example.com", "password one");
     forgot(&app, "ada@example.com").await;
-    let sent = portcullis::services::mail::deliver_due(&app.state)
-        .await
-        .unwrap();
+    let sent = app.state.mailer.deliver_due().await.unwrap();
     assert_eq!(sent, 0);
     let (attempts, error, sent_at): (i32, Option<String>, Option<chrono::NaiveDateTime>) =
         email_outbox::table
@@ -177,21 +173,14 @@ async fn a_mail_server_that_is_down_leaves_the_message_queued_with_its_error() {
         "{metrics}"
     );
     // Not retried before its backoff; retried after.
-    assert_eq!(
-        portcullis::services::mail::deliver_due(&app.state)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.state.mailer.deliver_due().await.unwrap(), 0);
     let attempts: i32 = email_outbox::table
         .select(email_outbox::attempts)
         .first(&mut app.conn())
         .unwrap();
     assert_eq!(attempts, 1);
     app.clock.advance(Duration::from_secs(31));
-    portcullis::services::mail::deliver_due(&app.state)
-        .await
-        .unwrap();
+    app.state.mailer.deliver_due().await.unwrap();
     let attempts: i32 = email_outbox::table
         .select(email_outbox::attempts)
         .first(&mut app.conn())

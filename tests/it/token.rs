@@ -399,7 +399,7 @@ async fn a_changed_algorithm_takes_over_after_the_publish_ahead_period() {
     let mut es = app.config.clone();
     es.keys.algorithm = portcullis::config::SigningAlg::ES256;
     let node = portcullis::server::build_state(es, app.clock.clone()).unwrap();
-    let set = node.keys.current(&node).await;
+    let set = node.keys.current().await;
     assert_eq!(
         set.kids().len(),
         2,

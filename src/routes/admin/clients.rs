@@ -159,6 +159,6 @@ pub async fn delete(
         .db
         .run(move |conn| clients::remove(conn, now, &id, ttl))
         .await?;
-    state.revocations.poll(&state).await?;
+    state.revocations.poll().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -36,7 +36,6 @@ pub(crate) async fn record(
     if let (Some(state), Some(caller)) = (state, caller) {
         let now = state.clock.now_naive();
         state.audit.push(
-            &state,
             now,
             NewEvent {
                 kind: "admin.call",

@@ -44,7 +44,7 @@ pub async fn rotate(
             keys::rotate(conn, now, alg, &settings, master.as_ref(), b.now).map(|r| r.kid)
         })
         .await?;
-    state.keys.reload(&state).await?;
+    state.keys.reload().await?;
     let ttl = state.config.keys.retired_ttl;
     let list = state.db.run(move |conn| keys::list(conn, now, ttl)).await?;
     let info = list
@@ -69,7 +69,7 @@ pub async fn retire(
         .db
         .run(move |conn| keys::retire(conn, now, &kid, ttl))
         .await?;
-    state.keys.reload(&state).await?;
+    state.keys.reload().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -159,7 +159,7 @@ pub async fn events(
         before: q.before.clone(),
         limit,
     };
-    state.audit.flush(&state).await?;
+    state.audit.flush().await?;
     let list = state
         .db
         .run(move |conn| events::query(conn, &query))

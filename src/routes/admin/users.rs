@@ -134,7 +134,7 @@ pub async fn update(
                 users::get(conn, &uid)
             })
             .await?;
-        state.revocations.poll(&state).await?;
+        state.revocations.poll().await?;
     }
     Ok(HttpResponse::Ok().json(UserOut::from(&user)))
 }
@@ -146,7 +146,7 @@ async fn set_disabled(id: String, disabled: bool, state: &AppState) -> ApiResult
         .db
         .run(move |conn| users::set_disabled(conn, now, &id, disabled, ttl))
         .await?;
-    state.revocations.poll(state).await?;
+    state.revocations.poll().await?;
     Ok(HttpResponse::Ok().json(UserOut::from(&user)))
 }
 
@@ -187,7 +187,7 @@ pub async fn delete(
         .db
         .run(move |conn| users::delete(conn, now, &id, ttl))
         .await?;
-    state.revocations.poll(&state).await?;
+    state.revocations.poll().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -209,6 +209,6 @@ pub async fn revoke_tokens(
             core_accounts::sign_out_everywhere(conn, now, &id, ttl)
         })
         .await?;
-    state.revocations.poll(&state).await?;
+    state.revocations.poll().await?;
     Ok(HttpResponse::NoContent().finish())
 }

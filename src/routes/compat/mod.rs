@@ -29,9 +29,9 @@ pub async fn audit(
         actix_web::body::BodySize::Sized(n) => n as usize,
         _ => 0,
     };
-    crate::services::audit::record(
+    crate::services::calls::record(
         state,
-        crate::services::audit::ApiCall {
+        crate::services::calls::ApiCall {
             service,
             user_id,
             client_id,

@@ -213,7 +213,7 @@ async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) 
     };
     let hint_sub = match &v.id_token_hint {
         Some(hint) => {
-            let keys = state.keys.current(state).await;
+            let keys = state.keys.current().await;
             match oidc::verify_id_token_hint(&keys, state.config.issuer(), hint) {
                 Some(claims) => Some(claims.sub),
                 None => {

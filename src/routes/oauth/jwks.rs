@@ -7,7 +7,7 @@ use crate::state::AppState;
 
 /// The JWK set. Cacheable for as long as a new key is published before it signs.
 pub async fn jwks(_: Public, state: web::Data<AppState>) -> HttpResponse {
-    let keys = state.keys.current(&state).await;
+    let keys = state.keys.current().await;
     HttpResponse::Ok()
         .content_type("application/jwk-set+json")
         .insert_header((

@@ -54,7 +54,7 @@ async fn validate(state: &AppState, pairs: &[(String, String)]) -> Result<Logout
     };
     let mut client_id = param(pairs, "client_id");
     if let Some(hint) = param(pairs, "id_token_hint") {
-        let keys = state.keys.current(state).await;
+        let keys = state.keys.current().await;
         match oidc::verify_id_token_hint(&keys, state.config.issuer(), &hint) {
             Some(claims) => {
                 if client_id.as_ref().is_some_and(|c| *c != claims.aud) {

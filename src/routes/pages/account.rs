@@ -293,7 +293,7 @@ pub async fn action(
             .await
         {
             Ok(()) => {
-                let _ = state.revocations.poll(&state).await;
+                let _ = state.revocations.poll().await;
                 Ok(see_other(
                     paths::SIGNIN,
                     vec![session::clear_session_cookie(&state.config)],
@@ -307,7 +307,7 @@ pub async fn action(
                 .db
                 .run(move |conn| accounts::revoke_app(conn, now, &uid, &client_id, ttl))
                 .await;
-            let _ = state.revocations.poll(&state).await;
+            let _ = state.revocations.poll().await;
             r.map(|_| done("app-revoked"))
         }
         _ => {

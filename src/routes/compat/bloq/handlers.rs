@@ -327,7 +327,7 @@ pub async fn delete_key(
         .await;
     let res = match result {
         Ok(()) => {
-            let _ = state.revocations.poll(&state).await;
+            let _ = state.revocations.poll().await;
             HttpResponse::NoContent().finish()
         }
         Err(e) => render(&e),
@@ -349,7 +349,7 @@ pub async fn events(
         Some(_) => return render(&Error::InvalidRequest("limit must be 1 to 100".into())),
     };
     // Read your own writes: events still queued on this node go in first.
-    if let Err(e) = state.audit.flush(&state).await {
+    if let Err(e) = state.audit.flush().await {
         return render(&e);
     }
     let before = query.before.clone();

@@ -175,7 +175,7 @@ pub async fn delete_embed(
         .await
     {
         Ok(true) => {
-            let _ = state.revocations.poll(&state).await;
+            let _ = state.revocations.poll().await;
             ok(Status::new(
                 14001,
                 "Deletion of key/secret succeeded.",

@@ -173,7 +173,7 @@ pub async fn sign_out(who: Account, req: HttpRequest, state: web::Data<AppState>
         .await
     {
         Ok(()) => {
-            let _ = state.revocations.poll(&state).await;
+            let _ = state.revocations.poll().await;
             json(StatusCode::OK, convert::account(&user, None))
         }
         Err(e) => render(&e),
@@ -270,7 +270,7 @@ pub async fn update(
                 .db
                 .run(move |conn| core_accounts::change_password(conn, now, &id, &hash, ttl))
                 .await?;
-            state.revocations.poll(&state).await?;
+            state.revocations.poll().await?;
         }
         let own = c.account_user().is_some_and(|u| u.id == user.id);
         if own {

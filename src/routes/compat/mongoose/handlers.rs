@@ -534,7 +534,7 @@ async fn app_token(
 ) -> Result<Option<Value>, RpcError> {
     let state = call.state;
     let HostArgs { host } = args(call.args)?;
-    let keys = state.keys.current(state).await;
+    let keys = state.keys.current().await;
     let config = state.config.clone();
     let now = state.clock.now_naive();
     let (h, uid) = (host.clone(), who.user.id);
@@ -576,6 +576,6 @@ async fn revoke_app_token(call: &Call<'_>, who: Account) -> Result<Option<Value>
         .db
         .run(move |conn| apps::revoke(conn, now, &uid, &host, ttl))
         .await?;
-    state.revocations.poll(state).await?;
+    state.revocations.poll().await?;
     Ok(None)
 }

@@ -1,26 +1,28 @@
 //! Small in-memory caches with a time to live: safe to lose, bounded in staleness (a few
-//! seconds), so that nodes stay stateless. Used on the hot paths: clients (token,
-//! introspection), IPs recently checked against the throttle, usernames (introspection),
-//! verified access-token signatures.
+//! seconds) and in size (moka evicts the least useful entries when full), so that nodes stay
+//! stateless. Used on the hot paths: clients (token, introspection), IPs recently checked
+//! against the throttle, usernames (introspection), verified access-token signatures.
 
-use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A map whose entries expire after `ttl`; it empties itself when it grows past `capacity`.
+/// A bounded map whose entries expire `ttl` after they were stored.
 pub struct TtlCache<K, V> {
-    map: RwLock<HashMap<K, (V, Instant)>>,
-    ttl: Duration,
-    capacity: usize,
+    inner: moka::sync::Cache<K, (V, Instant)>,
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
-    pub fn new(ttl: Duration, capacity: usize) -> Arc<TtlCache<K, V>> {
+impl<K, V> TtlCache<K, V>
+where
+    K: Eq + Hash + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub fn new(ttl: Duration, capacity: u64) -> Arc<TtlCache<K, V>> {
         Arc::new(TtlCache {
-            map: RwLock::new(HashMap::new()),
-            ttl,
-            capacity,
+            inner: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
         })
     }
 
@@ -30,25 +32,19 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        map.get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(v, at)| (v.clone(), *at))
+        self.inner.get(key)
     }
 
     pub fn insert(&self, key: K, value: V) {
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= self.capacity {
-            map.clear();
-        }
-        map.insert(key, (value, Instant::now()));
+        self.inner.insert(key, (value, Instant::now()));
     }
 
-    pub fn remove(&self, key: &K) {
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.inner.invalidate(key);
     }
 }
 

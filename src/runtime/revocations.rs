@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::Duration;
 
+use crate::clock::Clock;
 use crate::core::revocation::{self, RevocationSet};
 use crate::core::tokens::AccessClaims;
 use crate::core::{Error, Timestamp};
-use crate::state::AppState;
+use crate::db::DbPool;
 
 /// Seconds between polls of the log (the bound on cross-node delay, plus the poll itself).
 pub const POLL_SECS: i64 = 2;
@@ -21,6 +22,8 @@ const OVERLAP_SECS: i64 = 30;
 /// Shared, cheap to clone.
 #[derive(Clone)]
 pub struct RevocationCache {
+    db: DbPool,
+    clock: Clock,
     set: Arc<RwLock<RevocationSet>>,
     last_poll: Arc<Mutex<Timestamp>>,
     polling: Arc<AtomicBool>,
@@ -28,8 +31,10 @@ pub struct RevocationCache {
 
 impl RevocationCache {
     /// A cache holding the live entries at `now`.
-    pub fn new(set: RevocationSet, now: Timestamp) -> RevocationCache {
+    pub fn new(db: DbPool, clock: Clock, set: RevocationSet, now: Timestamp) -> RevocationCache {
         RevocationCache {
+            db,
+            clock,
             set: Arc::new(RwLock::new(set)),
             last_poll: Arc::new(Mutex::new(now)),
             polling: Arc::new(AtomicBool::new(false)),
@@ -37,26 +42,24 @@ impl RevocationCache {
     }
 
     /// Loads the live entries (start-up).
-    pub fn load(
-        conn: &mut crate::db::DbConnection,
-        now: Timestamp,
-    ) -> Result<RevocationCache, Error> {
+    pub fn load(db: DbPool, clock: Clock) -> Result<RevocationCache, Error> {
+        let now = clock.now_naive();
         let mut set = RevocationSet::default();
-        for row in revocation::live(conn, now)? {
+        for row in revocation::live(&mut *db.get()?, now)? {
             set.apply(&row);
         }
-        Ok(RevocationCache::new(set, now))
+        Ok(RevocationCache::new(db, clock, set, now))
     }
 
     /// Whether the claims are revoked, polling first when the copy is stale.
-    pub async fn revokes(&self, state: &AppState, claims: &AccessClaims) -> bool {
-        let now = state.clock.now_naive();
+    pub async fn revokes(&self, claims: &AccessClaims) -> bool {
+        let now = self.clock.now_naive();
         let stale = {
             let last = *self.last_poll.lock().unwrap_or_else(|e| e.into_inner());
             now - last >= Duration::seconds(POLL_SECS) || now < last
         };
         if stale && !self.polling.swap(true, Ordering::AcqRel) {
-            if let Err(e) = self.poll(state).await {
+            if let Err(e) = self.poll().await {
                 tracing::error!(error = %e, "revocation poll failed; using the current copy");
             }
             self.polling.store(false, Ordering::Release);
@@ -68,13 +71,13 @@ impl RevocationCache {
     }
 
     /// Reads recent entries now (after this node revoked something, or when stale).
-    pub async fn poll(&self, state: &AppState) -> Result<(), Error> {
-        let now = state.clock.now_naive();
+    pub async fn poll(&self) -> Result<(), Error> {
+        let now = self.clock.now_naive();
         let since = {
             let last = *self.last_poll.lock().unwrap_or_else(|e| e.into_inner());
             last.min(now) - Duration::seconds(OVERLAP_SECS)
         };
-        let rows = state
+        let rows = self
             .db
             .run(move |conn| revocation::since(conn, since))
             .await?;
