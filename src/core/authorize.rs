@@ -389,3 +389,22 @@ pub fn issue_code(
         },
     )
 }
+
+/// The authorization request to come back to after a sign-in: the same parameters without
+/// `max_age` and without `prompt=login`, which the sign-in that just happened satisfies
+/// (`max_age=0` would otherwise loop forever).
+pub fn after_sign_in(pairs: &[(String, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k != "max_age")
+        .map(|(k, val)| {
+            if k == "prompt" {
+                let kept: Vec<&str> = val.split_whitespace().filter(|p| *p != "login").collect();
+                (k.clone(), kept.join(" "))
+            } else {
+                (k.clone(), val.clone())
+            }
+        })
+        .filter(|(_, val)| !val.is_empty())
+        .collect()
+}

@@ -9,22 +9,63 @@ use super::{crypto, events, validate, Error, Timestamp};
 use crate::db::schema::{clients, revocations, users};
 use crate::db::{is_unique_violation, DbConnection};
 
-/// Grant types a client may be allowed.
-pub const GRANT_TYPES: &[&str] = &[
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "password",
-];
-/// Client kinds (SPEC §2).
-pub const KINDS: &[&str] = &[
-    "app",
-    "device",
-    "client_key",
-    "api_key",
-    "embed",
-    "cloudtrax_application",
-];
+/// What a client is (SPEC §2): an app, or a key of one of the older APIs, or one of the
+/// compatibility doors' own clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    App,
+    Device,
+    /// A Bloq client key.
+    ClientKey,
+    /// A CloudTrax account key.
+    ApiKey,
+    /// A CloudTrax embed key.
+    Embed,
+    CloudtraxApplication,
+    /// A compatibility door's own client: never registered, never authenticating.
+    Internal,
+}
+
+impl ClientKind {
+    /// The kinds a client can be registered with.
+    pub const REGISTRABLE: [ClientKind; 6] = [
+        ClientKind::App,
+        ClientKind::Device,
+        ClientKind::ClientKey,
+        ClientKind::ApiKey,
+        ClientKind::Embed,
+        ClientKind::CloudtraxApplication,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::App => "app",
+            ClientKind::Device => "device",
+            ClientKind::ClientKey => "client_key",
+            ClientKind::ApiKey => "api_key",
+            ClientKind::Embed => "embed",
+            ClientKind::CloudtraxApplication => "cloudtrax_application",
+            ClientKind::Internal => "internal",
+        }
+    }
+
+    /// A kind by name (any kind, internal included).
+    pub fn parse(name: &str) -> Option<ClientKind> {
+        ClientKind::REGISTRABLE
+            .into_iter()
+            .chain([ClientKind::Internal])
+            .find(|k| k.as_str() == name)
+    }
+
+    /// Keys whose secret must be readable: requests are HMAC-signed with it (CloudTrax).
+    pub fn sealed(self) -> bool {
+        matches!(
+            self,
+            ClientKind::CloudtraxApplication | ClientKind::ApiKey | ClientKind::Embed
+        )
+    }
+}
+
 /// Token endpoint authentication methods.
 pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 /// Scopes a client is allowed when none are given.
@@ -55,14 +96,31 @@ pub struct ClientRow {
     pub updated_at: Timestamp,
 }
 
-/// The kind of the compatibility doors' own clients (never one an admin registers).
-pub const INTERNAL_KIND: &str = "internal";
-
 impl ClientRow {
+    /// What the client is (`None` only for a row no version of Portcullis wrote).
+    pub fn kind(&self) -> Option<ClientKind> {
+        ClientKind::parse(&self.kind)
+    }
+
     /// An internal client: the holder of tokens a compatibility door issues for people. It
     /// authenticates nowhere; only its own door uses its tokens.
     pub fn is_internal(&self) -> bool {
-        self.kind == INTERNAL_KIND
+        self.kind() == Some(ClientKind::Internal)
+    }
+
+    /// Its registered redirect URIs.
+    pub fn redirect_uris(&self) -> Vec<String> {
+        json_list(&self.redirect_uris)
+    }
+
+    /// Its registered post-logout redirect URIs.
+    pub fn post_logout_redirect_uris(&self) -> Vec<String> {
+        json_list(&self.post_logout_redirect_uris)
+    }
+
+    /// Whether its secret is sealed (readable) as well as hashed.
+    pub fn is_sealed(&self) -> bool {
+        self.kind().is_some_and(ClientKind::sealed)
     }
 }
 
@@ -140,9 +198,6 @@ pub struct NewClient {
     pub seal_with: Option<super::crypto::MasterKey>,
 }
 
-/// Kinds whose secret must be readable (requests are HMAC-signed with it).
-pub const SEALED_KINDS: &[&str] = &["cloudtrax_application", "api_key", "embed"];
-
 /// A created client and, once, its secret in plain text.
 #[derive(Debug, Clone)]
 pub struct Created {
@@ -183,8 +238,19 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         validate::id("client_id", id)?;
     }
     validate::text("name", &new.name, 200)?;
-    let kind = new.kind.clone().unwrap_or_else(|| "app".into());
-    one_of("kind", &kind, KINDS)?;
+    let kind = new
+        .kind
+        .clone()
+        .unwrap_or_else(|| ClientKind::App.as_str().into());
+    let kind_of = ClientKind::parse(&kind)
+        .filter(|k| ClientKind::REGISTRABLE.contains(k))
+        .ok_or_else(|| {
+            let names: Vec<&str> = ClientKind::REGISTRABLE.iter().map(|k| k.as_str()).collect();
+            Error::invalid(
+                "kind",
+                format!("`{kind}` is not one of {}", names.join(", ")),
+            )
+        })?;
     let auth_method = match (&new.auth_method, new.public) {
         (Some(m), _) => m.clone(),
         (None, true) => "none".into(),
@@ -242,7 +308,16 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         dedup(new.grant_types.clone())
     };
     for g in &grant_types {
-        one_of("grant", g, GRANT_TYPES)?;
+        if super::oauth::GrantType::parse(g).is_none() {
+            let names: Vec<&str> = super::oauth::GrantType::ALL
+                .iter()
+                .map(|g| g.as_str())
+                .collect();
+            return Err(Error::invalid(
+                "grant",
+                format!("`{g}` is not one of {}", names.join(", ")),
+            ));
+        }
     }
     let has = |g: &str| grant_types.iter().any(|x| x == g);
     if has("authorization_code") && new.redirect_uris.is_empty() {
@@ -316,7 +391,7 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         (Some(s), Some(key)) => Some(key.seal(s.as_bytes()).map_err(Error::Internal)?),
         _ => None,
     };
-    if kind == "cloudtrax_application" && secret_sealed.is_none() {
+    if kind_of == ClientKind::CloudtraxApplication && secret_sealed.is_none() {
         return Err(Error::Internal(
             "a cloudtrax_application key needs its secret sealed".into(),
         ));
@@ -450,7 +525,7 @@ pub fn ensure_internal(
         secret_hash: None,
         secret_sealed: None,
         name: name.to_owned(),
-        kind: INTERNAL_KIND.into(),
+        kind: ClientKind::Internal.as_str().into(),
         redirect_uris: "[]".into(),
         post_logout_redirect_uris: "[]".into(),
         grant_types: serde_json::to_string(grant_types).unwrap_or_default(),
@@ -593,7 +668,7 @@ pub fn rotate_secret(
         return Err(Error::invalid("client_id", "a public client has no secret"));
     }
     let secret = crypto::random_token(32);
-    let sealed = match (SEALED_KINDS.contains(&row.kind.as_str()), seal_with) {
+    let sealed = match (row.is_sealed(), seal_with) {
         (true, Some(k)) => Some(k.seal(secret.as_bytes()).map_err(Error::Internal)?),
         (true, None) => return Err(Error::Internal("a sealed key needs the sealing key".into())),
         (false, _) => None,

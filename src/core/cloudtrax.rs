@@ -111,7 +111,7 @@ pub fn verify(
         return Ok(Err(EMPTY_SIGNATURE));
     };
     let client = match clients::get(conn, &key) {
-        Ok(c) if clients::SEALED_KINDS.contains(&c.kind.as_str()) => c,
+        Ok(c) if c.is_sealed() => c,
         Ok(_) | Err(Error::NotFound(_)) => return Ok(Err(UNKNOWN_KEY)),
         Err(e) => return Err(e),
     };

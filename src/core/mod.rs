@@ -6,6 +6,7 @@ pub mod acl;
 pub mod apps;
 pub mod authorize;
 pub mod client_auth;
+pub mod client_keys;
 pub mod clients;
 pub mod cloudtrax;
 mod common_passwords;

@@ -96,12 +96,10 @@ pub fn metadata(config: &Config, openid: bool) -> Metadata {
         scopes_supported: SCOPES.to_vec(),
         response_types_supported: vec!["code"],
         response_modes_supported: vec!["query"],
-        grant_types_supported: vec![
-            "authorization_code",
-            "client_credentials",
-            "password",
-            "refresh_token",
-        ],
+        grant_types_supported: super::oauth::GrantType::ALL
+            .iter()
+            .map(|g| g.as_str())
+            .collect(),
         token_endpoint_auth_methods_supported: [AUTH_METHODS, &["none"]].concat(),
         code_challenge_methods_supported: vec!["S256"],
         authorization_response_iss_parameter_supported: true,

@@ -38,6 +38,8 @@ pub enum Credential {
     AccessToken,
     /// A personal access token.
     PersonalAccessToken,
+    /// A request signed with a key's secret (CloudTrax).
+    SignedRequest,
 }
 
 impl Credential {
@@ -46,6 +48,7 @@ impl Credential {
             Credential::Password => "password",
             Credential::AccessToken => "access_token",
             Credential::PersonalAccessToken => "personal_access_token",
+            Credential::SignedRequest => "signed_request",
         }
     }
 }
@@ -89,6 +92,18 @@ impl Principal {
             scopes: vec![scopes::ACCOUNT.to_owned()],
             auth_time: None,
             credential: Credential::PersonalAccessToken,
+        }
+    }
+
+    /// A request signed with a key owned by `user` (CloudTrax): the user, by that key, with no
+    /// privilege at any other door.
+    pub fn signed_request(user: User, key: &str) -> Principal {
+        Principal {
+            user: Some(user),
+            client_id: Some(key.to_owned()),
+            scopes: Vec::new(),
+            auth_time: None,
+            credential: Credential::SignedRequest,
         }
     }
 

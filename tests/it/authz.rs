@@ -1232,7 +1232,7 @@ async fn places_of_attempts_that_go_away_are_given_back() {
     let mut held = Vec::new();
     for _ in 0..5 {
         held.push(
-            portcullis::services::passwords::admit(&app.state, std::slice::from_ref(&bucket))
+            portcullis::app::passwords::admit(&app.state, std::slice::from_ref(&bucket))
                 .await
                 .unwrap(),
         );

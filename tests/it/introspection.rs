@@ -210,7 +210,7 @@ async fn revocations_reach_other_nodes_within_seconds() {
     let check_b = |token: String| {
         let b = node_b.clone();
         async move {
-            portcullis::services::tokens::verify_access_token(&b, &token)
+            portcullis::app::access_token::verify_access_token(&b, &token)
                 .await
                 .is_ok()
         }

@@ -622,15 +622,9 @@ async fn passwords_are_rehashed_when_parameters_change() {
     let mut stronger = app.config.clone();
     stronger.argon2.memory_kib = 128;
     let node = portcullis::server::build_state(stronger, app.clock.clone()).unwrap();
-    portcullis::services::passwords::check(
-        &node,
-        "a@example.com",
-        "password1",
-        "127.0.0.1",
-        "test",
-    )
-    .await
-    .unwrap();
+    portcullis::app::passwords::check(&node, "a@example.com", "password1", "127.0.0.1", "test")
+        .await
+        .unwrap();
     let hash: Option<String> = portcullis::db::schema::users::table
         .find(&uid)
         .select(portcullis::db::schema::users::password_hash)

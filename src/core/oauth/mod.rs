@@ -13,6 +13,40 @@ use super::keys::KeySet;
 use super::Timestamp;
 use crate::config::Config;
 
+/// The grants of the token endpoint: one list for client validation, discovery and the
+/// dispatch of `/token` (`app::token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    AuthorizationCode,
+    ClientCredentials,
+    Password,
+    RefreshToken,
+}
+
+impl GrantType {
+    /// Every grant, in the order discovery lists them.
+    pub const ALL: [GrantType; 4] = [
+        GrantType::AuthorizationCode,
+        GrantType::ClientCredentials,
+        GrantType::Password,
+        GrantType::RefreshToken,
+    ];
+
+    /// The RFC 6749 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::Password => "password",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<GrantType> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+}
+
 /// What every token operation needs besides a connection.
 pub struct Ctx<'a> {
     pub config: &'a Config,

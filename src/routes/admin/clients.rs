@@ -52,7 +52,7 @@ pub async fn create(
                 None => None,
             };
             let seal_with = match b.kind.as_deref() {
-                Some(k) if clients::SEALED_KINDS.contains(&k) => {
+                Some(k) if clients::ClientKind::parse(k).is_some_and(|k| k.sealed()) => {
                     Some(secrets::sealing_key(conn, master.as_ref())?)
                 }
                 _ => None,

@@ -5,11 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::*;
 use super::error::{ApiError, ApiResult};
+use crate::app::{accounts, notices};
 use crate::core::users::{self, NewUser, UserUpdate};
 use crate::core::{accounts as core_accounts, password, Error};
 use crate::routes::auth::Admin;
 use crate::routes::extract::client_ip;
-use crate::services::{accounts, notices};
 use crate::state::AppState;
 
 fn limit(v: Option<i64>, default: i64) -> Result<i64, ApiError> {

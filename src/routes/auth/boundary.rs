@@ -17,6 +17,7 @@ use actix_web::{web, HttpMessage};
 use futures_util::future::{Either, LocalBoxFuture};
 
 use super::Door;
+use crate::app::call::AuditSlot;
 use crate::core::Error;
 use crate::routes::extract::{read_body, BodyError};
 use crate::state::AppState;
@@ -72,8 +73,7 @@ where
         use futures_util::TryFutureExt;
         let plain = text_of_uri(req.uri());
         if plain.is_ok() && !has_body(&req) {
-            let left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> =
-                ServiceResponse::map_into_left_body;
+            let left: fn(ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> = finished;
             return Either::Left(self.service.call(req).map_ok(left));
         }
         let (door, service) = (self.door, self.service.clone());
@@ -83,11 +83,27 @@ where
                 return Ok(req.into_response(res).map_into_right_body());
             }
             match checked(door, req).await {
-                Ok(req) => service.call(req).await.map(|r| r.map_into_left_body()),
+                Ok(req) => service.call(req).await.map(finished),
                 Err(res) => Ok(res.map_into_right_body()),
             }
         }))
     }
+}
+
+/// The route's answer, on its way out: the call's audit record (if the route started one) is
+/// finished with the answer's status and size.
+fn finished<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let slot = res.request().extensions().get::<AuditSlot>().cloned();
+    if let Some(audit) = slot.and_then(|s| s.lock().unwrap_or_else(|e| e.into_inner()).take()) {
+        if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+            let bytes = match res.response().body().size() {
+                actix_web::body::BodySize::Sized(n) => n as usize,
+                _ => 0,
+            };
+            crate::app::calls::finish(state, audit, res.status().as_u16(), bytes);
+        }
+    }
+    res.map_into_left_body()
 }
 
 /// Reads and checks the body: the request to hand on, or the answer that ends it here.

@@ -70,6 +70,18 @@ impl Door {
         }
     }
 
+    /// The service under which this door records calls made with a person's credentials
+    /// (SPEC §8), if it records them.
+    pub fn audit_service(self) -> Option<&'static str> {
+        match self {
+            Door::Bloq => Some("cloud-accounts"),
+            Door::Esalerugs => Some("esalerugs"),
+            Door::CloudTrax => Some("cloudtrax"),
+            Door::Mongoose => Some("mongoose"),
+            Door::OAuth | Door::Pages | Door::Admin | Door::Ops => None,
+        }
+    }
+
     /// The credential forms this door reads; others are ignored (as if absent).
     pub fn forms(self) -> Forms {
         match self {
@@ -206,12 +218,12 @@ pub async fn authenticate(
 ) -> Result<Option<Principal>, Error> {
     match presented(req, forms)? {
         None => Ok(None),
-        Some(Presented::Bearer(token)) => crate::services::principal::by_bearer(state, &token)
+        Some(Presented::Bearer(token)) => crate::app::principal::by_bearer(state, &token)
             .await
             .map(Some),
         Some(Presented::Basic(login, password)) => {
             let ip = client_ip(req, &state.config);
-            crate::services::principal::by_password(
+            crate::app::principal::by_password(
                 state,
                 &login,
                 &password,

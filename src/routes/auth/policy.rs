@@ -13,6 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::{authenticate, Door, Forms};
+use crate::app::Call;
 use crate::config::{Config, Registration};
 use crate::core::authorize::SignedIn;
 use crate::core::client_auth::Credentials;
@@ -87,10 +88,10 @@ pub async fn admit<P: Judge>(req: &HttpRequest, state: &AppState, door: Door) ->
     P::judge(principal, &gate)
 }
 
-/// Implements `Admitted` for policies that always hold a principal.
+/// Implements `HasPrincipal` for policies that always hold a principal.
 macro_rules! admitted {
     ($($t:ty),* $(,)?) => {$(
-        impl Admitted for $t {
+        impl HasPrincipal for $t {
             fn principal(&self) -> Option<&Principal> {
                 Some(&self.principal)
             }
@@ -130,8 +131,74 @@ fn remember(req: &HttpRequest, p: Option<&Principal>) {
 }
 
 /// The principal a policy admitted, if it needed one.
-pub trait Admitted {
-    fn principal(&self) -> Option<&Principal>;
+pub trait HasPrincipal {
+    fn principal(&self) -> Option<&Principal> {
+        None
+    }
+}
+
+impl HasPrincipal for Public {}
+impl HasPrincipal for Session {}
+impl HasPrincipal for SessionOrSignIn {}
+impl HasPrincipal for Client {}
+impl HasPrincipal for ConfidentialClient {}
+impl HasPrincipal for SignedByApplication {}
+impl HasPrincipal for SignedByAccount {
+    fn principal(&self) -> Option<&Principal> {
+        Some(&self.principal)
+    }
+}
+impl HasPrincipal for Rpc {}
+
+impl HasPrincipal for UserInfo {
+    fn principal(&self) -> Option<&Principal> {
+        Some(&self.principal)
+    }
+}
+
+/// A request its route's policy admitted (`who`), with the context its use case receives
+/// (`call`): the one extractor that builds a `Call`. For a person's call at a compatibility
+/// door it also starts the API-call record, which the boundary finishes with the answer.
+pub struct Admitted<P> {
+    pub who: P,
+    pub call: Call,
+}
+
+impl<P: Policy> Policy for Admitted<P> {
+    const NAME: &'static str = P::NAME;
+    const MEANS: &'static str = P::MEANS;
+}
+
+impl<P> FromRequest for Admitted<P>
+where
+    P: FromRequest<Error = actix_web::Error> + HasPrincipal + 'static,
+{
+    type Error = actix_web::Error;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let admitting = P::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let who = admitting.await?;
+            let (state, door) = context(&req)?;
+            let user_agent = req
+                .headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let call = Call::new(
+                who.principal().cloned(),
+                client_ip(&req, &state.config),
+                user_agent,
+                door.name(),
+                state.clock.now_naive(),
+                door.audit_service(),
+            );
+            req.extensions_mut().insert(call.audit_slot());
+            Ok(Admitted { who, call })
+        })
+    }
 }
 
 fn no_credentials() -> Error {
@@ -449,7 +516,7 @@ impl FromRequest for UserInfo {
                     (h, b) => h.or(b),
                 };
                 let principal = match token {
-                    Some(t) => Some(crate::services::principal::by_bearer(&state, &t).await?),
+                    Some(t) => Some(crate::app::principal::by_bearer(&state, &t).await?),
                     None => None,
                 };
                 let gate = Gate {
@@ -485,7 +552,7 @@ judged_extractor!(
     UserPassword,
 );
 
-impl Admitted for OpenRegistrationOrAdmin {
+impl HasPrincipal for OpenRegistrationOrAdmin {
     fn principal(&self) -> Option<&Principal> {
         self.principal.as_ref()
     }
@@ -573,7 +640,7 @@ async fn client_of(req: &HttpRequest, payload: Payload, state: &AppState) -> Res
         .map_err(|e| Error::InvalidRequest(e.to_string()))?;
     let credentials = extract::client_credentials(req, &form)?;
     let ip = client_ip(req, &state.config);
-    let client = crate::services::tokens::authenticate_client(state, &credentials, &ip).await?;
+    let client = crate::app::token::authenticate_client(state, &credentials, &ip).await?;
     Ok(Client {
         client,
         credentials,
@@ -642,6 +709,8 @@ pub struct SignedByAccount {
     pub key: ClientRow,
     pub user: User,
     pub body: web::Bytes,
+    /// The user, by this key (no scopes: a signature is a credential of this door only).
+    pub principal: Principal,
 }
 
 impl Policy for SignedByAccount {
@@ -682,7 +751,13 @@ impl FromRequest for SignedByAccount {
             let (key, body) =
                 crate::routes::compat::cloudtrax::signed(&req, payload, &state).await?;
             let user = crate::routes::compat::cloudtrax::owner(&state, &key).await?;
-            Ok(SignedByAccount { key, user, body })
+            let principal = Principal::signed_request(user.clone(), &key.id);
+            Ok(SignedByAccount {
+                key,
+                user,
+                body,
+                principal,
+            })
         })
     }
 }

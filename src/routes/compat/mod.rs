@@ -11,41 +11,6 @@ use serde::de::DeserializeOwned;
 
 use crate::routes::extract::{read_body, BodyError};
 
-/// Records an API call made with a user's credentials (SPEC §8), measured from the
-/// response about to be sent: one helper for every compatibility door.
-#[allow(clippy::too_many_arguments)]
-pub async fn audit(
-    req: &actix_web::HttpRequest,
-    state: &crate::state::AppState,
-    service: &str,
-    user_id: &str,
-    client_id: Option<&str>,
-    input: serde_json::Value,
-    res: &actix_web::HttpResponse,
-    started: (chrono::DateTime<chrono::Utc>, std::time::Instant),
-) {
-    use actix_web::body::MessageBody;
-    let bytes_out = match res.body().size() {
-        actix_web::body::BodySize::Sized(n) => n as usize,
-        _ => 0,
-    };
-    crate::services::calls::record(
-        state,
-        crate::services::calls::ApiCall {
-            service,
-            user_id,
-            client_id,
-            ip: &crate::routes::extract::client_ip(req, &state.config),
-            input,
-            status: res.status().as_u16(),
-            started: started.0,
-            started_at: started.1,
-            bytes_out,
-        },
-    )
-    .await;
-}
-
 /// A JSON body that could not be read.
 #[derive(Debug)]
 pub enum JsonError {

@@ -2,14 +2,13 @@
 //! send the person through sign-in, terms and consent as needed, then redirect to the client
 //! with a code (or an error) and `iss` (RFC 9207).
 
-use crate::routes::auth::{Public, SessionOrSignIn};
+use crate::routes::auth::{Admitted, Public, SessionOrSignIn};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::core::authorize::{
-    self, AuthorizeParams, ErrorRedirect, Next, Reject, SignedIn, Validated,
-};
-use crate::core::{consents, oidc, Error};
+use crate::app::{self, Call};
+use crate::core::authorize::{self, AuthorizeParams, ErrorRedirect, Next, Reject, Validated};
+use crate::core::Error;
 use crate::paths;
 use crate::routes::extract::{read_body, Form};
 use crate::routes::pages::session::{self, csrf_ok};
@@ -126,13 +125,12 @@ fn unavailable(e: &Error) -> HttpResponse {
     )
 }
 
-async fn validated(state: &AppState, params: AuthorizeParams) -> Result<Validated, HttpResponse> {
-    let now = state.clock.now_naive();
-    match state
-        .db
-        .run(move |conn| Ok(authorize::validate(conn, now, &params)))
-        .await
-    {
+async fn validated(
+    state: &AppState,
+    call: &Call,
+    params: AuthorizeParams,
+) -> Result<Validated, HttpResponse> {
+    match app::authorize::validate(state, call, params).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(Reject::Page(message))) => Err(error_page(
             StatusCode::BAD_REQUEST,
@@ -144,16 +142,9 @@ async fn validated(state: &AppState, params: AuthorizeParams) -> Result<Validate
     }
 }
 
-/// Issues a code and sends the browser back to the client.
-async fn issue(state: &AppState, v: Validated, signed_in: SignedIn) -> HttpResponse {
-    let now = state.clock.now_naive();
-    let config = state.config.clone();
-    let req = v.clone();
-    match state
-        .db
-        .run(move |conn| authorize::issue_code(conn, now, &config, &req, &signed_in))
-        .await
-    {
+/// Sends the browser back to the client with a code (or the page that says why not).
+fn with_code(state: &AppState, v: &Validated, code: Result<String, Error>) -> HttpResponse {
+    match code {
         Ok(code) => {
             let mut params = vec![("code", code.as_str())];
             if let Some(s) = &v.state {
@@ -167,14 +158,18 @@ async fn issue(state: &AppState, v: Validated, signed_in: SignedIn) -> HttpRespo
 }
 
 /// The authorization endpoint, GET: the query's parameters.
-pub async fn authorize(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn authorize(
+    Admitted { call, .. }: Admitted<Public>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let pairs = pairs_of(req.query_string());
-    run(&req, &state, pairs).await
+    run(&req, &state, &call, pairs).await
 }
 
 /// The POST variant: the body's parameters.
 pub async fn authorize_post(
-    _: Public,
+    Admitted { call, .. }: Admitted<Public>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -199,11 +194,16 @@ pub async fn authorize_post(
         Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
     };
     let pairs = pairs_of(&String::from_utf8_lossy(&body));
-    run(&req, &state, pairs).await
+    run(&req, &state, &call, pairs).await
 }
 
-async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) -> HttpResponse {
-    let v = match validated(state, parse(&pairs)).await {
+async fn run(
+    req: &HttpRequest,
+    state: &AppState,
+    call: &Call,
+    pairs: Vec<(String, String)>,
+) -> HttpResponse {
+    let v = match validated(state, call, parse(&pairs)).await {
         Ok(v) => v,
         Err(res) => return res,
     };
@@ -211,54 +211,14 @@ async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) 
         Ok(s) => s,
         Err(e) => return unavailable(&e),
     };
-    let hint_sub = match &v.id_token_hint {
-        Some(hint) => {
-            let keys = state.keys.current().await;
-            match oidc::verify_id_token_hint(&keys, state.config.issuer(), hint) {
-                Some(claims) => Some(claims.sub),
-                None => {
-                    return error_redirect(
-                        state,
-                        &v.error(
-                            "invalid_request",
-                            "id_token_hint is not a valid ID token of this server",
-                        ),
-                    )
-                }
-            }
-        }
-        None => None,
-    };
-    let now = state.clock.now_naive();
-    let config = state.config.clone();
-    let (vc, sc, hc) = (v.clone(), signed_in.clone(), hint_sub.clone());
-    let next = match state
-        .db
-        .run(move |conn| authorize::next_step(conn, now, &config, &vc, sc.as_ref(), hc.as_deref()))
-        .await
-    {
+    let next = match app::authorize::next_step(state, call, &v, signed_in.as_ref()).await {
         Ok(n) => n,
         Err(e) => return unavailable(&e),
     };
     match next {
         Err(e) => error_redirect(state, &e),
         Ok(Next::SignIn) => {
-            // Come back here after signing in, without prompt=login or max_age: the sign-in
-            // that just happened satisfies both (max_age=0 would otherwise loop forever).
-            let back: Vec<(String, String)> = pairs
-                .iter()
-                .filter(|(k, _)| k != "max_age")
-                .map(|(k, val)| {
-                    if k == "prompt" {
-                        let kept: Vec<&str> =
-                            val.split_whitespace().filter(|p| *p != "login").collect();
-                        (k.clone(), kept.join(" "))
-                    } else {
-                        (k.clone(), val.clone())
-                    }
-                })
-                .filter(|(_, val)| !val.is_empty())
-                .collect();
+            let back = authorize::after_sign_in(&pairs);
             let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&back));
             let mut target = vec![("return_to".to_string(), return_to)];
             if let Some(h) = &v.login_hint {
@@ -288,7 +248,11 @@ async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) 
             consent_page(req, state, &v, &who, &encode(&pairs))
         }
         Ok(Next::Issue) => match signed_in {
-            Some(s) => issue(state, v, s).await,
+            Some(s) => with_code(
+                state,
+                &v,
+                app::authorize::issue_code(state, call, &v, &s).await,
+            ),
             None => unavailable(&Error::Internal("issue without a session".into())),
         },
     }
@@ -296,7 +260,10 @@ async fn run(req: &HttpRequest, state: &AppState, pairs: Vec<(String, String)>) 
 
 /// `POST /consent`: the person's decision on the consent page.
 pub async fn decide(
-    SessionOrSignIn(session): SessionOrSignIn,
+    Admitted {
+        who: SessionOrSignIn(session),
+        call,
+    }: Admitted<SessionOrSignIn>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -313,7 +280,7 @@ pub async fn decide(
         );
     }
     let pairs = pairs_of(form.get("authz").unwrap_or_default());
-    let v = match validated(&state, parse(&pairs)).await {
+    let v = match validated(&state, &call, parse(&pairs)).await {
         Ok(v) => v,
         Err(res) => return res,
     };
@@ -334,18 +301,9 @@ pub async fn decide(
             &v.error("access_denied", "the user denied the request"),
         );
     }
-    let now = state.clock.now_naive();
-    let (user_id, client_id, scope) = (
-        signed_in.user.id.clone(),
-        v.client.id.clone(),
-        v.scope.clone(),
-    );
-    if let Err(e) = state
-        .db
-        .run(move |conn| consents::grant(conn, now, &user_id, &client_id, &scope))
-        .await
-    {
-        return unavailable(&e);
-    }
-    issue(&state, v, signed_in).await
+    with_code(
+        &state,
+        &v,
+        app::authorize::consent(&state, &call, &v, &signed_in).await,
+    )
 }

@@ -4,14 +4,17 @@
 use actix_web::{web, HttpResponse};
 
 use super::error::oauth_error;
+use crate::app;
 use crate::core::Error;
-use crate::routes::auth::ConfidentialClient;
-use crate::services::tokens;
+use crate::routes::auth::{Admitted, ConfidentialClient};
 use crate::state::AppState;
 
 /// The introspection endpoint.
 pub async fn introspect(
-    ConfidentialClient(c): ConfidentialClient,
+    Admitted {
+        who: ConfidentialClient(c),
+        call,
+    }: Admitted<ConfidentialClient>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let result = async {
@@ -19,7 +22,7 @@ pub async fn introspect(
             .form
             .get("token")
             .ok_or_else(|| Error::InvalidRequest("token is required".into()))?;
-        tokens::introspect(&state, &c.client, token).await
+        app::introspect::run(&state, &call, &c.client, token).await
     }
     .await;
     match result {

@@ -2,12 +2,14 @@
 //! session ends and the browser goes to the registered `post_logout_redirect_uri` with
 //! `state`, or to a signed-out page.
 
-use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::core::{clients, oidc, sessions};
+use crate::app::logout::{self, Logout};
+use crate::app::Call;
+use crate::core::Error;
+use crate::routes::auth::{Admitted, Public};
 use crate::routes::extract::Form;
 use crate::routes::pages::session::{self, csrf, csrf_ok};
 use crate::routes::pages::{error_page, render, see_other};
@@ -27,14 +29,6 @@ struct ConfirmPage<'a> {
 #[template(path = "pages/signed_out.html")]
 struct SignedOutPage;
 
-/// A validated logout request.
-struct Logout {
-    redirect: Option<String>,
-    state: Option<String>,
-    client_id: Option<String>,
-    client_name: Option<String>,
-}
-
 fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
     pairs
         .iter()
@@ -42,60 +36,31 @@ fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-/// The client named by `id_token_hint` (its `aud`) or `client_id`; the redirect URI must be
-/// registered for it.
-async fn validate(state: &AppState, pairs: &[(String, String)]) -> Result<Logout, HttpResponse> {
-    let bad = |m: &str| {
-        error_page(
+/// A logout request's parameters (query or confirmation form).
+fn request(pairs: &[(String, String)]) -> logout::Request {
+    logout::Request {
+        id_token_hint: param(pairs, "id_token_hint"),
+        client_id: param(pairs, "client_id"),
+        post_logout_redirect_uri: param(pairs, "post_logout_redirect_uri"),
+        state: param(pairs, "state"),
+    }
+}
+
+/// The request checked, or the page that says why not.
+async fn validate(
+    state: &AppState,
+    call: &Call,
+    pairs: &[(String, String)],
+) -> Result<Logout, HttpResponse> {
+    match logout::validate(state, call, request(pairs)).await {
+        Ok(l) => Ok(l),
+        Err(Error::Invalid { message, .. }) => Err(error_page(
             StatusCode::BAD_REQUEST,
             "This sign-out link is not valid",
-            m,
-        )
-    };
-    let mut client_id = param(pairs, "client_id");
-    if let Some(hint) = param(pairs, "id_token_hint") {
-        let keys = state.keys.current().await;
-        match oidc::verify_id_token_hint(&keys, state.config.issuer(), &hint) {
-            Some(claims) => {
-                if client_id.as_ref().is_some_and(|c| *c != claims.aud) {
-                    return Err(bad("client_id does not match the ID token."));
-                }
-                client_id = Some(claims.aud);
-            }
-            None => return Err(bad("The ID token hint is not valid.")),
-        }
+            &message,
+        )),
+        Err(e) => Err(crate::routes::pages::refusal_for(&e)),
     }
-    let redirect = param(pairs, "post_logout_redirect_uri");
-    let client = match &client_id {
-        Some(id) => {
-            let id = id.clone();
-            match state.db.run(move |conn| clients::get(conn, &id)).await {
-                Ok(c) => Some(c),
-                Err(_) => return Err(bad("The application is not registered here.")),
-            }
-        }
-        None => None,
-    };
-    if let Some(uri) = &redirect {
-        let Some(c) = &client else {
-            return Err(bad(
-                "post_logout_redirect_uri needs id_token_hint or client_id.",
-            ));
-        };
-        let registered: Vec<String> =
-            serde_json::from_str(&c.post_logout_redirect_uris).unwrap_or_default();
-        if !registered.iter().any(|r| r == uri) {
-            return Err(bad(
-                "The post-logout redirect URI is not registered for this application.",
-            ));
-        }
-    }
-    Ok(Logout {
-        redirect,
-        state: param(pairs, "state"),
-        client_id: client.as_ref().map(|c| c.id.clone()),
-        client_name: client.map(|c| c.name),
-    })
 }
 
 fn finish(state: &AppState, l: &Logout) -> HttpResponse {
@@ -122,11 +87,15 @@ fn finish(state: &AppState, l: &Logout) -> HttpResponse {
 }
 
 /// GET: asks for confirmation (or, with no session, goes straight on).
-pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn show(
+    Admitted { call, .. }: Admitted<Public>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let l = match validate(&state, &pairs).await {
+    let l = match validate(&state, &call, &pairs).await {
         Ok(l) => l,
         Err(res) => return res,
     };
@@ -149,7 +118,7 @@ pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> Ht
 
 /// POST: the confirmation; ends the session.
 pub async fn submit(
-    _: Public,
+    Admitted { call, .. }: Admitted<Public>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -169,7 +138,7 @@ pub async fn submit(
         .iter()
         .filter_map(|k| form.get(k).map(|v| (k.to_string(), v.to_owned())))
         .collect();
-    let l = match validate(&state, &pairs).await {
+    let l = match validate(&state, &call, &pairs).await {
         Ok(l) => l,
         Err(res) => return res,
     };
@@ -177,12 +146,7 @@ pub async fn submit(
         .cookie(session::SESSION_COOKIE)
         .map(|c| c.value().to_owned())
     {
-        let now = state.clock.now_naive();
-        if let Err(e) = state
-            .db
-            .run(move |conn| sessions::end(conn, now, &value))
-            .await
-        {
+        if let Err(e) = logout::end_session(&state, &call, value).await {
             tracing::error!(error = %e, "could not end a session");
             return error_page(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -1,29 +1,27 @@
-//! `POST /token` (RFC 6749 §3.2): the client is authenticated by the `Client` policy; the
-//! grant runs; the answer carries `Cache-Control: no-store`.
+//! `POST /token` (RFC 6749 §3.2): the `Client` policy authenticates the client from the form;
+//! the grant runs (`app::token`); the answer carries `Cache-Control: no-store`.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use super::error::oauth_error;
+use crate::app::token::{self, TokenOptions};
 use crate::core::oauth::TokenParams;
-use crate::routes::auth::Client;
-use crate::routes::extract::{self, Form};
-use crate::services::tokens::{self, TokenOptions};
+use crate::routes::auth::{Admitted, Client};
+use crate::routes::extract::Form;
 use crate::state::AppState;
 
 /// The token endpoint.
-pub async fn token(c: Client, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let params = token_params(&c.form);
-    let ip = extract::client_ip(&req, &state.config);
-    match tokens::token_request(
-        &state,
-        c.client,
-        c.credentials,
-        params,
-        &ip,
-        TokenOptions::default(),
-    )
-    .await
-    {
+pub async fn token(
+    Admitted { who: c, call }: Admitted<Client>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let input = token::Input {
+        params: token_params(&c.form),
+        client: c.client,
+        credentials: c.credentials,
+        options: TokenOptions::default(),
+    };
+    match token::run(&state, &call, input).await {
         Ok(res) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .insert_header(("Pragma", "no-cache"))

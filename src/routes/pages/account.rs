@@ -8,6 +8,7 @@ use askama::Template;
 
 use super::session::{self, csrf, csrf_ok};
 use super::{error_page, render, see_other};
+use crate::app::{accounts as account_services, notices};
 use crate::core::accounts::{self, Address, AuthorizedApp};
 use crate::core::authorize::SignedIn;
 use crate::core::time::rfc3339;
@@ -16,7 +17,6 @@ use crate::core::{sessions, users, Error};
 use crate::paths;
 use crate::routes::auth::Session;
 use crate::routes::extract::{client_ip, Form};
-use crate::services::{accounts as account_services, notices};
 use crate::state::AppState;
 
 #[derive(Template)]

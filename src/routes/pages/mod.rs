@@ -134,6 +134,22 @@ pub fn refusal(req: &actix_web::HttpRequest, e: &crate::core::Error) -> HttpResp
     }
 }
 
+/// A core error that ends a page's work, as a page (no session is not one of them here).
+pub fn refusal_for(e: &crate::core::Error) -> HttpResponse {
+    use crate::core::Error;
+    match e {
+        Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => {
+            tracing::error!(error = %e, "page failed");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Please try again.",
+            )
+        }
+        e => error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string()),
+    }
+}
+
 /// An HTML error page.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     render(status, &ErrorPage { title, message }, Vec::new())

@@ -9,9 +9,9 @@ use askama::Template;
 
 use super::session::{self, csrf, csrf_ok};
 use super::{error_page, notice_page, query_param, render, see_other};
+use crate::app::accounts;
 use crate::core::{accounts as core_accounts, sessions, Error};
 use crate::routes::extract::{client_ip, Form};
-use crate::services::accounts;
 use crate::state::AppState;
 
 #[derive(Template)]

@@ -8,10 +8,10 @@ use askama::Template;
 
 use super::session::{self, csrf, csrf_ok, safe_return};
 use super::{render, see_other};
+use crate::app::passwords;
 use crate::core::{sessions, terms, Error};
 use crate::paths;
 use crate::routes::extract::{client_ip, Form};
-use crate::services::passwords;
 use crate::state::AppState;
 
 #[derive(Template)]

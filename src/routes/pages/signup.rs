@@ -8,11 +8,11 @@ use askama::Template;
 
 use super::session::{self, csrf, csrf_ok, safe_return};
 use super::{error_page, notice_page, render, see_other};
+use crate::app::accounts;
 use crate::config::Registration;
 use crate::core::users::NewUser;
 use crate::core::{sessions, Error};
 use crate::routes::extract::{client_ip, Form};
-use crate::services::accounts;
 use crate::state::AppState;
 
 #[derive(Template)]

@@ -1,31 +1,21 @@
-//! Handlers: thin wrappers over the core and services, in Bloq's camelCase.
-
-use std::time::Instant;
+//! Handlers: parse Bloq's camelCase, call one use case, answer. The policy has authenticated
+//! the caller; the boundary records calls made with a person's credentials.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use actix_web::{web, HttpResponse};
+use serde_json::json;
 
 use super::dto::*;
 use super::error::render;
-use super::{convert, ACCOUNT_TOKEN_TTL, CLIENT_REFRESH_TTL, DOOR};
-use crate::core::client_auth::Credentials;
-use crate::core::clients::{self, ClientRow, NewClient};
-use crate::core::oauth::TokenParams;
-use crate::core::principal::Principal;
+use super::{convert, ACCOUNT_TOKEN_TTL, DOOR};
+use crate::app::client_keys::{self, Grant};
+use crate::app::{accounts, token};
 use crate::core::time::rfc3339;
-use crate::core::users::User;
-use crate::core::{accounts as core_accounts, crypto, events, Error};
-use crate::db::schema::clients as clients_t;
-use crate::routes::auth::{Account, Public, UserPassword};
+use crate::core::Error;
+use crate::routes::auth::{Account, Admitted, Public, UserPassword};
 use crate::routes::compat::{read_json, JsonError};
 use crate::routes::error::json_error;
-use crate::routes::extract::client_ip;
-use crate::services::tokens::{self, TokenOptions};
-use crate::services::{accounts, notices};
 use crate::state::AppState;
-
-const NAME: &str = "bloq";
 
 fn json(status: StatusCode, value: impl serde::Serialize) -> HttpResponse {
     HttpResponse::build(status)
@@ -40,71 +30,28 @@ fn json_error_of(e: JsonError) -> HttpResponse {
     }
 }
 
-/// A request made with a user's credentials: who, and how to record it.
-struct UserCall {
-    principal: Principal,
-    user: User,
-    started: (chrono::DateTime<chrono::Utc>, Instant),
-}
-
-impl UserCall {
-    fn new(principal: Principal, user: User) -> UserCall {
-        UserCall {
-            principal,
-            user,
-            started: (chrono::Utc::now(), Instant::now()),
-        }
-    }
-}
-
-impl From<Account> for UserCall {
-    fn from(a: Account) -> UserCall {
-        UserCall::new(a.principal, a.user)
-    }
-}
-
-/// Whether a client is a Bloq client key (made by `POST /users/me/client-keys`): the only
-/// clients `POST /auth/token` serves, and the only refresh tokens it rotates (SPEC §9).
-fn is_client_key(c: &ClientRow) -> bool {
-    c.kind == "client_key" && c.owner_id.is_some()
-}
-
-/// Records the call as an event of the user (what `GET /users/me/events` lists).
-async fn finish(
-    req: &HttpRequest,
-    state: &AppState,
-    call: &UserCall,
-    input: Value,
-    res: HttpResponse,
-) -> HttpResponse {
-    let input = json!({ "method": req.method().as_str(), "path": req.path(), "body": input });
-    crate::routes::compat::audit(
-        req,
-        state,
-        "cloud-accounts",
-        &call.user.id,
-        call.principal.client_id.as_deref(),
-        input,
-        &res,
-        call.started,
-    )
-    .await;
-    res
+/// What a call to `/users/me*` records as its input.
+fn input(req: &actix_web::HttpRequest, body: serde_json::Value) -> serde_json::Value {
+    json!({ "method": req.method().as_str(), "path": req.path(), "body": body })
 }
 
 /// `POST /auth`: HTTP Basic (user id or email, password) -> an account access token (12 h).
-pub async fn auth(who: UserPassword, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let call = UserCall::new(who.principal, who.user);
-    let res = match tokens::issue_for_user(
+pub async fn auth(
+    Admitted { who, call }: Admitted<UserPassword>,
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    call.audit_input(input(&req, json!({})));
+    let issued = token::issue_for_user(
         &state,
         DOOR,
-        &call.user.id,
+        &who.user.id,
         false,
         Some(ACCOUNT_TOKEN_TTL),
         None,
     )
-    .await
-    {
+    .await;
+    match issued {
         Ok(t) => json(
             StatusCode::OK,
             Tokens {
@@ -113,15 +60,13 @@ pub async fn auth(who: UserPassword, req: HttpRequest, state: web::Data<AppState
             },
         ),
         Err(e) => render(&e),
-    };
-    finish(&req, &state, &call, json!({}), res).await
+    }
 }
 
 /// `POST /auth/token`: `clientCredentials` (a client key's id and secret) -> access (1 h) and
 /// refresh (1 year) tokens acting for the key's owner; `refreshToken` -> a new pair.
 pub async fn token(
-    _: Public,
-    req: HttpRequest,
+    Admitted { call, .. }: Admitted<Public>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
@@ -129,50 +74,26 @@ pub async fn token(
         Ok(b) => b,
         Err(e) => return json_error_of(e),
     };
-    let options = TokenOptions {
-        refresh_with_client_credentials: true,
-        access_ttl: Some(3600),
-        refresh_ttl: Some(CLIENT_REFRESH_TTL),
-        door: NAME,
-    };
-    let result = match body.grant_type.as_str() {
-        "clientCredentials" => {
-            let (Some(id), Some(secret)) = (body.client_id, body.client_secret) else {
-                return render(&Error::InvalidRequest(
-                    "clientId and clientSecret are required".into(),
-                ));
-            };
-            let params = TokenParams {
-                grant_type: "client_credentials".into(),
-                ..Default::default()
-            };
-            let ip = client_ip(&req, &state.config);
-            // Keys registered by this door authenticate like client_secret_basic.
-            let credentials = Credentials::Basic {
-                client_id: id,
-                secret,
-            };
-            match tokens::authenticate_client(&state, &credentials, &ip).await {
-                Ok(client) if is_client_key(&client) => {
-                    tokens::token_request(&state, client, credentials, params, &ip, options).await
-                }
-                Ok(_) => Err(Error::InvalidClient(
-                    "this is not a client key of this API".into(),
-                )),
-                Err(e) => Err(e),
-            }
+    let grant = match (body.grant_type.as_str(), body.client_id, body.client_secret) {
+        ("clientCredentials", Some(client_id), Some(secret)) => {
+            Grant::ClientCredentials { client_id, secret }
         }
-        "refreshToken" => match body.refresh_token {
-            Some(t) => tokens::refresh_by_holder(&state, &t, is_client_key, options).await,
+        ("clientCredentials", _, _) => {
+            return render(&Error::InvalidRequest(
+                "clientId and clientSecret are required".into(),
+            ))
+        }
+        ("refreshToken", _, _) => match body.refresh_token {
+            Some(token) => Grant::Refresh { token },
             None => return render(&Error::InvalidRequest("refreshToken is required".into())),
         },
-        other => {
+        (other, _, _) => {
             return render(&Error::UnsupportedGrantType(format!(
                 "grantType `{other}` is not supported; use clientCredentials or refreshToken"
             )))
         }
     };
-    match result {
+    match client_keys::token(&state, &call, grant).await {
         Ok(t) => json(
             StatusCode::OK,
             Tokens {
@@ -185,79 +106,51 @@ pub async fn token(
 }
 
 /// `GET /users/me`.
-pub async fn me(who: Account, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let call = UserCall::from(who);
-    let res = json(StatusCode::OK, convert::me(&call.user));
-    finish(&req, &state, &call, json!({}), res).await
+pub async fn me(
+    Admitted { who, call }: Admitted<Account>,
+    req: actix_web::HttpRequest,
+) -> HttpResponse {
+    call.audit_input(input(&req, json!({})));
+    json(StatusCode::OK, convert::me(&who.user))
 }
 
 /// `PUT /users/me/password`: revokes every older token, the caller's own included.
 pub async fn password(
-    who: Account,
-    req: HttpRequest,
+    Admitted { who, call }: Admitted<Account>,
+    req: actix_web::HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let call = UserCall::from(who);
+    call.audit_input(input(
+        &req,
+        json!({ "oldPassword": "[redacted]", "newPassword": "[redacted]" }),
+    ));
     let body: PasswordChange = match read_json(payload, state.config.body_limit).await {
         Ok(b) => b,
         Err(e) => return json_error_of(e),
     };
-    let ip = client_ip(&req, &state.config);
-    let res = match accounts::change_password(
+    let changed = accounts::change_password(
         &state,
-        &call.user,
+        &who.user,
         &body.old_password,
         &body.new_password,
-        &ip,
+        &call.ip,
     )
-    .await
-    {
+    .await;
+    match changed {
         Ok(()) => json(StatusCode::OK, json!({})),
         Err(e) => render(&e),
-    };
-    finish(
-        &req,
-        &state,
-        &call,
-        json!({ "oldPassword": "[redacted]", "newPassword": "[redacted]" }),
-        res,
-    )
-    .await
+    }
 }
 
 /// `POST /users/me/client-keys`: a key pair (40 hex id, 80 character secret) owned by the user.
 pub async fn create_key(
-    who: Account,
-    req: HttpRequest,
+    Admitted { who, call }: Admitted<Account>,
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let call = UserCall::from(who);
-    let now = state.clock.now_naive();
-    let owner = call.user.id.clone();
-    let result = state
-        .db
-        .run(move |conn| {
-            clients::create(
-                conn,
-                now,
-                NewClient {
-                    id: Some(crypto::random_hex(20)),
-                    name: "Bloq client key".into(),
-                    secret: Some(crypto::random_hex(40)),
-                    grant_types: vec!["client_credentials".into(), "refresh_token".into()],
-                    scopes: vec!["profile".into(), "email".into()],
-                    kind: Some("client_key".into()),
-                    owner_id: Some(owner),
-                    ..Default::default()
-                },
-            )
-        })
-        .await;
-    if let Ok(c) = &result {
-        notices::credential_created(&state, &call.user, "client key", &c.client.client_id).await;
-    }
-    let res = match result {
+    call.audit_input(input(&req, json!({})));
+    match client_keys::create(&state, &call, &who.user).await {
         Ok(c) => json(
             StatusCode::OK,
             NewKey {
@@ -267,28 +160,17 @@ pub async fn create_key(
             },
         ),
         Err(e) => render(&e),
-    };
-    finish(&req, &state, &call, json!({}), res).await
-}
-
-fn own_keys(
-    conn: &mut crate::db::DbConnection,
-    owner: &str,
-) -> Result<Vec<(String, crate::core::Timestamp)>, Error> {
-    use diesel::prelude::*;
-    Ok(clients_t::table
-        .filter(clients_t::owner_id.eq(owner))
-        .filter(clients_t::kind.eq("client_key"))
-        .order(clients_t::created_at.desc())
-        .select((clients_t::id, clients_t::created_at))
-        .load(conn)?)
+    }
 }
 
 /// `GET /users/me/client-keys`: `[{id, createdAt}]`, never secrets.
-pub async fn list_keys(who: Account, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let call = UserCall::from(who);
-    let owner = call.user.id.clone();
-    let res = match state.db.run(move |conn| own_keys(conn, &owner)).await {
+pub async fn list_keys(
+    Admitted { who, call }: Admitted<Account>,
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    call.audit_input(input(&req, json!({})));
+    match client_keys::list(&state, &call, &who.user).await {
         Ok(keys) => json(
             StatusCode::OK,
             keys.into_iter()
@@ -299,95 +181,56 @@ pub async fn list_keys(who: Account, req: HttpRequest, state: web::Data<AppState
                 .collect::<Vec<_>>(),
         ),
         Err(e) => render(&e),
-    };
-    finish(&req, &state, &call, json!({}), res).await
+    }
 }
 
 /// `DELETE /users/me/client-keys/{id}`: 204; the key's tokens are revoked.
 pub async fn delete_key(
-    who: Account,
-    req: HttpRequest,
+    Admitted { who, call }: Admitted<Account>,
+    req: actix_web::HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let call = UserCall::from(who);
-    let owner = call.user.id.clone();
-    let id = path.into_inner();
-    let now = state.clock.now_naive();
-    let ttl = state.config.revocation_ttl();
-    let key = id.clone();
-    let result = state
-        .db
-        .run(move |conn| {
-            if !own_keys(conn, &owner)?.iter().any(|(k, _)| *k == key) {
-                return Err(Error::NotFound("client key"));
-            }
-            clients::remove(conn, now, &key, ttl)
-        })
-        .await;
-    let res = match result {
-        Ok(()) => {
-            let _ = state.revocations.poll().await;
-            HttpResponse::NoContent().finish()
-        }
+    call.audit_input(input(&req, json!({ "id": path.as_str() })));
+    match client_keys::delete(&state, &call, &who.user, &path).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
         Err(e) => render(&e),
-    };
-    finish(&req, &state, &call, json!({ "id": id }), res).await
+    }
 }
 
 /// `GET /users/me/events?limit=N&before=<event id>`: newest first.
 pub async fn events(
-    who: Account,
-    req: HttpRequest,
+    Admitted { who, call }: Admitted<Account>,
+    req: actix_web::HttpRequest,
     query: web::Query<EventsQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let call = UserCall::from(who);
     let limit = match query.limit.as_deref().map(str::parse::<i64>) {
         None => 25,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
         Some(_) => return render(&Error::InvalidRequest("limit must be 1 to 100".into())),
     };
-    // Read your own writes: events still queued on this node go in first.
-    if let Err(e) = state.audit.flush().await {
-        return render(&e);
-    }
-    let before = query.before.clone();
-    let user_id = call.user.id.clone();
-    let res = match state
-        .db
-        .run(move |conn| events::for_user(conn, &user_id, before.as_deref(), limit))
-        .await
-    {
+    call.audit_input(input(
+        &req,
+        json!({ "limit": limit, "before": query.before }),
+    ));
+    match accounts::events(&state, &call, &who.user, query.before.clone(), limit).await {
         Ok(list) => json(
             StatusCode::OK,
             list.iter().map(convert::event).collect::<Vec<_>>(),
         ),
         Err(e) => render(&e),
-    };
-    finish(
-        &req,
-        &state,
-        &call,
-        json!({ "limit": limit, "before": query.before }),
-        res,
-    )
-    .await
+    }
 }
 
 /// `PUT /users/{userId}/token/{token}`: verifies the email with the token it was sent.
 pub async fn verify(
-    _: Public,
+    Admitted { call, .. }: Admitted<Public>,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (user_id, token) = path.into_inner();
-    let now = state.clock.now_naive();
-    match state
-        .db
-        .run(move |conn| core_accounts::verify_email_for(conn, now, &user_id, &token))
-        .await
-    {
+    match accounts::verify_email_for(&state, &call, &user_id, &token).await {
         Ok(u) => json(
             StatusCode::OK,
             json!({ "id": u.id, "verifiedAt": u.email_verified_at.map(rfc3339) }),

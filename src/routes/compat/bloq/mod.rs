@@ -9,8 +9,8 @@ pub(crate) mod handlers;
 
 use actix_web::HttpResponse;
 
+use crate::app::token::DoorClient;
 use crate::core::Error;
-use crate::services::tokens::DoorClient;
 
 /// The internal client of account access tokens: they act on the person's account.
 pub const DOOR: DoorClient = DoorClient {
@@ -20,8 +20,6 @@ pub const DOOR: DoorClient = DoorClient {
 };
 /// Account access tokens live 12 hours.
 pub const ACCOUNT_TOKEN_TTL: u64 = 12 * 3600;
-/// Client refresh tokens live a year.
-pub const CLIENT_REFRESH_TTL: u64 = 365 * 86400;
 
 /// A refusal in this API's shape.
 pub(crate) fn refusal(e: &Error) -> HttpResponse {

@@ -8,8 +8,8 @@ pub(crate) mod handlers;
 
 use actix_web::HttpResponse;
 
+use crate::app::token::DoorClient;
 use crate::core::Error;
-use crate::services::tokens::DoorClient;
 
 /// The internal client whose tokens this door issues: they act on the person's account.
 pub const DOOR: DoorClient = DoorClient {

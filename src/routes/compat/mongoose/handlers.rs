@@ -1,8 +1,6 @@
 //! The three transports, the caller's credentials, and one small function per method: parse
 //! the arguments, call the core (or a service), render the result.
 
-use std::time::Instant;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
@@ -11,17 +9,15 @@ use serde_json::{json, Map, Value};
 use super::convert;
 use super::dto::*;
 use super::error::RpcError;
+use crate::app::{self, Call};
 use crate::core::devices::DeviceCredential;
-use crate::core::oauth::Ctx;
-use crate::core::principal::Principal;
-use crate::core::tokens::{self, pat};
-use crate::core::{acl, apps, clients, users, Error};
+use crate::core::users;
+use crate::core::Error;
 use crate::routes::auth::{
-    self, Account, AccountOrAdmin, Backend, BackendOrAccount, Door, Gate, Judge,
+    self, Account, AccountOrAdmin, Admitted, Backend, BackendOrAccount, Door, Gate, Judge,
     OpenRegistrationOrAdmin, Policy, Rpc,
 };
-use crate::routes::extract::{client_ip, read_body, BodyError};
-use crate::services::{accounts, notices, passwords};
+use crate::routes::extract::{read_body, BodyError};
 use crate::state::AppState;
 
 /// Methods with no documented result (their reply has no `result`).
@@ -33,7 +29,7 @@ const NO_RESULT: &[&str] = &[
 
 /// `POST /v1/<Service>.<Method>`: a whole frame, bare args, or an empty body.
 pub async fn post(
-    _: Rpc,
+    Admitted { call, .. }: Admitted<Rpc>,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -63,12 +59,12 @@ pub async fn post(
         }
         Err(e) => return reply(&state, &Envelope::default(), Err(e)),
     };
-    serve(&req, &state, &method, envelope, args).await
+    serve(&req, &state, call, &method, envelope, args).await
 }
 
 /// `GET /v1/<Service>.<Method>?arg=..` (dotted names nest: `credentials.psk=..`).
 pub async fn get(
-    _: Rpc,
+    Admitted { call, .. }: Admitted<Rpc>,
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -96,6 +92,7 @@ pub async fn get(
     serve(
         &req,
         &state,
+        call,
         &method,
         Envelope::default(),
         Value::Object(args),
@@ -105,7 +102,7 @@ pub async fn get(
 
 /// `POST /rpc` with a whole frame.
 pub async fn rpc(
-    _: Rpc,
+    Admitted { call, .. }: Admitted<Rpc>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -121,7 +118,7 @@ pub async fn rpc(
             args,
         }) => {
             let method = normalise(&m);
-            serve(&req, &state, &method, envelope, args).await
+            serve(&req, &state, call, &method, envelope, args).await
         }
         Ok(Parsed { envelope, .. }) => reply(
             &state,
@@ -254,22 +251,21 @@ fn issuer_host(state: &AppState) -> String {
         .unwrap_or_default()
 }
 
-/// A method call: the arguments, who is calling (if anyone), and from where.
-struct Call<'a> {
+/// A method call: the arguments and the call's context (who, from where, when).
+struct Invocation<'a> {
     state: &'a AppState,
     args: &'a Value,
-    principal: Option<Principal>,
-    ip: &'a str,
+    call: Call,
 }
 
-impl Call<'_> {
+impl Invocation<'_> {
     /// Judges the caller by the method's policy, as every door does.
     fn admit<P: Judge>(&self) -> Result<P, RpcError> {
         let gate = Gate {
-            now: self.state.clock.now_naive(),
+            now: self.call.now,
             config: &self.state.config,
         };
-        P::judge(self.principal.clone(), &gate).map_err(|e| match e {
+        P::judge(self.call.principal.clone(), &gate).map_err(|e| match e {
             Error::InvalidToken(m) if m.is_empty() => RpcError::new(401, "authentication required"),
             e => e.into(),
         })
@@ -283,11 +279,11 @@ macro_rules! methods {
         /// Every method with the policy it needs (listed in the route table).
         pub const METHODS: &[(&str, &str)] = &[$(($name, <$policy as Policy>::NAME)),*];
 
-        async fn dispatch(call: &Call<'_>, method: &str) -> Result<Option<Value>, RpcError> {
+        async fn dispatch(inv: &Invocation<'_>, method: &str) -> Result<Option<Value>, RpcError> {
             match method {
                 $($name => {
-                    let who = call.admit::<$policy>()?;
-                    $handler(call, who).await
+                    let who = inv.admit::<$policy>()?;
+                    $handler(inv, who).await
                 })*
                 _ => Err(RpcError::new(404, format!("unknown method {method}"))),
             }
@@ -312,108 +308,89 @@ methods! {
 }
 
 /// Serves one call: authenticates whatever credential is presented (a bad one is 401 for
-/// every method), then the method's policy and function; records an event when it was made
-/// with a user's credentials.
+/// every method), then the method's policy and function. A call made with a person's
+/// credentials is recorded (the boundary writes it with the answer).
 async fn serve(
     req: &HttpRequest,
     state: &AppState,
+    call: Call,
     method: &str,
     envelope: Envelope,
     arguments: Value,
 ) -> HttpResponse {
-    let started = chrono::Utc::now();
-    let started_at = Instant::now();
-    let ip = client_ip(req, &state.config);
-    let mut principal = None;
     let result = async {
-        principal = auth::authenticate(req, state, Door::Mongoose, Door::Mongoose.forms())
+        let principal = auth::authenticate(req, state, Door::Mongoose, Door::Mongoose.forms())
             .await
             .map_err(|e| match e {
                 Error::InvalidGrant(_) => RpcError::new(401, "invalid credentials"),
                 e => e.into(),
             })?;
-        let call = Call {
+        if let Some(user) = principal.as_ref().and_then(|p| p.user.as_ref()) {
+            let client = principal.as_ref().and_then(|p| p.client_id.as_deref());
+            call.audit_as(&format!("mongoose/{method}"), &user.id, client);
+            call.audit_input(arguments.clone());
+        }
+        let inv = Invocation {
             state,
             args: &arguments,
-            principal: principal.clone(),
-            ip: &ip,
+            call: call.clone().with_principal(principal),
         };
-        dispatch(&call, method).await
+        dispatch(&inv, method).await
     }
     .await;
     let result = result.map(|r| if NO_RESULT.contains(&method) { None } else { r });
-    let res = reply(state, &envelope, result);
-    if let Some(user) = principal.as_ref().and_then(|p| p.user.as_ref()) {
-        let client_id = principal.as_ref().and_then(|p| p.client_id.as_deref());
-        let service = format!("mongoose/{method}");
-        crate::routes::compat::audit(
-            req,
-            state,
-            &service,
-            &user.id,
-            client_id,
-            arguments,
-            &res,
-            (started, started_at),
-        )
-        .await;
-    }
-    res
+    reply(state, &envelope, result)
 }
 
-async fn create_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
-    let args: CreateTokenArgs = args(call.args)?;
+async fn create_token(inv: &Invocation<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let args: CreateTokenArgs = args(inv.args)?;
     let description = args
         .description
         .filter(|d| !d.trim().is_empty())
         .unwrap_or_else(|| "Access token".into());
-    let now = call.state.clock.now_naive();
-    let (uid, d) = (who.user.id.clone(), description.clone());
-    let (value, _) = call
-        .state
-        .db
-        .run(move |conn| pat::create(conn, now, &uid, &d, None))
-        .await?;
-    notices::credential_created(call.state, &who.user, "personal access token", &description).await;
+    let (value, _) =
+        app::personal_tokens::create(inv.state, &inv.call, &who.user, &description).await?;
     Ok(Some(json!(value)))
 }
 
-async fn list_tokens(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
-    let uid = who.user.id;
-    let list = call.state.db.run(move |conn| pat::list(conn, &uid)).await?;
+async fn list_tokens(inv: &Invocation<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let list = app::personal_tokens::list(inv.state, &inv.call, &who.user).await?;
     Ok(Some(convert::token_list(&list)))
 }
 
-async fn revoke_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
-    let IdArgs { id } = args(call.args)?;
-    let now = call.state.clock.now_naive();
-    let uid = who.user.id;
-    call.state
-        .db
-        .run(move |conn| pat::revoke(conn, now, &uid, &id))
-        .await?;
+async fn revoke_token(inv: &Invocation<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let IdArgs { id } = args(inv.args)?;
+    app::personal_tokens::revoke(inv.state, &inv.call, &who.user, &id).await?;
     Ok(None)
 }
 
 async fn create_user(
-    call: &Call<'_>,
+    inv: &Invocation<'_>,
     who: OpenRegistrationOrAdmin,
 ) -> Result<Option<Value>, RpcError> {
     let admin = who.by_admin();
-    let args: CreateUserArgs = args(call.args)?;
+    let args: CreateUserArgs = args(inv.args)?;
     let new = users::NewUser {
         id: args.id,
         email: args.email,
         username: args.name,
         ..Default::default()
     };
-    accounts::create_user(call.state, new, &args.password, call.ip, "mongoose", !admin).await?;
+    app::accounts::create_user(
+        inv.state,
+        new,
+        &args.password,
+        &inv.call.ip,
+        "mongoose",
+        !admin,
+    )
+    .await?;
     Ok(None)
 }
 
 /// The user named by `id` (wins) or `name` (username, case-insensitive).
-async fn lookup(state: &AppState, a: &Value) -> Result<Option<users::User>, RpcError> {
-    let args: LookupArgs = args(a)?;
+async fn lookup(inv: &Invocation<'_>) -> Result<Option<users::User>, RpcError> {
+    let args: LookupArgs = args(inv.args)?;
     let (id, name) = (
         args.id.filter(|s| !s.is_empty()),
         args.name.filter(|s| !s.is_empty()),
@@ -421,14 +398,11 @@ async fn lookup(state: &AppState, a: &Value) -> Result<Option<users::User>, RpcE
     if id.is_none() && name.is_none() {
         return Err(RpcError::new(400, "id or name is required"));
     }
-    Ok(state
-        .db
-        .run(move |conn| users::find_by_id_or_username(conn, id.as_deref(), name.as_deref()))
-        .await?)
+    Ok(app::users::lookup(inv.state, &inv.call, id, name).await?)
 }
 
-async fn get_info(call: &Call<'_>, who: AccountOrAdmin) -> Result<Option<Value>, RpcError> {
-    let user = lookup(call.state, call.args)
+async fn get_info(inv: &Invocation<'_>, who: AccountOrAdmin) -> Result<Option<Value>, RpcError> {
+    let user = lookup(inv)
         .await?
         .ok_or_else(|| RpcError::new(404, "user not found"))?;
     let p = &who.principal;
@@ -436,129 +410,63 @@ async fn get_info(call: &Call<'_>, who: AccountOrAdmin) -> Result<Option<Value>,
     Ok(Some(convert::user_info(&user, own || p.is_admin())))
 }
 
-async fn user_exists(call: &Call<'_>, _: AccountOrAdmin) -> Result<Option<Value>, RpcError> {
-    let found = lookup(call.state, call.args).await?;
+async fn user_exists(inv: &Invocation<'_>, _: AccountOrAdmin) -> Result<Option<Value>, RpcError> {
+    let found = lookup(inv).await?;
     Ok(Some(json!({ "exists": found.is_some() })))
 }
 
-async fn validate_token(call: &Call<'_>, _: BackendOrAccount) -> Result<Option<Value>, RpcError> {
-    let state = call.state;
-    let TokenArgs { token } = args(call.args)?;
-    let invalid = || RpcError::new(401, "the token is not valid");
-    if pat::looks_like_pat(&token) {
-        let now = state.clock.now_naive();
-        let p = state
-            .db
-            .run(move |conn| pat::verify(conn, now, &token))
-            .await?
-            .ok_or_else(invalid)?;
-        return Ok(Some(json!({
-            "user_id": p.user_id,
-            "client_id": null,
-            "scope": p.scope,
-            "expires_at": p.expires_at.map(crate::core::time::rfc3339),
-        })));
-    }
-    if !tokens::looks_like_jwt(&token) {
-        return Err(invalid());
-    }
-    let claims = crate::services::tokens::verify_access_token(state, &token)
-        .await
-        .map_err(|_| invalid())?;
-    let expires = chrono::DateTime::from_timestamp(claims.exp, 0)
-        .map(|d| crate::core::time::rfc3339(d.naive_utc()));
+async fn validate_token(
+    inv: &Invocation<'_>,
+    _: BackendOrAccount,
+) -> Result<Option<Value>, RpcError> {
+    let TokenArgs { token } = args(inv.args)?;
+    let found = app::access_token::describe(inv.state, &token).await?;
+    let d = found.ok_or_else(|| RpcError::new(401, "the token is not valid"))?;
     Ok(Some(json!({
-        "user_id": claims.is_user().then_some(claims.sub.clone()),
-        "client_id": claims.client_id,
-        "scope": claims.scope,
-        "expires_at": expires,
+        "user_id": d.user_id,
+        "client_id": d.client_id,
+        "scope": d.scope,
+        "expires_at": d.expires_at.map(crate::core::time::rfc3339),
     })))
 }
 
-async fn authenticate_entity(call: &Call<'_>, _: Backend) -> Result<Option<Value>, RpcError> {
-    let state = call.state;
-    let args: AuthenticateArgs = args(call.args)?;
+async fn authenticate_entity(inv: &Invocation<'_>, _: Backend) -> Result<Option<Value>, RpcError> {
+    let args: AuthenticateArgs = args(inv.args)?;
     let credential = match (args.credentials.psk, args.credentials.cert) {
         (Some(psk), _) if !psk.is_empty() => DeviceCredential::Psk(psk),
         (_, Some(cert)) if !cert.is_empty() => DeviceCredential::Cert(cert),
         _ => return Err(RpcError::new(400, "credentials need psk or cert")),
     };
-    let id = args.id.clone();
-    let device = state
-        .db
-        .run(move |conn| match clients::get(conn, &id) {
-            Ok(c) => Ok(Some(c)),
-            Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await?;
-    if let Some(device) = device {
-        let ok = passwords::check_device(state, device, credential, call.ip).await?;
-        return Ok(Some(json!(ok)));
-    }
-    // A person: the psk is their password (certificates are for devices).
-    let DeviceCredential::Psk(password) = credential else {
-        return Ok(Some(json!(false)));
-    };
-    match passwords::check(state, &args.id, &password, call.ip, "mongoose").await {
-        Ok(_) => Ok(Some(json!(true))),
-        Err(Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified) => {
-            Ok(Some(json!(false)))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn authorize_command(call: &Call<'_>, _: Backend) -> Result<Option<Value>, RpcError> {
-    let AuthorizeCommandArgs { src, dst, cmd } = args(call.args)?;
-    let ok = call
-        .state
-        .db
-        .run(move |conn| acl::authorize_command(conn, &src, &dst, &cmd))
-        .await?;
+    let ok = app::device_auth::run(inv.state, &inv.call, &args.id, credential).await?;
     Ok(Some(json!(ok)))
 }
 
-async fn generate_app_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
-    app_token(call, who, true).await
+async fn authorize_command(inv: &Invocation<'_>, _: Backend) -> Result<Option<Value>, RpcError> {
+    let AuthorizeCommandArgs { src, dst, cmd } = args(inv.args)?;
+    let ok = app::users::may_command(inv.state, &inv.call, src, dst, cmd).await?;
+    Ok(Some(json!(ok)))
 }
 
-async fn get_app_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
-    app_token(call, who, false).await
+async fn generate_app_token(inv: &Invocation<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    app_token(inv, who, true).await
+}
+
+async fn get_app_token(inv: &Invocation<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    app_token(inv, who, false).await
 }
 
 async fn app_token(
-    call: &Call<'_>,
+    inv: &Invocation<'_>,
     who: Account,
     generate: bool,
 ) -> Result<Option<Value>, RpcError> {
-    let state = call.state;
-    let HostArgs { host } = args(call.args)?;
-    let keys = state.keys.current().await;
-    let config = state.config.clone();
-    let now = state.clock.now_naive();
-    let (h, uid) = (host.clone(), who.user.id);
-    let token = state
-        .db
-        .run(move |conn| {
-            let ctx = Ctx::new(&config, &keys, now);
-            if generate {
-                apps::generate(conn, &ctx, &uid, &h)
-            } else {
-                apps::get(conn, &ctx, &uid, &h)
-            }
-        })
-        .await?;
+    let HostArgs { host } = args(inv.args)?;
+    let token = app::app_tokens::token(inv.state, &inv.call, &who.user, &host, generate).await?;
     Ok(Some(convert::app_token(&token, &host)))
 }
 
-async fn list_app_tokens(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
-    let uid = who.user.id;
-    let list = call
-        .state
-        .db
-        .run(move |conn| apps::list(conn, &uid))
-        .await?;
+async fn list_app_tokens(inv: &Invocation<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let list = app::app_tokens::list(inv.state, &inv.call, &who.user).await?;
     Ok(Some(Value::Array(
         list.into_iter()
             .map(|(host, at)| json!({ "host": host, "created_at": crate::core::time::rfc3339(at) }))
@@ -566,16 +474,8 @@ async fn list_app_tokens(call: &Call<'_>, who: Account) -> Result<Option<Value>,
     )))
 }
 
-async fn revoke_app_token(call: &Call<'_>, who: Account) -> Result<Option<Value>, RpcError> {
-    let state = call.state;
-    let HostArgs { host } = args(call.args)?;
-    let now = state.clock.now_naive();
-    let ttl = state.config.revocation_ttl();
-    let uid = who.user.id;
-    state
-        .db
-        .run(move |conn| apps::revoke(conn, now, &uid, &host, ttl))
-        .await?;
-    state.revocations.poll().await?;
+async fn revoke_app_token(inv: &Invocation<'_>, who: Account) -> Result<Option<Value>, RpcError> {
+    let HostArgs { host } = args(inv.args)?;
+    app::app_tokens::revoke(inv.state, &inv.call, &who.user, &host).await?;
     Ok(None)
 }

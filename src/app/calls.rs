@@ -84,3 +84,26 @@ pub async fn record(state: &AppState, call: ApiCall<'_>) {
     };
     state.audit.push(now, event);
 }
+
+/// Finishes a call's audit record with its answer (status, bytes sent) and queues it.
+pub fn finish(state: &AppState, audit: crate::app::call::Audit, status: u16, bytes_out: usize) {
+    let now = state.clock.now_naive();
+    let ended =
+        audit.started + chrono::Duration::from_std(audit.started_at.elapsed()).unwrap_or_default();
+    let event = NewEvent {
+        kind: "api.call",
+        user_id: Some(audit.user_id),
+        client_id: audit.client_id,
+        service: Some(audit.service),
+        ip: Some(audit.ip),
+        input: Some(redact(&audit.input)),
+        output: Some(json!({
+            "startTime": audit.started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "endTime": ended.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "httpStatusCode": status,
+            "bytesOut": bytes_out,
+        })),
+        detail: None,
+    };
+    state.audit.push(now, event);
+}

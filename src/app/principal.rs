@@ -45,7 +45,7 @@ pub async fn by_bearer(state: &AppState, token: &str) -> Result<Principal, Error
             .ok_or_else(|| Error::InvalidToken("the token is invalid or revoked".into()))?;
         return Ok(Principal::personal_access_token(user));
     }
-    let claims = super::tokens::verify_access_token(state, token).await?;
+    let claims = super::access_token::verify_access_token(state, token).await?;
     tokens::for_this_server(&claims, state.config.issuer())?;
     let user = match claims.is_user() {
         true => {

@@ -4,10 +4,10 @@
 //! (a personal access token, a Bloq client key). A notice that cannot be queued is logged: the
 //! change it tells of has been made and is not undone for it.
 
+use crate::app::mail::{self, Email};
 use crate::core::users::User;
 use crate::core::Error;
 use crate::paths;
-use crate::services::mail::{self, Email};
 use crate::state::AppState;
 
 fn when(state: &AppState) -> String {

@@ -1,11 +1,11 @@
 //! Account flows that span hashing, the database and email: sign-up (any door), sending a
 //! verification link, password reset and change.
 
+use crate::app::mail::{self, Email};
 use crate::core::throttle::{self, Bucket, Settle};
 use crate::core::users::{self, NewUser, User};
 use crate::core::{accounts, password, Error};
 use crate::paths;
-use crate::services::mail::{self, Email};
 use crate::state::AppState;
 
 fn link(state: &AppState, path: &str, token: &str) -> String {
@@ -233,4 +233,210 @@ pub async fn change_password(
         .run(move |conn| accounts::change_password(conn, now, &id, &hash, ttl))
         .await?;
     state.revocations.poll().await
+}
+
+/// The person's events, newest first: `limit` of them before the event `before` (Bloq's
+/// `GET /users/me/events`). Events still queued on this node are written first, so a caller
+/// reads its own calls.
+pub async fn events(
+    state: &AppState,
+    _: &crate::app::Call,
+    user: &User,
+    before: Option<String>,
+    limit: i64,
+) -> Result<Vec<crate::core::events::Event>, Error> {
+    state.audit.flush().await?;
+    let id = user.id.clone();
+    state
+        .db
+        .run(move |conn| crate::core::events::for_user(conn, &id, before.as_deref(), limit))
+        .await
+}
+
+/// Verifies a user's email with the token its verification email carried (Bloq's
+/// `PUT /users/{id}/token/{token}`).
+pub async fn verify_email_for(
+    state: &AppState,
+    call: &crate::app::Call,
+    user_id: &str,
+    token: &str,
+) -> Result<User, Error> {
+    let (now, id, token) = (call.now, user_id.to_owned(), token.to_owned());
+    state
+        .db
+        .run(move |conn| accounts::verify_email_for(conn, now, &id, &token))
+        .await
+}
+
+/// Signs up (any door) and answers the door's tokens for the new account.
+pub async fn sign_up_with_tokens(
+    state: &AppState,
+    call: &crate::app::Call,
+    new: NewUser,
+    password_text: &str,
+    door: crate::app::token::DoorClient,
+    with_refresh: bool,
+) -> Result<crate::core::oauth::TokenResponse, Error> {
+    let user = sign_up(state, new, password_text, &call.ip, call.door).await?;
+    crate::app::token::issue_for_user(state, door, &user.id, with_refresh, None, None).await
+}
+
+/// Signs in with a password at a door's own sign-in route and answers the door's tokens.
+/// Wrong passwords and unknown accounts are one answer.
+pub async fn sign_in_with_tokens(
+    state: &AppState,
+    call: &crate::app::Call,
+    login: &str,
+    password_text: &str,
+    door: crate::app::token::DoorClient,
+    with_refresh: bool,
+) -> Result<crate::core::oauth::TokenResponse, Error> {
+    let user = super::passwords::check(state, login, password_text, &call.ip, call.door).await?;
+    crate::app::token::issue_for_user(state, door, &user.id, with_refresh, None, None).await
+}
+
+/// Signs the person out everywhere: sessions, refresh and access tokens (personal access tokens
+/// stay), as a password change does.
+pub async fn end_sessions_and_tokens(
+    state: &AppState,
+    call: &crate::app::Call,
+    user: &User,
+) -> Result<(), Error> {
+    let (now, ttl, id) = (call.now, state.config.revocation_ttl(), user.id.clone());
+    state
+        .db
+        .run(move |conn| crate::core::revocation::cut_off_user(conn, now, &id, ttl, "signed_out"))
+        .await?;
+    state.revocations.poll().await
+}
+
+/// The account `id`, when the caller may act on it: the account itself (with `account`), or
+/// an admin.
+pub async fn reachable(state: &AppState, call: &crate::app::Call, id: &str) -> Result<User, Error> {
+    let p = call.principal.as_ref();
+    let own = p.and_then(|p| p.account_user()).is_some_and(|u| u.id == id);
+    if !own && !p.is_some_and(|p| p.is_admin()) {
+        return Err(Error::Forbidden(
+            "only the account itself or an admin".into(),
+        ));
+    }
+    let id = id.to_owned();
+    state.db.run(move |conn| users::get(conn, &id)).await
+}
+
+/// What `update` changes: each optional, at least one.
+#[derive(Debug, Default)]
+pub struct Update {
+    pub email: Option<String>,
+    /// A new password: a password change (every older token is revoked).
+    pub password: Option<String>,
+}
+
+/// How an update ended: the account's own token (keeping the caller's sign-in time: a change
+/// does not renew it), or the account as an admin sees it.
+pub enum Updated {
+    Token(crate::core::oauth::TokenResponse),
+    Account(User),
+}
+
+/// Changes an account's email and/or password (esalerugs `PUT /accounts/{id}`, whose policy
+/// has checked the sign-in is recent): a new email is verified again and the old one told.
+pub async fn update(
+    state: &AppState,
+    call: &crate::app::Call,
+    door: crate::app::token::DoorClient,
+    id: &str,
+    change: Update,
+) -> Result<Updated, Error> {
+    let user = reachable(state, call, id).await?;
+    if change.email.is_none() && change.password.is_none() {
+        return Err(Error::invalid("account", "give email and/or password"));
+    }
+    if let Some(p) = &change.password {
+        password::check_new("password", p)?;
+    }
+    if let Some(email) = change.email {
+        let (now, id) = (call.now, user.id.clone());
+        let changed = state
+            .db
+            .run(move |conn| accounts::change_email(conn, now, &id, &email))
+            .await?;
+        if changed.email_key != user.email_key {
+            super::notices::email_changed(state, &user, &changed).await?;
+        }
+    }
+    if let Some(p) = change.password {
+        let hash = state.passwords.hash(p).await?;
+        let (now, ttl, id) = (
+            state.clock.now_naive(),
+            state.config.revocation_ttl(),
+            user.id.clone(),
+        );
+        state
+            .db
+            .run(move |conn| accounts::change_password(conn, now, &id, &hash, ttl))
+            .await?;
+        state.revocations.poll().await?;
+    }
+    let p = call.principal.as_ref();
+    if p.and_then(|p| p.account_user())
+        .is_some_and(|u| u.id == user.id)
+    {
+        let auth_time = p.and_then(|p| p.auth_time);
+        let t = crate::app::token::issue_for_user(state, door, &user.id, false, None, auth_time)
+            .await?;
+        return Ok(Updated::Token(t));
+    }
+    let id = user.id.clone();
+    let now = state.db.run(move |conn| users::get(conn, &id)).await?;
+    Ok(Updated::Account(now))
+}
+
+/// Starts a reset for an address without telling whether it has an account: the answer is the
+/// address trimmed and lowercased, and a stable pseudo-random id derived from it with a server
+/// secret, the same for known and unknown addresses (SPEC §9). Only throttling shows.
+pub async fn request_reset_anonymously(
+    state: &AppState,
+    call: &crate::app::Call,
+    email: &str,
+) -> Result<(String, String), Error> {
+    crate::core::validate::email(email.trim())?;
+    match request_reset(state, email, &call.ip).await {
+        Ok(()) => {}
+        Err(e @ Error::Throttled { .. }) => return Err(e),
+        Err(e) => tracing::error!(error = %e, "reset request failed"),
+    }
+    let key = email.trim().to_lowercase();
+    let master = state.config.master_key();
+    let secret = state
+        .db
+        .run(move |conn| crate::core::secrets::server_key(conn, master.as_ref(), "esalerugs-ids"))
+        .await?;
+    let h = crate::core::secrets::hmac_hex(&secret, key.as_bytes());
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(&h[..32], &mut bytes).map_err(|e| Error::Internal(e.to_string()))?;
+    let id = uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string();
+    Ok((id, key))
+}
+
+/// Resets a password with a link's token (every older token is revoked) and, when asked,
+/// answers the door's fresh tokens for the account.
+pub async fn reset_with_tokens(
+    state: &AppState,
+    _: &crate::app::Call,
+    token: &str,
+    new_password: &str,
+    door: crate::app::token::DoorClient,
+    with_tokens: bool,
+) -> Result<(User, Option<crate::core::oauth::TokenResponse>), Error> {
+    let user = reset_password(state, token, new_password).await?;
+    let tokens = match with_tokens {
+        true => {
+            Some(crate::app::token::issue_for_user(state, door, &user.id, true, None, None).await?)
+        }
+        false => None,
+    };
+    Ok((user, tokens))
 }
