@@ -440,3 +440,42 @@ pub async fn reset_with_tokens(
     };
     Ok((user, tokens))
 }
+
+/// Confirms an address with the token its verification email carried.
+pub async fn verify_email(
+    state: &AppState,
+    call: &crate::app::Call,
+    token: &str,
+) -> Result<User, Error> {
+    let (now, token) = (call.now, token.to_owned());
+    state
+        .db
+        .run(move |conn| accounts::verify_email(conn, now, &token))
+        .await
+}
+
+/// Whether a reset link is still good (checked, not spent): its user's id.
+pub async fn reset_link_user(
+    state: &AppState,
+    call: &crate::app::Call,
+    token: &str,
+) -> Result<Option<String>, Error> {
+    let (now, token) = (call.now, token.to_owned());
+    state
+        .db
+        .run(move |conn| accounts::reset_token_user(conn, now, &token))
+        .await
+}
+
+/// Changes the password on the account page: every session ends, this one too; this browser
+/// proved the password, so it gets a fresh session (made after the cut-off). Its cookie value.
+pub async fn change_password_and_resume(
+    state: &AppState,
+    call: &crate::app::Call,
+    user: &User,
+    current: &str,
+    new_password: &str,
+) -> Result<String, Error> {
+    change_password(state, user, current, new_password, &call.ip).await?;
+    crate::app::sessions::start(state, call, user, None).await
+}

@@ -2,9 +2,6 @@
 //! `GET /users/me/events` shows: the service, the input with secrets removed, and the output
 //! (start and end times, status, bytes). Queued for the node's audit writer.
 
-use std::time::Instant;
-
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::core::events::NewEvent;
@@ -49,42 +46,6 @@ pub fn redact(value: &Value) -> Value {
     }
 }
 
-/// One call, as it finished.
-pub struct ApiCall<'a> {
-    pub service: &'a str,
-    pub user_id: &'a str,
-    pub client_id: Option<&'a str>,
-    pub ip: &'a str,
-    pub input: Value,
-    pub status: u16,
-    pub started: DateTime<Utc>,
-    pub started_at: Instant,
-    pub bytes_out: usize,
-}
-
-/// Records the call: queued for the audit writer, never failing the request.
-pub async fn record(state: &AppState, call: ApiCall<'_>) {
-    let now = state.clock.now_naive();
-    let ended =
-        call.started + chrono::Duration::from_std(call.started_at.elapsed()).unwrap_or_default();
-    let event = NewEvent {
-        kind: "api.call",
-        user_id: Some(call.user_id.to_owned()),
-        client_id: call.client_id.map(str::to_owned),
-        service: Some(call.service.to_owned()),
-        ip: Some(call.ip.to_owned()),
-        input: Some(redact(&call.input)),
-        output: Some(json!({
-            "startTime": call.started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "endTime": ended.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "httpStatusCode": call.status,
-            "bytesOut": call.bytes_out,
-        })),
-        detail: None,
-    };
-    state.audit.push(now, event);
-}
-
 /// Finishes a call's audit record with its answer (status, bytes sent) and queues it.
 pub fn finish(state: &AppState, audit: crate::app::call::Audit, status: u16, bytes_out: usize) {
     let now = state.clock.now_naive();
@@ -106,4 +67,26 @@ pub fn finish(state: &AppState, audit: crate::app::call::Audit, status: u16, byt
         detail: None,
     };
     state.audit.push(now, event);
+}
+
+/// Records a call an administrator made: who, which method and path, and the status.
+pub fn admin_call(
+    state: &AppState,
+    caller: &crate::core::principal::Principal,
+    ip: String,
+    method: &str,
+    path: &str,
+    status: u16,
+) {
+    let event = NewEvent {
+        kind: "admin.call",
+        user_id: caller.user.as_ref().map(|u| u.id.clone()),
+        client_id: caller.client_id.clone(),
+        service: Some("admin".into()),
+        ip: Some(ip),
+        input: Some(json!({ "method": method, "path": path })),
+        output: Some(json!({ "httpStatusCode": status })),
+        detail: None,
+    };
+    state.audit.push(state.clock.now_naive(), event);
 }

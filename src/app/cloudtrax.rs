@@ -82,3 +82,43 @@ pub async fn agree(state: &AppState, call: &Call, user: &User) -> Result<(), Err
         .run(move |conn| terms::accept(conn, now, &id, &version))
         .await
 }
+
+/// What a signed request carries: the `Authorization` and `Signature` headers, the request
+/// target as sent (path and `?query`) and the body.
+pub struct Signed {
+    pub authorization: Option<String>,
+    pub signature: Option<String>,
+    pub target: String,
+    pub body: actix_web::web::Bytes,
+}
+
+/// Verifies a signed request (signature, clock, single-use nonce): the key that signed it, or
+/// the CloudTrax error to answer.
+pub async fn verify(
+    state: &AppState,
+    signed: Signed,
+) -> Result<Result<ClientRow, cloudtrax::CtError>, Error> {
+    let now = state.clock.now_naive();
+    let master = state.config.master_key();
+    state
+        .db
+        .run(move |conn| {
+            let request = cloudtrax::SignedRequest {
+                authorization: signed.authorization.as_deref(),
+                signature: signed.signature.as_deref(),
+                target: &signed.target,
+                body: &signed.body,
+            };
+            cloudtrax::verify(conn, now, master.as_ref(), &request)
+        })
+        .await
+}
+
+/// The user an account key acts for (`Forbidden` for other keys and gone or disabled users).
+pub async fn owner(state: &AppState, key: &ClientRow) -> Result<User, Error> {
+    let k = key.clone();
+    state
+        .db
+        .run(move |conn| cloudtrax::account_owner(conn, &k))
+        .await
+}

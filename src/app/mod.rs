@@ -5,7 +5,9 @@
 //! the rules are the core's. Doors call use cases and nothing below them.
 
 pub mod access_token;
+pub mod account;
 pub mod accounts;
+pub mod admin;
 pub mod app_tokens;
 pub mod authorize;
 pub mod call;
@@ -13,6 +15,7 @@ pub mod calls;
 pub mod client_keys;
 pub mod cloudtrax;
 pub mod device_auth;
+pub mod health;
 pub mod introspect;
 pub mod logout;
 pub mod mail;
@@ -21,7 +24,10 @@ pub mod passwords;
 pub mod personal_tokens;
 pub mod principal;
 pub mod revoke;
+pub mod sessions;
+pub mod sign_in;
 pub mod token;
+pub mod userinfo;
 pub mod users;
 
 pub use call::Call;

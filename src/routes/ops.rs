@@ -1,11 +1,8 @@
 //! Operations endpoints: liveness, readiness (checks the database) and Prometheus metrics.
 
 use crate::routes::auth::Public;
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use diesel::RunQueryDsl;
 
 use crate::state::AppState;
 
@@ -18,27 +15,22 @@ pub(crate) async fn healthz(_: Public) -> HttpResponse {
 
 /// The node can serve: the database answers within two seconds.
 pub(crate) async fn readyz(_: Public, state: web::Data<AppState>) -> HttpResponse {
-    let check = state.db.run(|conn| {
-        diesel::sql_query("SELECT 1").execute(conn)?;
-        Ok(())
-    });
-    let result = actix_web::rt::time::timeout(Duration::from_secs(2), check).await;
-    let (status, body) = match result {
-        Ok(Ok(())) => (
+    let (status, body) = match crate::app::health::ready(&state).await {
+        Ok(()) => (
             StatusCode::OK,
             serde_json::json!({ "status": "ready", "database": state.db.backend() }),
         ),
-        Ok(Err(e)) => {
+        Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
+            let error = match e {
+                crate::core::Error::Unavailable(_) => "database timed out",
+                _ => "database unreachable",
+            };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({ "status": "unavailable", "database": state.db.backend(), "error": "database unreachable" }),
+                serde_json::json!({ "status": "unavailable", "database": state.db.backend(), "error": error }),
             )
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({ "status": "unavailable", "database": state.db.backend(), "error": "database timed out" }),
-        ),
     };
     HttpResponse::build(status)
         .insert_header(("Cache-Control", "no-store"))

@@ -5,17 +5,20 @@ use actix_web::{web, HttpResponse};
 
 use super::dto::*;
 use super::error::ApiResult;
-use crate::core::clients::{self, ClientUpdate, NewClient};
-use crate::core::secrets;
-use crate::routes::auth::Admin;
+use crate::app::admin::clients;
+use crate::core::clients::{Client, ClientUpdate, NewClient};
+use crate::routes::auth::{Admin, Admitted};
 use crate::state::AppState;
 
 /// Every client.
 #[utoipa::path(get, path = "/admin/clients", tag = "admin",
     responses((status = 200, body = Vec<ClientOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
-pub async fn list(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let list = state.db.run(clients::list).await?;
+pub async fn list(
+    Admitted { call, .. }: Admitted<Admin>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let list = clients::list(&state, &call).await?;
     Ok(HttpResponse::Ok().json(list.iter().map(ClientOut::from).collect::<Vec<_>>()))
 }
 
@@ -23,13 +26,12 @@ pub async fn list(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpRespons
 #[utoipa::path(get, path = "/admin/clients/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = ClientOut), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn get(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let row = state.db.run(move |conn| clients::get(conn, &id)).await?;
-    Ok(HttpResponse::Ok().json(ClientOut::from(&clients::Client::from(&row))))
+    let row = clients::get(&state, &call, &id).await?;
+    Ok(HttpResponse::Ok().json(ClientOut::from(&Client::from(&row))))
 }
 
 /// Register a client; the answer carries its secret, once.
@@ -37,51 +39,29 @@ pub async fn get(
     responses((status = 201, body = CreatedClient), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn create(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     body: web::Json<CreateClient>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let now = state.clock.now_naive();
-    let master = state.config.master_key();
-    let created = state
-        .db
-        .run(move |conn| {
-            let cert_thumbprint = match &b.cert_pem {
-                Some(pem) => Some(clients::cert_thumbprint(pem.as_bytes())?),
-                None => None,
-            };
-            let seal_with = match b.kind.as_deref() {
-                Some(k) if clients::ClientKind::parse(k).is_some_and(|k| k.sealed()) => {
-                    Some(secrets::sealing_key(conn, master.as_ref())?)
-                }
-                _ => None,
-            };
-            clients::create(
-                conn,
-                now,
-                NewClient {
-                    id: b.client_id,
-                    name: b.name,
-                    secret: b.secret,
-                    public: b.public,
-                    redirect_uris: b.redirect_uris,
-                    post_logout_redirect_uris: b.post_logout_redirect_uris,
-                    grant_types: b.grant_types,
-                    scopes: b.scopes,
-                    resources: b.resources,
-                    trusted: b.trusted,
-                    kind: b.kind,
-                    owner_id: b.owner,
-                    cert_thumbprint,
-                    expires_in: b.expires_in,
-                    auth_method: b.auth_method,
-                    metadata: None,
-                    seal_with,
-                },
-            )
-        })
-        .await?;
+    let new = NewClient {
+        id: b.client_id,
+        name: b.name,
+        secret: b.secret,
+        public: b.public,
+        redirect_uris: b.redirect_uris,
+        post_logout_redirect_uris: b.post_logout_redirect_uris,
+        grant_types: b.grant_types,
+        scopes: b.scopes,
+        resources: b.resources,
+        trusted: b.trusted,
+        kind: b.kind,
+        owner_id: b.owner,
+        expires_in: b.expires_in,
+        auth_method: b.auth_method,
+        ..Default::default()
+    };
+    let created = clients::create(&state, &call, new, b.cert_pem).await?;
     Ok(HttpResponse::Created().json(CreatedClient {
         client_id: created.client.client_id.clone(),
         client_secret: created.secret,
@@ -94,14 +74,12 @@ pub async fn create(
     responses((status = 200, body = ClientOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn update(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     body: web::Json<UpdateClient>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
     let b = body.into_inner();
-    let now = state.clock.now_naive();
     let change = ClientUpdate {
         name: b.name,
         redirect_uris: b.redirect_uris,
@@ -111,10 +89,7 @@ pub async fn update(
         resources: b.resources,
         trusted: b.trusted,
     };
-    let client = state
-        .db
-        .run(move |conn| clients::update(conn, now, &id, change))
-        .await?;
+    let client = clients::update(&state, &call, &id, change).await?;
     Ok(HttpResponse::Ok().json(ClientOut::from(&client)))
 }
 
@@ -123,23 +98,13 @@ pub async fn update(
     responses((status = 200, body = RotatedSecret), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn rotate_secret(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let now = state.clock.now_naive();
-    let master = state.config.master_key();
-    let cid = id.clone();
-    let secret = state
-        .db
-        .run(move |conn| {
-            let key = secrets::sealing_key(conn, master.as_ref())?;
-            clients::rotate_secret(conn, now, &cid, Some(&key))
-        })
-        .await?;
+    let secret = clients::rotate_secret(&state, &call, &id).await?;
     Ok(HttpResponse::Ok().json(RotatedSecret {
-        client_id: id,
+        client_id: id.into_inner(),
         client_secret: secret,
     }))
 }
@@ -148,17 +113,10 @@ pub async fn rotate_secret(
 #[utoipa::path(delete, path = "/admin/clients/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn delete(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let now = state.clock.now_naive();
-    let ttl = state.config.revocation_ttl();
-    state
-        .db
-        .run(move |conn| clients::remove(conn, now, &id, ttl))
-        .await?;
-    state.revocations.poll().await?;
+    clients::delete(&state, &call, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -12,9 +12,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use serde_json::json;
 
-use crate::core::events::NewEvent;
 use crate::core::principal::Principal;
 use crate::routes::extract::client_ip;
 use crate::state::AppState;
@@ -34,20 +32,8 @@ pub(crate) async fn record(
     let res = next.call(req).await?;
     let caller = res.request().extensions().get::<Principal>().cloned();
     if let (Some(state), Some(caller)) = (state, caller) {
-        let now = state.clock.now_naive();
-        state.audit.push(
-            now,
-            NewEvent {
-                kind: "admin.call",
-                user_id: caller.user.as_ref().map(|u| u.id.clone()),
-                client_id: caller.client_id.clone(),
-                service: Some("admin".into()),
-                ip: Some(ip),
-                input: Some(json!({ "method": method, "path": path })),
-                output: Some(json!({ "httpStatusCode": res.status().as_u16() })),
-                detail: None,
-            },
-        );
+        let status = res.status().as_u16();
+        crate::app::calls::admin_call(&state, &caller, ip, &method, &path, status);
     }
     Ok(res.map_into_boxed_body())
 }

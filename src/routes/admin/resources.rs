@@ -4,20 +4,23 @@ use actix_web::{web, HttpResponse};
 
 use super::dto::*;
 use super::error::{ApiError, ApiResult};
+use crate::app::admin::{acl, events, keys};
 use crate::config::SigningAlg;
-use crate::core::events::{self, EventQuery};
-use crate::core::{acl, keys, Error};
-use crate::routes::auth::Admin;
+use crate::core::acl::AclRule;
+use crate::core::events::EventQuery;
+use crate::core::Error;
+use crate::routes::auth::{Admin, Admitted};
 use crate::state::AppState;
 
 /// Signing keys and their states.
 #[utoipa::path(get, path = "/admin/keys", tag = "admin",
     responses((status = 200, body = Vec<KeyOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
-pub async fn list_keys(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let now = state.clock.now_naive();
-    let ttl = state.config.keys.retired_ttl;
-    let list = state.db.run(move |conn| keys::list(conn, now, ttl)).await?;
+pub async fn list_keys(
+    Admitted { call, .. }: Admitted<Admin>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let list = keys::list(&state, &call).await?;
     Ok(HttpResponse::Ok().json(list.iter().map(KeyOut::from).collect::<Vec<_>>()))
 }
 
@@ -25,55 +28,35 @@ pub async fn list_keys(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpRe
 #[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", request_body = RotateKey,
     responses((status = 201, body = KeyOut), (status = 400, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn rotate(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     body: Option<web::Json<RotateKey>>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.map(|b| b.into_inner()).unwrap_or_default();
     let alg = match b.alg.as_deref() {
-        None => state.config.keys.algorithm,
-        Some(a) => SigningAlg::parse(a)
-            .ok_or_else(|| ApiError(Error::invalid("alg", "must be RS256, ES256 or EdDSA")))?,
+        None => None,
+        Some(a) => Some(
+            SigningAlg::parse(a)
+                .ok_or_else(|| ApiError(Error::invalid("alg", "must be RS256, ES256 or EdDSA")))?,
+        ),
     };
-    let now = state.clock.now_naive();
-    let settings = state.config.keys.clone();
-    let master = state.config.master_key();
-    let kid = state
-        .db
-        .run(move |conn| {
-            keys::rotate(conn, now, alg, &settings, master.as_ref(), b.now).map(|r| r.kid)
-        })
-        .await?;
-    state.keys.reload().await?;
-    let ttl = state.config.keys.retired_ttl;
-    let list = state.db.run(move |conn| keys::list(conn, now, ttl)).await?;
-    let info = list
-        .iter()
-        .find(|k| k.kid == kid)
-        .ok_or_else(|| ApiError(Error::Internal("the new key vanished".into())))?;
-    Ok(HttpResponse::Created().json(KeyOut::from(info)))
+    let info = keys::rotate(&state, &call, alg, b.now).await?;
+    Ok(HttpResponse::Created().json(KeyOut::from(&info)))
 }
 
 /// Stop a key from signing now (it stays published for `keys.retired_ttl`).
 #[utoipa::path(post, path = "/admin/keys/{kid}/retire", tag = "admin", params(("kid" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn retire(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     kid: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let kid = kid.into_inner();
-    let now = state.clock.now_naive();
-    let ttl = state.config.keys.retired_ttl;
-    state
-        .db
-        .run(move |conn| keys::retire(conn, now, &kid, ttl))
-        .await?;
-    state.keys.reload().await?;
+    keys::retire(&state, &call, &kid).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn rule(r: &acl::AclRule) -> AclOut {
+fn rule(r: &AclRule) -> AclOut {
     AclOut {
         id: r.id.clone(),
         subject: r.subject.clone(),
@@ -85,8 +68,11 @@ fn rule(r: &acl::AclRule) -> AclOut {
 /// ACL rules for Mongoose `Auth.AuthorizeCommand`.
 #[utoipa::path(get, path = "/admin/acl", tag = "admin",
     responses((status = 200, body = Vec<AclOut>), (status = 401, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
-pub async fn list_acl(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let rules = state.db.run(acl::list).await?;
+pub async fn list_acl(
+    Admitted { call, .. }: Admitted<Admin>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let rules = acl::list(&state, &call).await?;
     Ok(HttpResponse::Ok().json(rules.iter().map(rule).collect::<Vec<_>>()))
 }
 
@@ -94,16 +80,12 @@ pub async fn list_acl(_: Admin, state: web::Data<AppState>) -> ApiResult<HttpRes
 #[utoipa::path(post, path = "/admin/acl", tag = "admin", request_body = CreateAcl,
     responses((status = 201, body = AclOut), (status = 400, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn add_acl(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     body: web::Json<CreateAcl>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let now = state.clock.now_naive();
-    let r = state
-        .db
-        .run(move |conn| acl::add(conn, now, &b.subject, &b.target, &b.command))
-        .await?;
+    let r = acl::add(&state, &call, b.subject, b.target, b.command).await?;
     Ok(HttpResponse::Created().json(rule(&r)))
 }
 
@@ -111,16 +93,11 @@ pub async fn add_acl(
 #[utoipa::path(delete, path = "/admin/acl/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn remove_acl(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let now = state.clock.now_naive();
-    state
-        .db
-        .run(move |conn| acl::remove(conn, now, &id))
-        .await?;
+    acl::remove(&state, &call, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -141,7 +118,7 @@ fn time(
 #[utoipa::path(get, path = "/admin/events", tag = "admin", params(EventFilter),
     responses((status = 200, body = Vec<EventOut>), (status = 400, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn events(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     q: web::Query<EventFilter>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -159,10 +136,6 @@ pub async fn events(
         before: q.before.clone(),
         limit,
     };
-    state.audit.flush().await?;
-    let list = state
-        .db
-        .run(move |conn| events::query(conn, &query))
-        .await?;
+    let list = events::query(&state, &call, query).await?;
     Ok(HttpResponse::Ok().json(list.iter().map(EventOut::from).collect::<Vec<_>>()))
 }

@@ -1,15 +1,14 @@
 //! `/admin/users`: list and search, create, read, update, disable and enable, delete, and
-//! revoke every session and token.
+//! revoke every session and token (`app::admin::users`).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use super::dto::*;
 use super::error::{ApiError, ApiResult};
-use crate::app::{accounts, notices};
-use crate::core::users::{self, NewUser, UserUpdate};
-use crate::core::{accounts as core_accounts, password, Error};
-use crate::routes::auth::Admin;
-use crate::routes::extract::client_ip;
+use crate::app::admin::users;
+use crate::core::users::{NewUser, UserUpdate};
+use crate::core::Error;
+use crate::routes::auth::{Admin, Admitted};
 use crate::state::AppState;
 
 fn limit(v: Option<i64>, default: i64) -> Result<i64, ApiError> {
@@ -25,7 +24,7 @@ fn limit(v: Option<i64>, default: i64) -> Result<i64, ApiError> {
     responses((status = 200, body = UserList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn list(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     q: web::Query<UserQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -35,12 +34,9 @@ pub async fn list(
         return Err(ApiError(Error::invalid("offset", "must not be negative")));
     }
     let search = q.q.clone().filter(|s| !s.is_empty());
-    let (users, total) = state
-        .db
-        .run(move |conn| users::search(conn, search.as_deref(), limit, offset))
-        .await?;
+    let (found, total) = users::list(&state, &call, search, limit, offset).await?;
     Ok(HttpResponse::Ok().json(UserList {
-        users: users.iter().map(UserOut::from).collect(),
+        users: found.iter().map(UserOut::from).collect(),
         total,
         limit,
         offset,
@@ -52,8 +48,7 @@ pub async fn list(
     responses((status = 201, body = UserOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn create(
-    _: Admin,
-    req: HttpRequest,
+    Admitted { call, .. }: Admitted<Admin>,
     body: web::Json<CreateUser>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -67,8 +62,7 @@ pub async fn create(
         is_admin: b.admin,
         verified: b.verified,
     };
-    let ip = client_ip(&req, &state.config);
-    let user = accounts::create_user(&state, new, &b.password, &ip, "admin", false).await?;
+    let user = users::create(&state, &call, new, &b.password).await?;
     Ok(HttpResponse::Created().json(UserOut::from(&user)))
 }
 
@@ -77,12 +71,11 @@ pub async fn create(
     responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn get(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let user = state.db.run(move |conn| users::get(conn, &id)).await?;
+    let user = users::get(&state, &call, &id).await?;
     Ok(HttpResponse::Ok().json(UserOut::from(&user)))
 }
 
@@ -91,17 +84,12 @@ pub async fn get(
     responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
 pub async fn update(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     body: web::Json<UpdateUser>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
     let b = body.into_inner();
-    if let Some(p) = &b.password {
-        password::check_new("password", p)?;
-    }
-    let now = state.clock.now_naive();
     let change = UserUpdate {
         email: b.email,
         username: b.username,
@@ -110,43 +98,7 @@ pub async fn update(
         verified: b.verified,
         entity_type: None,
     };
-    let uid = id.clone();
-    let (before, mut user) = state
-        .db
-        .run(move |conn| {
-            let before = users::get(conn, &uid)?;
-            Ok((before, users::update(conn, now, &uid, change)?))
-        })
-        .await?;
-    if user.email_key != before.email_key {
-        // The old address is told; the new one is asked to confirm (unless marked verified).
-        notices::email_changed(&state, &before, &user).await?;
-    }
-    if let Some(p) = b.password {
-        let hash = state.passwords.hash(p).await?;
-        let ttl = state.config.revocation_ttl();
-        let uid = id.clone();
-        let now = state.clock.now_naive();
-        user = state
-            .db
-            .run(move |conn| {
-                core_accounts::change_password(conn, now, &uid, &hash, ttl)?;
-                users::get(conn, &uid)
-            })
-            .await?;
-        state.revocations.poll().await?;
-    }
-    Ok(HttpResponse::Ok().json(UserOut::from(&user)))
-}
-
-async fn set_disabled(id: String, disabled: bool, state: &AppState) -> ApiResult<HttpResponse> {
-    let now = state.clock.now_naive();
-    let ttl = state.config.revocation_ttl();
-    let user = state
-        .db
-        .run(move |conn| users::set_disabled(conn, now, &id, disabled, ttl))
-        .await?;
-    state.revocations.poll().await?;
+    let user = users::update(&state, &call, &id, change, b.password).await?;
     Ok(HttpResponse::Ok().json(UserOut::from(&user)))
 }
 
@@ -154,40 +106,35 @@ async fn set_disabled(id: String, disabled: bool, state: &AppState) -> ApiResult
 #[utoipa::path(post, path = "/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn disable(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    set_disabled(id.into_inner(), true, &state).await
+    let user = users::set_disabled(&state, &call, &id, true).await?;
+    Ok(HttpResponse::Ok().json(UserOut::from(&user)))
 }
 
 /// Enable a user.
 #[utoipa::path(post, path = "/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn enable(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    set_disabled(id.into_inner(), false, &state).await
+    let user = users::set_disabled(&state, &call, &id, false).await?;
+    Ok(HttpResponse::Ok().json(UserOut::from(&user)))
 }
 
 /// Delete a user and everything they own.
 #[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn delete(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let now = state.clock.now_naive();
-    let ttl = state.config.revocation_ttl();
-    state
-        .db
-        .run(move |conn| users::delete(conn, now, &id, ttl))
-        .await?;
-    state.revocations.poll().await?;
+    users::delete(&state, &call, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -195,20 +142,10 @@ pub async fn delete(
 #[utoipa::path(post, path = "/admin/users/{id}/revoke-tokens", tag = "admin", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
 pub async fn revoke_tokens(
-    _: Admin,
+    Admitted { call, .. }: Admitted<Admin>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let now = state.clock.now_naive();
-    let ttl = state.config.revocation_ttl();
-    state
-        .db
-        .run(move |conn| {
-            users::get(conn, &id)?;
-            core_accounts::sign_out_everywhere(conn, now, &id, ttl)
-        })
-        .await?;
-    state.revocations.poll().await?;
+    users::revoke_tokens(&state, &call, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

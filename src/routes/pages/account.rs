@@ -8,15 +8,14 @@ use askama::Template;
 
 use super::session::{self, csrf, csrf_ok};
 use super::{error_page, render, see_other};
-use crate::app::{accounts as account_services, notices};
-use crate::core::accounts::{self, Address, AuthorizedApp};
+use crate::app::{account, accounts, personal_tokens, Call};
+use crate::core::accounts::{Address, AuthorizedApp};
 use crate::core::authorize::SignedIn;
 use crate::core::time::rfc3339;
-use crate::core::tokens::pat;
-use crate::core::{sessions, users, Error};
+use crate::core::Error;
 use crate::paths;
-use crate::routes::auth::Session;
-use crate::routes::extract::{client_ip, Form};
+use crate::routes::auth::{Admitted, Session};
+use crate::routes::extract::Form;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -71,24 +70,13 @@ fn notice(code: &str) -> Option<&'static str> {
 async fn page(
     req: &HttpRequest,
     state: &AppState,
+    call: &Call,
     s: &SignedIn,
     status: StatusCode,
     error: Option<&str>,
 ) -> HttpResponse {
-    let now = state.clock.now_naive();
-    let user_id = s.user.id.clone();
-    let data = state
-        .db
-        .run(move |conn| {
-            let user = users::get(conn, &user_id)?;
-            let tokens = pat::list(conn, &user_id)?;
-            let sessions = accounts::sessions(conn, now, &user_id)?;
-            let apps = accounts::apps(conn, &user_id)?;
-            Ok((user, tokens, sessions, apps))
-        })
-        .await;
-    let (user, tokens, sessions, apps) = match data {
-        Ok(d) => d,
+    let (user, tokens, sessions, apps) = match account::overview(state, call, &s.user.id).await {
+        Ok(o) => (o.user, o.tokens, o.sessions, o.apps),
         Err(e) => {
             tracing::error!(error = %e, "account page failed");
             return error_page(
@@ -143,11 +131,14 @@ async fn page(
 
 /// The account page.
 pub async fn show(
-    Session(s): Session,
+    Admitted {
+        who: Session(s),
+        call,
+    }: Admitted<Session>,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    page(&req, &state, &s, StatusCode::OK, None).await
+    page(&req, &state, &call, &s, StatusCode::OK, None).await
 }
 
 fn done(code: &str) -> HttpResponse {
@@ -156,7 +147,10 @@ fn done(code: &str) -> HttpResponse {
 
 /// A form on the account page.
 pub async fn action(
-    Session(s): Session,
+    Admitted {
+        who: Session(s),
+        call,
+    }: Admitted<Session>,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
@@ -170,15 +164,13 @@ pub async fn action(
         return page(
             &req,
             &state,
+            &call,
             &s,
             StatusCode::BAD_REQUEST,
             Some("The form expired. Please try again."),
         )
         .await;
     }
-    let now = state.clock.now_naive();
-    let ttl = state.config.revocation_ttl();
-    let uid = s.user.id.clone();
     let text = |name: &str| {
         form.get(name)
             .map(str::trim)
@@ -187,7 +179,6 @@ pub async fn action(
     };
     let result: Result<HttpResponse, Error> = match path.as_str() {
         "profile" => {
-            let name = text("name");
             let address = Address {
                 street_address: text("street_address"),
                 locality: text("locality"),
@@ -195,120 +186,75 @@ pub async fn action(
                 postal_code: text("postal_code"),
                 country: text("country"),
             };
-            state
-                .db
-                .run(move |conn| {
-                    accounts::update_profile(conn, now, &uid, name.as_deref(), &address)
-                })
+            account::update_profile(&state, &call, &s.user, text("name"), address)
                 .await
                 .map(|_| done("profile-saved"))
         }
         "email" => {
             // A sensitive change: the current password proves the person (SPEC §9).
-            let ip = client_ip(&req, &state.config);
             let current = form.get("current_password").unwrap_or_default();
             let email = text("email").unwrap_or_default();
-            match account_services::change_email(&state, &s.user, current, &email, &ip).await {
+            match accounts::change_email(&state, &s.user, current, &email, &call.ip).await {
                 Ok(user) if user.email_key != s.user.email_key => Ok(done("email-changed")),
                 Ok(_) => Ok(done("profile-saved")),
                 Err(e) => Err(e),
             }
         }
-        "verify" => account_services::send_verification(&state, &s.user)
+        "verify" => accounts::send_verification(&state, &s.user)
             .await
             .map(|_| done("verification-sent")),
         "password" => {
-            let ip = client_ip(&req, &state.config);
             let current = form.get("current_password").unwrap_or_default();
             let new = form.get("new_password").unwrap_or_default();
-            match account_services::change_password(&state, &s.user, current, new, &ip).await {
-                // Every session ended, this one too; this browser proved the password: a fresh one.
-                Ok(()) => {
-                    // After the cut-off the change made: a session from before it is dead.
-                    let now = state.clock.now_naive();
-                    let ttl = state.config.tokens.session_ttl;
-                    let agent = req
-                        .headers()
-                        .get("user-agent")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    state
-                        .db
-                        .run(move |conn| {
-                            sessions::create(conn, now, &uid, ttl, agent.as_deref(), Some(&ip))
-                        })
-                        .await
-                        .map(|(value, _)| {
-                            see_other(
-                                &format!("{}?notice=password-changed", paths::ACCOUNT),
-                                vec![session::session_cookie(value, &state.config)],
-                            )
-                        })
-                }
-                Err(e) => Err(e),
-            }
+            accounts::change_password_and_resume(&state, &call, &s.user, current, new)
+                .await
+                .map(|value| {
+                    see_other(
+                        &format!("{}?notice=password-changed", paths::ACCOUNT),
+                        vec![session::session_cookie(value, &state.config)],
+                    )
+                })
         }
         "tokens" => {
             let description = text("description").unwrap_or_default();
-            let d = description.clone();
-            let created = state
-                .db
-                .run(move |conn| pat::create(conn, now, &uid, &d, None))
-                .await;
-            if created.is_ok() {
-                notices::credential_created(&state, &s.user, "personal access token", &description)
-                    .await;
-            }
-            match created {
-                Ok((value, _)) => Ok(render(
-                    StatusCode::OK,
-                    &TokenCreated {
-                        token: &value,
-                        description: &description,
-                    },
-                    Vec::new(),
-                )),
-                Err(e) => Err(e),
-            }
+            personal_tokens::create(&state, &call, &s.user, &description)
+                .await
+                .map(|(value, _)| {
+                    render(
+                        StatusCode::OK,
+                        &TokenCreated {
+                            token: &value,
+                            description: &description,
+                        },
+                        Vec::new(),
+                    )
+                })
         }
         "tokens/revoke" => {
             let id = text("id").unwrap_or_default();
-            state
-                .db
-                .run(move |conn| pat::revoke(conn, now, &uid, &id))
+            personal_tokens::revoke(&state, &call, &s.user, &id)
                 .await
                 .map(|_| done("token-revoked"))
         }
         "sessions/end" => {
             let sid = text("sid").unwrap_or_default();
-            state
-                .db
-                .run(move |conn| accounts::end_session(conn, now, &uid, &sid))
+            account::end_session(&state, &call, &s.user, &sid)
                 .await
                 .map(|_| done("session-ended"))
         }
-        "sessions/end-all" => match state
-            .db
-            .run(move |conn| accounts::sign_out_everywhere(conn, now, &uid, ttl))
+        "sessions/end-all" => account::sign_out_everywhere(&state, &call, &s.user)
             .await
-        {
-            Ok(()) => {
-                let _ = state.revocations.poll().await;
-                Ok(see_other(
+            .map(|_| {
+                see_other(
                     paths::SIGNIN,
                     vec![session::clear_session_cookie(&state.config)],
-                ))
-            }
-            Err(e) => Err(e),
-        },
+                )
+            }),
         "apps/revoke" => {
             let client_id = text("client_id").unwrap_or_default();
-            let r = state
-                .db
-                .run(move |conn| accounts::revoke_app(conn, now, &uid, &client_id, ttl))
-                .await;
-            let _ = state.revocations.poll().await;
-            r.map(|_| done("app-revoked"))
+            account::revoke_app(&state, &call, &s.user, &client_id)
+                .await
+                .map(|_| done("app-revoked"))
         }
         _ => {
             return error_page(
@@ -333,17 +279,21 @@ pub async fn action(
             page(
                 &req,
                 &state,
+                &call,
                 &s,
                 StatusCode::BAD_REQUEST,
                 Some(&format!("{field} {message}.")),
             )
             .await
         }
-        Err(Error::Conflict(m)) => page(&req, &state, &s, StatusCode::CONFLICT, Some(&m)).await,
+        Err(Error::Conflict(m)) => {
+            page(&req, &state, &call, &s, StatusCode::CONFLICT, Some(&m)).await
+        }
         Err(Error::NotFound(what)) => {
             page(
                 &req,
                 &state,
+                &call,
                 &s,
                 StatusCode::NOT_FOUND,
                 Some(&format!("That {what} was not found.")),
@@ -359,6 +309,7 @@ pub async fn action(
             page(
                 &req,
                 &state,
+                &call,
                 &s,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some("Too many attempts. Try again later."),

@@ -2,15 +2,15 @@
 //! same answer) and `/reset-password?token=..` (a new password, every session and token
 //! revoked, signed in afresh).
 
-use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::session::{self, csrf, csrf_ok};
 use super::{error_page, notice_page, query_param, render, see_other};
-use crate::app::accounts;
-use crate::core::{accounts as core_accounts, sessions, Error};
+use crate::app::{accounts, sessions};
+use crate::core::Error;
+use crate::routes::auth::{Admitted, Public};
 use crate::routes::extract::{client_ip, Form};
 use crate::state::AppState;
 
@@ -56,16 +56,15 @@ fn expired_link() -> HttpResponse {
 }
 
 /// Verifies an address from the link in its email.
-pub async fn verify(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn verify(
+    Admitted { call, .. }: Admitted<Public>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let Some(token) = query_param(&req, "token") else {
         return expired_link();
     };
-    let now = state.clock.now_naive();
-    match state
-        .db
-        .run(move |conn| core_accounts::verify_email(conn, now, &token))
-        .await
-    {
+    match accounts::verify_email(&state, &call, &token).await {
         Ok(user) => notice_page(
             "Email address confirmed",
             &format!("Thank you: {} is confirmed.", user.email),
@@ -162,17 +161,15 @@ pub async fn forgot_submit(
 }
 
 /// The new-password form (the link is checked, not spent).
-pub async fn reset(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn reset(
+    Admitted { call, .. }: Admitted<Public>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let Some(token) = query_param(&req, "token") else {
         return expired_link();
     };
-    let now = state.clock.now_naive();
-    let t = token.clone();
-    match state
-        .db
-        .run(move |conn| core_accounts::reset_token_user(conn, now, &t))
-        .await
-    {
+    match accounts::reset_link_user(&state, &call, &token).await {
         Ok(Some(_)) => {}
         Ok(None) => return expired_link(),
         Err(_) => {
@@ -197,7 +194,7 @@ pub async fn reset(_: Public, req: HttpRequest, state: web::Data<AppState>) -> H
 
 /// Sets the new password, revokes everything, signs in afresh.
 pub async fn reset_submit(
-    _: Public,
+    Admitted { call, .. }: Admitted<Public>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -236,21 +233,9 @@ pub async fn reset_submit(
             );
         }
     };
-    let now = state.clock.now_naive();
-    let ttl = state.config.tokens.session_ttl;
-    let ip = client_ip(&req, &state.config);
-    let agent = req
-        .headers()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let id = user.id.clone();
-    match state
-        .db
-        .run(move |conn| sessions::create(conn, now, &id, ttl, agent.as_deref(), Some(&ip)))
-        .await
-    {
-        Ok((value, _)) => see_other(
+    // The link proved the person: a fresh session (every other one ended with the reset).
+    match sessions::start(&state, &call, &user, None).await {
+        Ok(value) => see_other(
             "/account?notice=password-reset",
             vec![session::session_cookie(value, &state.config)],
         ),

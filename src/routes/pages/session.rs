@@ -7,7 +7,7 @@ use actix_web::HttpRequest;
 
 use crate::config::Config;
 use crate::core::authorize::SignedIn;
-use crate::core::{crypto, sessions, Error};
+use crate::core::{crypto, Error};
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "portcullis_session";
@@ -54,23 +54,10 @@ pub fn clear_session_cookie(config: &Config) -> Cookie<'static> {
 
 /// The person signed in on this request, if any.
 pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<SignedIn>, Error> {
-    let Some(value) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
-        return Ok(None);
-    };
-    if value.is_empty() {
-        return Ok(None);
+    match req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+        Some(value) if !value.is_empty() => crate::app::sessions::current(state, value).await,
+        _ => Ok(None),
     }
-    let now = state.clock.now_naive();
-    let found = state
-        .db
-        .run(move |conn| sessions::find(conn, now, &value))
-        .await?;
-    Ok(found.map(|(s, user)| SignedIn {
-        user,
-        sid: s.sid,
-        auth_time: s.auth_time,
-        amr: s.amr,
-    }))
 }
 
 /// The CSRF token for a form, and a cookie to set when the browser has none yet.

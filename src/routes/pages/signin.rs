@@ -1,17 +1,17 @@
 //! `GET|POST /signin`: username, email or id and password; throttled; one message for every
 //! failure so nothing reveals whether an account exists.
 
-use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::session::{self, csrf, csrf_ok, safe_return};
 use super::{render, see_other};
-use crate::app::passwords;
-use crate::core::{sessions, terms, Error};
+use crate::app::sign_in;
+use crate::core::Error;
 use crate::paths;
-use crate::routes::extract::{client_ip, Form};
+use crate::routes::auth::{Admitted, Public};
+use crate::routes::extract::Form;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -71,7 +71,7 @@ pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> Ht
 
 /// Checks the password, starts a session, and goes on (to the terms first when needed).
 pub async fn submit(
-    _: Public,
+    Admitted { call, .. }: Admitted<Public>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -103,9 +103,11 @@ pub async fn submit(
             Some("Enter your username or email and your password."),
         );
     }
-    let ip = client_ip(&req, &state.config);
-    let user = match passwords::check(&state, &login, password, &ip, "signin").await {
-        Ok(u) => u,
+    let previous = req
+        .cookie(session::SESSION_COOKIE)
+        .map(|c| c.value().to_owned());
+    let signed_in = match sign_in::run(&state, &call, &login, password, previous).await {
+        Ok(s) => s,
         Err(Error::Throttled { retry_after }) => {
             let minutes = retry_after.div_ceil(60);
             let msg = format!(
@@ -169,54 +171,8 @@ pub async fn submit(
             );
         }
     };
-    let now = state.clock.now_naive();
-    let ttl = state.config.tokens.session_ttl;
-    let agent = req
-        .headers()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let terms_version = state.config.terms_version.clone();
-    let user_id = user.id.clone();
-    let result = state
-        .db
-        .run(move |conn| {
-            let (value, _) =
-                sessions::create(conn, now, &user_id, ttl, agent.as_deref(), Some(&ip))?;
-            let needs_terms = match &terms_version {
-                Some(v) => !terms::accepted(conn, &user_id, v)?,
-                None => false,
-            };
-            Ok((value, needs_terms))
-        })
-        .await;
-    let (value, needs_terms) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "could not start a session");
-            return page(
-                &req,
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &return_to,
-                &login,
-                Some("Something went wrong. Please try again."),
-            );
-        }
-    };
-    // A new session replaces any earlier one in this browser.
-    if let Some(old) = req
-        .cookie(session::SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
-    {
-        let now = state.clock.now_naive();
-        let _ = state
-            .db
-            .run(move |conn| sessions::end(conn, now, &old))
-            .await;
-    }
-    let cookie = session::session_cookie(value, &state.config);
-    if needs_terms {
+    let cookie = session::session_cookie(signed_in.session, &state.config);
+    if signed_in.needs_terms {
         let target = format!(
             "{}?return_to={}",
             paths::TERMS,

@@ -1,18 +1,18 @@
 //! `GET|POST /signup` (when registration is open): create an account, send the verification
 //! email, sign in (unless verified email is required first).
 
-use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::session::{self, csrf, csrf_ok, safe_return};
 use super::{error_page, notice_page, render, see_other};
-use crate::app::accounts;
+use crate::app::{accounts, sessions};
 use crate::config::Registration;
 use crate::core::users::NewUser;
-use crate::core::{sessions, Error};
-use crate::routes::extract::{client_ip, Form};
+use crate::core::Error;
+use crate::routes::auth::{Admitted, Public};
+use crate::routes::extract::Form;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -58,7 +58,7 @@ pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> Ht
 
 /// Creates the account.
 pub async fn submit(
-    _: Public,
+    Admitted { call, .. }: Admitted<Public>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -98,9 +98,8 @@ pub async fn submit(
         display_name: (!name.is_empty()).then(|| name.clone()),
         ..Default::default()
     };
-    let ip = client_ip(&req, &state.config);
     let password = form.get("password").unwrap_or_default();
-    let user = match accounts::sign_up(&state, new, password, &ip, "signup").await {
+    let user = match accounts::sign_up(&state, new, password, &call.ip, "signup").await {
         Ok(u) => u,
         Err(Error::Invalid { field, message }) => {
             let field = match field {
@@ -146,20 +145,8 @@ pub async fn submit(
             Some(("/signin", "Sign in")),
         );
     }
-    let now = state.clock.now_naive();
-    let ttl = state.config.tokens.session_ttl;
-    let agent = req
-        .headers()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let id = user.id.clone();
-    match state
-        .db
-        .run(move |conn| sessions::create(conn, now, &id, ttl, agent.as_deref(), Some(&ip)))
-        .await
-    {
-        Ok((value, _)) => see_other(
+    match sessions::start(&state, &call, &user, None).await {
+        Ok(value) => see_other(
             &return_to,
             vec![session::session_cookie(value, &state.config)],
         ),

@@ -1,15 +1,15 @@
 //! `GET|POST /terms`: accepting the configured terms version before a browser sign-in
 //! completes.
 
-use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::session::{self, csrf, csrf_ok, safe_return};
 use super::{error_page, render, see_other};
-use crate::core::terms;
+use crate::app::sign_in;
 use crate::paths;
+use crate::routes::auth::{Admitted, Public};
 use crate::routes::extract::Form;
 use crate::state::AppState;
 
@@ -66,7 +66,7 @@ pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> Ht
 
 /// Records acceptance and goes on; declining signs out.
 pub async fn submit(
-    _: Public,
+    Admitted { call, .. }: Admitted<Public>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -83,9 +83,9 @@ pub async fn submit(
             "Please go back and try again.",
         );
     }
-    let Some(version) = state.config.terms_version.clone() else {
+    if state.config.terms_version.is_none() {
         return see_other(&return_to, Vec::new());
-    };
+    }
     let signed_in = match session::current(&req, &state).await {
         Ok(Some(s)) => s,
         Ok(None) => return signin_redirect(&return_to),
@@ -100,13 +100,7 @@ pub async fn submit(
     if form.get("decision") != Some("accept") {
         return see_other(paths::LOGOUT, Vec::new());
     }
-    let now = state.clock.now_naive();
-    let user_id = signed_in.user.id.clone();
-    match state
-        .db
-        .run(move |conn| terms::accept(conn, now, &user_id, &version))
-        .await
-    {
+    match sign_in::accept_terms(&state, &call, &signed_in.user.id).await {
         Ok(()) => see_other(&return_to, Vec::new()),
         Err(e) => {
             tracing::error!(error = %e, "could not record terms acceptance");

@@ -11,8 +11,8 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::app;
 use crate::core::clients::ClientRow;
-use crate::core::cloudtrax;
 use crate::core::users::User;
 use crate::core::Error;
 use crate::routes::extract::read_body;
@@ -43,34 +43,22 @@ pub(crate) async fn signed(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| req.path().to_owned());
-    let now = state.clock.now_naive();
-    let master = state.config.master_key();
-    let b = body.clone();
-    let verified = state
-        .db
-        .run(move |conn| {
-            let request = cloudtrax::SignedRequest {
-                authorization: authorization.as_deref(),
-                signature: signature.as_deref(),
-                target: &target,
-                body: &b,
-            };
-            cloudtrax::verify(conn, now, master.as_ref(), &request)
-        })
-        .await
-        .map_err(|e| failed(error::core(&e, "authorization")))?;
-    match verified {
-        Ok(client) => Ok((client, body)),
-        Err(e) => Err(failed(error::signing(e))),
+    let signed = app::cloudtrax::Signed {
+        authorization,
+        signature,
+        target,
+        body: body.clone(),
+    };
+    match app::cloudtrax::verify(state, signed).await {
+        Ok(Ok(client)) => Ok((client, body)),
+        Ok(Err(e)) => Err(failed(error::signing(e))),
+        Err(e) => Err(failed(error::core(&e, "authorization"))),
     }
 }
 
 /// The user an account key acts for (403 for other keys).
 pub(crate) async fn owner(state: &AppState, key: &ClientRow) -> Result<User, actix_web::Error> {
-    let k = key.clone();
-    state
-        .db
-        .run(move |conn| cloudtrax::account_owner(conn, &k))
+    app::cloudtrax::owner(state, key)
         .await
         .map_err(|e| failed(error::core(&e, "authorization")))
 }
