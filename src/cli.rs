@@ -385,8 +385,9 @@ fn run_client(
                 }
                 None => None,
             };
-            // CloudTrax application keys sign requests: their secret is sealed, not just hashed.
-            let seal_with = if a.kind.as_deref() == Some("cloudtrax_application") {
+            // Keys that sign requests (CloudTrax kinds): their secret is sealed, not just hashed.
+            let sealed = a.kind.as_deref().and_then(clients::ClientKind::parse);
+            let seal_with = if sealed.is_some_and(clients::ClientKind::sealed) {
                 Some(crate::core::secrets::sealing_key(
                     &mut conn,
                     config.master_key().as_ref(),

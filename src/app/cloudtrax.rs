@@ -89,7 +89,7 @@ pub struct Signed {
     pub authorization: Option<String>,
     pub signature: Option<String>,
     pub target: String,
-    pub body: actix_web::web::Bytes,
+    pub body: bytes::Bytes,
 }
 
 /// Verifies a signed request (signature, clock, single-use nonce): the key that signed it, or

@@ -16,7 +16,7 @@ pub async fn ready(state: &AppState) -> Result<(), Error> {
         diesel::sql_query("SELECT 1").execute(conn)?;
         Ok(())
     });
-    match actix_web::rt::time::timeout(READY_WAIT, check).await {
+    match tokio::time::timeout(READY_WAIT, check).await {
         Ok(result) => result,
         Err(_) => Err(Error::Unavailable("the database timed out".into())),
     }

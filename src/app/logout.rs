@@ -52,7 +52,7 @@ pub async fn validate(state: &AppState, _: &Call, req: Request) -> Result<Logout
                 "post_logout_redirect_uri needs id_token_hint or client_id.",
             ));
         };
-        if !c.post_logout_redirect_uris().iter().any(|r| r == uri) {
+        if !c.post_logout_redirect_uris.iter().any(|r| r == uri) {
             return Err(bad(
                 "The post-logout redirect URI is not registered for this application.",
             ));

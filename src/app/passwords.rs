@@ -101,7 +101,7 @@ pub async fn admit(state: &AppState, buckets: &[Bucket]) -> Result<Places, Error
                 return Err(Error::Throttled { retry_after: 1 })
             }
             Admission::Busy => {
-                let _ = actix_web::rt::time::timeout(ADMISSION_POLL, settled).await;
+                let _ = tokio::time::timeout(ADMISSION_POLL, settled).await;
             }
         }
     }

@@ -130,8 +130,8 @@ pub fn validate(
             "The application's registration has expired.".into(),
         ));
     }
-    let registered: Vec<String> = serde_json::from_str(&client.redirect_uris).unwrap_or_default();
-    let redirect_uri = match (&params.redirect_uri, registered.as_slice()) {
+    let registered = &client.redirect_uris[..];
+    let redirect_uri = match (&params.redirect_uri, registered) {
         (Some(uri), _) if registered.iter().any(|r| r == uri) => uri.clone(),
         (Some(_), _) => {
             return Err(Reject::Page(

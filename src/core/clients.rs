@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{crypto, events, validate, Error, Timestamp};
 use crate::db::schema::{clients, revocations, users};
-use crate::db::{is_unique_violation, DbConnection};
+use crate::db::{is_unique_violation, DbConnection, JsonList};
 
 /// What a client is (SPEC §2): an app, or a key of one of the older APIs, or one of the
 /// compatibility doors' own clients.
@@ -71,7 +71,7 @@ pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post",
 /// Scopes a client is allowed when none are given.
 pub const DEFAULT_SCOPES: &str = "openid profile email address offline_access";
 
-/// A stored client. List-valued columns hold JSON arrays; use the accessors.
+/// A stored client. List-valued columns hold JSON arrays, parsed as the row is read.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
 pub struct ClientRow {
@@ -80,11 +80,15 @@ pub struct ClientRow {
     pub secret_sealed: Option<String>,
     pub name: String,
     pub kind: String,
-    pub redirect_uris: String,
-    pub post_logout_redirect_uris: String,
-    pub grant_types: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub redirect_uris: JsonList,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub post_logout_redirect_uris: JsonList,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub grant_types: JsonList,
     pub scopes: String,
-    pub resources: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub resources: JsonList,
     pub token_endpoint_auth_method: String,
     pub trusted: bool,
     pub owner_id: Option<String>,
@@ -106,16 +110,6 @@ impl ClientRow {
     /// authenticates nowhere; only its own door uses its tokens.
     pub fn is_internal(&self) -> bool {
         self.kind() == Some(ClientKind::Internal)
-    }
-
-    /// Its registered redirect URIs.
-    pub fn redirect_uris(&self) -> Vec<String> {
-        json_list(&self.redirect_uris)
-    }
-
-    /// Its registered post-logout redirect URIs.
-    pub fn post_logout_redirect_uris(&self) -> Vec<String> {
-        json_list(&self.post_logout_redirect_uris)
     }
 
     /// Whether its secret is sealed (readable) as well as hashed.
@@ -146,21 +140,17 @@ pub struct Client {
     pub created_at: Timestamp,
 }
 
-fn json_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
 impl From<&ClientRow> for Client {
     fn from(r: &ClientRow) -> Client {
         Client {
             client_id: r.id.clone(),
             name: r.name.clone(),
             kind: r.kind.clone(),
-            redirect_uris: json_list(&r.redirect_uris),
-            post_logout_redirect_uris: json_list(&r.post_logout_redirect_uris),
-            grant_types: json_list(&r.grant_types),
+            redirect_uris: r.redirect_uris.to_vec(),
+            post_logout_redirect_uris: r.post_logout_redirect_uris.to_vec(),
+            grant_types: r.grant_types.to_vec(),
             scope: r.scopes.clone(),
-            resources: json_list(&r.resources),
+            resources: r.resources.to_vec(),
             token_endpoint_auth_method: r.token_endpoint_auth_method.clone(),
             trusted: r.trusted,
             public: r.secret_hash.is_none(),
@@ -405,14 +395,11 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         secret_sealed,
         name: new.name.clone(),
         kind,
-        redirect_uris: serde_json::to_string(&dedup(new.redirect_uris.clone())).unwrap_or_default(),
-        post_logout_redirect_uris: serde_json::to_string(&dedup(
-            new.post_logout_redirect_uris.clone(),
-        ))
-        .unwrap_or_default(),
-        grant_types: serde_json::to_string(&grant_types).unwrap_or_default(),
+        redirect_uris: dedup(new.redirect_uris.clone()).into(),
+        post_logout_redirect_uris: dedup(new.post_logout_redirect_uris.clone()).into(),
+        grant_types: grant_types.into(),
         scopes: scopes.join(" "),
-        resources: serde_json::to_string(&dedup(new.resources.clone())).unwrap_or_default(),
+        resources: dedup(new.resources.clone()).into(),
         token_endpoint_auth_method: auth_method,
         trusted: new.trusted,
         owner_id: new.owner_id.clone(),
@@ -430,7 +417,7 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
     conn.transaction(|conn| {
         super::ids::claim(conn, &row.id, super::ids::Kind::Client)?;
         diesel::insert_into(clients::table)
-            .values(&row)
+            .values(row.clone())
             .execute(conn)
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -526,11 +513,11 @@ pub fn ensure_internal(
         secret_sealed: None,
         name: name.to_owned(),
         kind: ClientKind::Internal.as_str().into(),
-        redirect_uris: "[]".into(),
-        post_logout_redirect_uris: "[]".into(),
-        grant_types: serde_json::to_string(grant_types).unwrap_or_default(),
+        redirect_uris: JsonList::default(),
+        post_logout_redirect_uris: JsonList::default(),
+        grant_types: JsonList(grant_types.iter().map(|g| g.to_string()).collect()),
         scopes: scopes.to_owned(),
-        resources: "[]".into(),
+        resources: JsonList::default(),
         token_endpoint_auth_method: "none".into(),
         trusted: true,
         owner_id: None,
@@ -544,7 +531,7 @@ pub fn ensure_internal(
     let inserted = conn.transaction(|conn| {
         super::ids::claim(conn, id, super::ids::Kind::Client)?;
         diesel::insert_into(clients::table)
-            .values(&row)
+            .values(row.clone())
             .execute(conn)
             .map_err(Error::from)
     });
@@ -627,13 +614,12 @@ pub fn update(
     diesel::update(clients::table.find(id))
         .set((
             clients::name.eq(&merged.name),
-            clients::redirect_uris
-                .eq(serde_json::to_string(&merged.redirect_uris).unwrap_or_default()),
+            clients::redirect_uris.eq(String::from(JsonList(merged.redirect_uris))),
             clients::post_logout_redirect_uris
-                .eq(serde_json::to_string(&merged.post_logout_redirect_uris).unwrap_or_default()),
-            clients::grant_types.eq(serde_json::to_string(&merged.grant_types).unwrap_or_default()),
+                .eq(String::from(JsonList(merged.post_logout_redirect_uris))),
+            clients::grant_types.eq(String::from(JsonList(merged.grant_types))),
             clients::scopes.eq(&merged.scope),
-            clients::resources.eq(serde_json::to_string(&merged.resources).unwrap_or_default()),
+            clients::resources.eq(String::from(JsonList(merged.resources))),
             clients::trusted.eq(merged.trusted),
             clients::updated_at.eq(now),
         ))

@@ -8,7 +8,7 @@
 use chrono::Duration;
 use diesel::prelude::*;
 
-use super::clients::{self, ClientRow, NewClient};
+use super::clients::{self, ClientKind, ClientRow, NewClient};
 use super::crypto::{self, MasterKey};
 use super::users::User;
 use super::{events, secrets, Error, Timestamp};
@@ -179,7 +179,7 @@ pub struct KeyPair {
 
 /// What kind of key to make.
 struct KeySpec<'a> {
-    kind: &'a str,
+    kind: ClientKind,
     name: String,
     scope: &'a str,
     expires_in: Option<u64>,
@@ -205,7 +205,7 @@ fn new_key(
             secret: Some(secret.clone()),
             grant_types: vec!["client_credentials".into()],
             scopes: vec![spec.scope.to_owned()],
-            kind: Some(spec.kind.into()),
+            kind: Some(spec.kind.as_str().into()),
             owner_id: Some(owner.id.clone()),
             expires_in: spec.expires_in,
             metadata: Some(spec.metadata),
@@ -224,7 +224,7 @@ fn new_key(
 /// account routes; an embed key works only at `/introspect`, an application key only signs in.
 pub fn account_owner(conn: &mut DbConnection, key: &ClientRow) -> Result<User, Error> {
     let forbidden = || Error::Forbidden("This key may not use this endpoint.".into());
-    if key.kind != "api_key" {
+    if key.kind() != Some(ClientKind::ApiKey) {
         return Err(forbidden());
     }
     let owner = key.owner_id.as_deref().ok_or_else(forbidden)?;
@@ -248,7 +248,7 @@ pub fn account_key(
         master,
         owner,
         KeySpec {
-            kind: "api_key",
+            kind: ClientKind::ApiKey,
             name: "CloudTrax account key".into(),
             scope: "openid profile email",
             expires_in: Some(ACCOUNT_KEY_TTL_SECS),
@@ -268,7 +268,7 @@ fn find_embed(
 ) -> Result<Option<ClientRow>, Error> {
     Ok(clients_t::table
         .filter(clients_t::owner_id.eq(owner))
-        .filter(clients_t::kind.eq("embed"))
+        .filter(clients_t::kind.eq(ClientKind::Embed.as_str()))
         .filter(clients_t::scopes.eq(embed_scope(network)))
         .select(ClientRow::as_select())
         .first(conn)
@@ -298,7 +298,7 @@ pub fn embed_key(
         master,
         owner,
         KeySpec {
-            kind: "embed",
+            kind: ClientKind::Embed,
             name: format!("CloudTrax embed key, network {network}"),
             scope: &scope,
             expires_in: None,

@@ -2,6 +2,7 @@
 //! URL scheme, embedded migrations per backend, and the one helper that runs blocking work off
 //! the async runtime. Backend differences stay inside this module.
 
+pub mod json;
 pub mod schema;
 pub mod upsert;
 
@@ -11,6 +12,8 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use json::JsonList;
 
 use crate::core::Error;
 

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod architecture;
 mod authz;
 mod binary;
 mod bloq;

@@ -11,7 +11,7 @@ use crate::state::AppState;
 pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenResponse, Error> {
     let Input {
         client,
-        credentials,
+        credentials: _,
         params,
         options,
     } = input;
@@ -41,7 +41,7 @@ pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenRes
         .db
         .run(move |conn| {
             let ctx = context(&config, &keys, now, options);
-            flows::password(conn, &ctx, &client, &credentials, &params, &user, now)
+            flows::password(conn, &ctx, &client, &params, &user, now)
         })
         .await
 }

@@ -1,19 +1,16 @@
-//! oxide-auth's primitives over our database: one `DbEndpoint` per token request implements
-//! `Registrar` (the already-authenticated client), `Authorizer` (single-use codes) and `Issuer`
-//! (JWT access tokens, rotated refresh tokens). What the flows cannot express (why a code or a
-//! refresh token was refused, what exactly was issued) travels in a side channel.
+//! The answers to oxide-auth's state machines, from our database: one `DbEndpoint` per token
+//! request, for a client the caller has already authenticated (once, in `client_auth`). The
+//! flows (`flows.rs`) drive the machines and call these methods for each step; every method
+//! returns our own `Error` (why a code or a refresh token was refused) and what it issued, so
+//! nothing travels beside the machine.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 
 use chrono::{DateTime, Utc};
 use oxide_auth::code_grant::extensions::Pkce;
-use oxide_auth::primitives::authorizer::Authorizer;
 use oxide_auth::primitives::grant::{Extensions, Grant};
-use oxide_auth::primitives::issuer::{IssuedToken, Issuer, RefreshedToken, TokenType};
-use oxide_auth::primitives::registrar::{
-    BoundClient, ClientUrl, ExactUrl, PreGrant, RegisteredUrl, Registrar, RegistrarError,
-};
+use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken, TokenType};
+use oxide_auth::primitives::registrar::{BoundClient, ExactUrl, PreGrant, RegisteredUrl};
 use oxide_auth::primitives::scope::Scope;
 
 use super::Ctx;
@@ -22,7 +19,7 @@ use crate::core::grants::{self, GrantRow, NewGrant};
 use crate::core::tokens::code::{self, CodeRow, Consumed};
 use crate::core::tokens::refresh::{self, RefreshRow, Unusable};
 use crate::core::tokens::{sign_access_token, AccessTokenRequest, SignedToken};
-use crate::core::{crypto, users, Error, Timestamp};
+use crate::core::{users, Error, Timestamp};
 use crate::db::DbConnection;
 
 /// Which grant is being served, with what only that grant knows.
@@ -48,28 +45,47 @@ pub(super) struct Issued {
     pub grant: Option<GrantRow>,
 }
 
-#[derive(Default)]
-struct SideChannel {
-    code: Option<CodeRow>,
-    refresh: Option<RefreshRow>,
-    failure: Option<Error>,
-    issued: Option<Issued>,
+impl Issued {
+    fn until(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.access.claims.exp, 0).unwrap_or_else(Utc::now)
+    }
+
+    /// What oxide-auth's machines expect back from an issue step.
+    pub fn as_issued_token(&self) -> IssuedToken {
+        IssuedToken {
+            token: self.access.token.clone(),
+            refresh: self.refresh.clone(),
+            until: self.until(),
+            token_type: TokenType::Bearer,
+        }
+    }
+
+    /// What oxide-auth's machines expect back from a refresh step.
+    pub fn as_refreshed_token(&self) -> RefreshedToken {
+        RefreshedToken {
+            token: self.access.token.clone(),
+            refresh: self.refresh.clone(),
+            until: self.until(),
+            token_type: TokenType::Bearer,
+        }
+    }
 }
 
 pub(super) struct DbEndpoint<'a> {
     /// None for a flow that needs no database (client credentials without a refresh token or
     /// an owner): it is served without taking a connection or leaving the async runtime.
-    conn: RefCell<Option<&'a mut DbConnection>>,
+    conn: Option<&'a mut DbConnection>,
     ctx: &'a Ctx<'a>,
+    /// The client the caller authenticated.
     client: &'a ClientRow,
     flow: Flow,
     /// The scope decided for a new grant (client credentials, password).
     scope: String,
     audience: Vec<String>,
-    side: RefCell<SideChannel>,
-    /// Accept the refresh token's holder without client authentication (doors whose API
-    /// refreshes with the token alone).
-    holder_ok: bool,
+    /// The code being exchanged, once recovered.
+    code: Option<CodeRow>,
+    /// The refresh token being rotated, once recovered.
+    refresh: Option<RefreshRow>,
 }
 
 /// The endpoint's connection, for the steps that need one.
@@ -113,20 +129,15 @@ impl<'a> DbEndpoint<'a> {
         audience: Vec<String>,
     ) -> DbEndpoint<'a> {
         DbEndpoint {
-            conn: RefCell::new(conn),
+            conn,
             ctx,
             client,
             flow,
             scope,
             audience,
-            side: RefCell::new(SideChannel::default()),
-            holder_ok: false,
+            code: None,
+            refresh: None,
         }
-    }
-
-    /// Lets the refresh token alone authenticate its own client.
-    pub fn trust_refresh_holder(&mut self) {
-        self.holder_ok = true;
     }
 
     /// Sets the audience of the tokens about to be issued.
@@ -139,28 +150,46 @@ impl<'a> DbEndpoint<'a> {
         self.ctx.config.issuer_url().clone()
     }
 
-    /// Why a primitive refused, if it said so.
-    pub fn take_failure(&self) -> Option<Error> {
-        self.side.borrow_mut().failure.take()
+    /// The code being exchanged, once recovered.
+    pub fn code_row(&self) -> Option<&CodeRow> {
+        self.code.as_ref()
     }
 
-    pub fn take_issued(&self) -> Option<Issued> {
-        self.side.borrow_mut().issued.take()
+    /// Answers a machine's authentication step. The caller authenticated the client already
+    /// (`client_auth::verify`, or the refresh token's holder for a door): the step only has to
+    /// name that client.
+    pub fn authenticated(&self, client_id: &str) -> Result<(), Error> {
+        if client_id == self.client.id {
+            Ok(())
+        } else {
+            Err(Error::InvalidClient("client authentication failed".into()))
+        }
     }
 
-    pub fn code_row(&self) -> Option<CodeRow> {
-        self.side.borrow().code.clone()
+    /// Binds the client to the placeholder redirect URI (client credentials has none).
+    pub fn bound(&self, client_id: &str) -> Result<BoundClient<'static>, Error> {
+        self.authenticated(client_id)?;
+        let url = ExactUrl::new(self.placeholder_redirect().to_string())
+            .map_err(|_| Error::Internal("the issuer is not a URL".into()))?;
+        Ok(BoundClient {
+            client_id: Cow::Owned(client_id.to_owned()),
+            redirect_uri: Cow::Owned(RegisteredUrl::Exact(url)),
+        })
     }
 
-    fn fail(&self, e: Error) {
-        self.side.borrow_mut().failure = Some(e);
+    /// The pre-grant for a bound client: the scope was decided (and refused with
+    /// `invalid_scope`) before the flow ran.
+    pub fn negotiate(&self, client: BoundClient) -> Result<PreGrant, Error> {
+        Ok(PreGrant {
+            client_id: client.client_id.into_owned(),
+            redirect_uri: client.redirect_uri.into_owned(),
+            scope: scope_of(&self.scope)
+                .map_err(|_| Error::Internal("the decided scope does not parse".into()))?,
+        })
     }
 
     fn allows(&self, grant_type: &str) -> bool {
-        serde_json::from_str::<Vec<String>>(&self.client.grant_types)
-            .unwrap_or_default()
-            .iter()
-            .any(|g| g == grant_type)
+        self.client.grant_types.iter().any(|g| g == grant_type)
     }
 
     fn sign(
@@ -188,18 +217,16 @@ impl<'a> DbEndpoint<'a> {
     }
 
     /// Issues for a new grant (code exchange, password, client credentials).
-    fn issue_new(&self, grant: &Grant) -> Result<IssuedToken, Error> {
+    pub fn issue(&mut self, grant: &Grant) -> Result<Issued, Error> {
         let now = self.ctx.now;
         let reference = match &self.flow {
-            Flow::AuthorizationCode => self.side.borrow().code.as_ref().map(|c| c.scope.clone()),
+            Flow::AuthorizationCode => self.code.as_ref().map(|c| c.scope.clone()),
             _ => Some(self.scope.clone()),
         };
         let scope = ordered(&grant.scope, reference.as_deref().unwrap_or_default());
         let (sub, new_grant, code, with_refresh) = match &self.flow {
             Flow::AuthorizationCode => {
                 let code = self
-                    .side
-                    .borrow()
                     .code
                     .clone()
                     .ok_or_else(|| Error::Internal("code flow without a code".into()))?;
@@ -253,8 +280,7 @@ impl<'a> DbEndpoint<'a> {
         };
         let (grant_row, refresh_token) = match new_grant {
             Some(g) => {
-                let mut slot = self.conn.borrow_mut();
-                let conn = connected(&mut slot)?;
+                let conn = connected(&mut self.conn)?;
                 let row = grants::create(conn, now, g)?;
                 if let Some(code) = &code {
                     code::set_grant(conn, &code.code_hash, &row.id)?;
@@ -280,32 +306,22 @@ impl<'a> DbEndpoint<'a> {
             grant_row.as_ref().map(|g| g.id.clone()),
             auth_time,
         )?;
-        let issued = IssuedToken {
-            token: access.token.clone(),
-            refresh: refresh_token.clone(),
-            until: DateTime::from_timestamp(access.claims.exp, 0).unwrap_or_else(Utc::now),
-            token_type: TokenType::Bearer,
-        };
-        self.side.borrow_mut().issued = Some(Issued {
+        Ok(Issued {
             access,
             refresh: refresh_token,
             grant: grant_row,
-        });
-        Ok(issued)
+        })
     }
 
     /// Rotates the recovered refresh token: claim it (exactly one caller wins), then issue a
     /// successor in the same family and a new access token.
-    fn rotate(&self, grant: &Grant) -> Result<RefreshedToken, Error> {
+    pub fn rotate(&mut self, grant: &Grant) -> Result<Issued, Error> {
         let now = self.ctx.now;
         let row = self
-            .side
-            .borrow()
             .refresh
             .clone()
             .ok_or_else(|| Error::Internal("refresh without a recovered token".into()))?;
-        let mut slot = self.conn.borrow_mut();
-        let conn = connected(&mut slot)?;
+        let conn = connected(&mut self.conn)?;
         if !refresh::claim(conn, &row, now)? {
             // Used twice (a replay or a concurrent refresh): the whole family goes.
             refresh::revoke_family(conn, &row.family_id, now)?;
@@ -332,25 +348,17 @@ impl<'a> DbEndpoint<'a> {
             self.audience.clone()
         };
         let access = self.sign(sub, scope, audience, Some(g.id.clone()), g.auth_time)?;
-        let refreshed = RefreshedToken {
-            token: access.token.clone(),
-            refresh: Some(value.clone()),
-            until: DateTime::from_timestamp(access.claims.exp, 0).unwrap_or_else(Utc::now),
-            token_type: TokenType::Bearer,
-        };
-        self.side.borrow_mut().issued = Some(Issued {
+        Ok(Issued {
             access,
             refresh: Some(value),
             grant: Some(g),
-        });
-        Ok(refreshed)
+        })
     }
 
     /// Looks up a refresh token; a replayed one revokes its family.
-    fn recover(&self, token: &str) -> Result<Option<Grant>, Error> {
+    pub fn recover(&mut self, token: &str) -> Result<Grant, Error> {
         let now = self.ctx.now;
-        let mut slot = self.conn.borrow_mut();
-        let conn = connected(&mut slot)?;
+        let conn = connected(&mut self.conn)?;
         let Some(row) = refresh::find(conn, token)? else {
             return Err(Error::InvalidGrant("the refresh token is invalid".into()));
         };
@@ -401,171 +409,56 @@ impl<'a> DbEndpoint<'a> {
             until: time(row.expires_at),
             extensions: Extensions::new(),
         };
-        self.side.borrow_mut().refresh = Some(row);
-        Ok(Some(grant))
-    }
-}
-
-impl Registrar for DbEndpoint<'_> {
-    fn bound_redirect<'b>(&self, bound: ClientUrl<'b>) -> Result<BoundClient<'b>, RegistrarError> {
-        if bound.client_id != self.client.id {
-            return Err(RegistrarError::Unspecified);
-        }
-        let url = match bound.redirect_uri {
-            Some(u) => u.into_owned(),
-            None => ExactUrl::new(self.placeholder_redirect().to_string())
-                .map_err(|_| RegistrarError::PrimitiveError)?,
-        };
-        Ok(BoundClient {
-            client_id: bound.client_id,
-            redirect_uri: Cow::Owned(RegisteredUrl::Exact(url)),
-        })
+        self.refresh = Some(row);
+        Ok(grant)
     }
 
-    fn negotiate(
-        &self,
-        client: BoundClient,
-        _requested: Option<Scope>,
-    ) -> Result<PreGrant, RegistrarError> {
-        // The scope was decided (and refused with invalid_scope) before the flow ran.
-        Ok(PreGrant {
-            client_id: client.client_id.into_owned(),
-            redirect_uri: client.redirect_uri.into_owned(),
-            scope: scope_of(&self.scope).map_err(|_| RegistrarError::PrimitiveError)?,
-        })
-    }
-
-    fn check(&self, client_id: &str, passphrase: Option<&[u8]>) -> Result<(), RegistrarError> {
-        if client_id != self.client.id {
-            return Err(RegistrarError::Unspecified);
-        }
-        match (&self.client.secret_hash, passphrase) {
-            (None, None) => Ok(()),
-            (Some(_), None) if self.holder_ok => Ok(()),
-            (Some(hash), Some(pass)) => {
-                let pass = std::str::from_utf8(pass).map_err(|_| RegistrarError::Unspecified)?;
-                if crypto::verify_secret_hash(pass, hash) {
-                    Ok(())
-                } else {
-                    Err(RegistrarError::Unspecified)
-                }
-            }
-            _ => Err(RegistrarError::Unspecified),
-        }
-    }
-}
-
-impl Authorizer for DbEndpoint<'_> {
-    fn authorize(&mut self, grant: Grant) -> Result<String, ()> {
+    /// Consumes an authorization code (single use): the grant it carries. A replayed code
+    /// revokes what its first exchange issued (RFC 6749 §4.1.2).
+    pub fn extract(&mut self, token: &str) -> Result<Grant, Error> {
         let now = self.ctx.now;
-        let mut slot = self.conn.borrow_mut();
-        code::create(
-            connected(&mut slot).map_err(|_| ())?,
-            now,
-            self.ctx.config.tokens.code_ttl,
-            code::NewCode {
-                client_id: grant.client_id,
-                user_id: grant.owner_id,
-                redirect_uri: grant.redirect_uri.to_string(),
-                scope: grant.scope.to_string(),
-                auth_time: now,
-                ..Default::default()
-            },
-        )
-        .map_err(|_| ())
-    }
-
-    fn extract(&mut self, token: &str) -> Result<Option<Grant>, ()> {
-        let now = self.ctx.now;
-        let consumed = {
-            let mut slot = self.conn.borrow_mut();
-            connected(&mut slot).and_then(|conn| code::consume(conn, now, token))
-        };
-        match consumed {
-            Ok(Consumed::Fresh(row)) => {
-                let mut extensions = Extensions::new();
-                if let Some(challenge) = &row.code_challenge {
-                    let method = row.code_challenge_method.as_deref().unwrap_or("S256");
-                    match Pkce::required().challenge(Some(method.into()), Some(challenge.into())) {
-                        Ok(Some(value)) => extensions.set(&Pkce::required(), value),
-                        _ => {
-                            self.fail(Error::InvalidGrant(
-                                "the code's PKCE challenge is unusable".into(),
-                            ));
-                            return Ok(None);
-                        }
-                    }
-                }
-                let Ok(redirect_uri) = url::Url::parse(&row.redirect_uri) else {
-                    self.fail(Error::InvalidGrant(
-                        "the code's redirect URI is unusable".into(),
-                    ));
-                    return Ok(None);
-                };
-                let grant = Grant {
-                    owner_id: row.user_id.clone(),
-                    client_id: row.client_id.clone(),
-                    scope: scope_of(&row.scope)?,
-                    redirect_uri,
-                    until: time(row.expires_at),
-                    extensions,
-                };
-                self.side.borrow_mut().code = Some(row);
-                Ok(Some(grant))
-            }
-            Ok(Consumed::Replayed(row)) => {
-                // A replayed code revokes what its first use issued (RFC 6749 §4.1.2).
+        let conn = connected(&mut self.conn)?;
+        let row = match code::consume(conn, now, token)? {
+            Consumed::Fresh(row) => row,
+            Consumed::Replayed(row) => {
                 if let Some(gid) = &row.grant_id {
-                    let mut slot = self.conn.borrow_mut();
-                    let revoked = connected(&mut slot).and_then(|conn| {
-                        grants::revoke(conn, now, gid, self.ctx.revocation_ttl, "code_replay")
-                    });
-                    if let Err(e) = revoked {
-                        self.fail(e);
-                        return Ok(None);
-                    }
+                    grants::revoke(conn, now, gid, self.ctx.revocation_ttl, "code_replay")?;
                 }
-                self.fail(Error::InvalidGrant(
+                return Err(Error::InvalidGrant(
                     "the authorization code was already used; the tokens it issued are revoked"
                         .into(),
                 ));
-                Ok(None)
             }
-            Ok(Consumed::Invalid) => {
-                self.fail(Error::InvalidGrant(
+            Consumed::Invalid => {
+                return Err(Error::InvalidGrant(
                     "the authorization code is invalid or expired".into(),
-                ));
-                Ok(None)
+                ))
             }
-            Err(e) => {
-                self.fail(e);
-                Ok(None)
-            }
-        }
-    }
-}
-
-impl Issuer for DbEndpoint<'_> {
-    fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
-        self.issue_new(&grant).map_err(|e| self.fail(e))
-    }
-
-    fn refresh(&mut self, _refresh: &str, grant: Grant) -> Result<RefreshedToken, ()> {
-        self.rotate(&grant).map_err(|e| self.fail(e))
-    }
-
-    fn recover_token<'b>(&'b self, _: &'b str) -> Result<Option<Grant>, ()> {
-        // Access tokens are JWTs, verified by signature (see `tokens::verify_access_token`).
-        Ok(None)
-    }
-
-    fn recover_refresh<'b>(&'b self, token: &'b str) -> Result<Option<Grant>, ()> {
-        match self.recover(token) {
-            Ok(g) => Ok(g),
-            Err(e) => {
-                self.fail(e);
-                Ok(None)
+        };
+        let mut extensions = Extensions::new();
+        if let Some(challenge) = &row.code_challenge {
+            let method = row.code_challenge_method.as_deref().unwrap_or("S256");
+            match Pkce::required().challenge(Some(method.into()), Some(challenge.into())) {
+                Ok(Some(value)) => extensions.set(&Pkce::required(), value),
+                _ => {
+                    return Err(Error::InvalidGrant(
+                        "the code's PKCE challenge is unusable".into(),
+                    ))
+                }
             }
         }
+        let redirect_uri = url::Url::parse(&row.redirect_uri)
+            .map_err(|_| Error::InvalidGrant("the code's redirect URI is unusable".into()))?;
+        let grant = Grant {
+            owner_id: row.user_id.clone(),
+            client_id: row.client_id.clone(),
+            scope: scope_of(&row.scope)
+                .map_err(|_| Error::InvalidGrant("the code's scope is unusable".into()))?,
+            redirect_uri,
+            until: time(row.expires_at),
+            extensions,
+        };
+        self.code = Some(row);
+        Ok(grant)
     }
 }

@@ -1,7 +1,8 @@
-//! The grants of the token endpoint. The authorization-code, refresh and client-credentials
-//! grants run oxide-auth's state machines, answering each step from `DbEndpoint`; errors are
-//! mapped here to RFC 6749 §5.2 (oxide-auth would answer 500 or `invalid_request` for some).
-//! The password grant (not in oxide-auth) reuses the same `Registrar` and `Issuer`.
+//! The grants of the token endpoint, for a client the caller has authenticated. The
+//! authorization-code, refresh and client-credentials grants run oxide-auth's state machines,
+//! answering each step from `DbEndpoint`; errors are mapped here to RFC 6749 §5.2 (oxide-auth
+//! would answer 500 or `invalid_request` for some). The password grant (not in oxide-auth)
+//! issues through the same `DbEndpoint`.
 
 use std::borrow::Cow;
 
@@ -10,10 +11,7 @@ use oxide_auth::code_grant::client_credentials::{self as cc, ClientCredentials};
 use oxide_auth::code_grant::error::{AccessTokenError, AccessTokenErrorType};
 use oxide_auth::code_grant::extensions::Pkce;
 use oxide_auth::code_grant::refresh::{self as rf, Refresh};
-use oxide_auth::primitives::authorizer::Authorizer;
 use oxide_auth::primitives::grant::{Extensions, Grant};
-use oxide_auth::primitives::issuer::Issuer;
-use oxide_auth::primitives::registrar::{ClientUrl, Registrar};
 
 use super::endpoint::{DbEndpoint, Flow, Issued};
 use super::{policy, Ctx, TokenParams, TokenResponse};
@@ -103,11 +101,9 @@ impl cc::Request for Req<'_> {
     }
 }
 
-/// Maps an oxide-auth error description to ours; `failure` (what a primitive said) wins.
-fn map_kind(mut description: Option<&mut AccessTokenError>, failure: Option<Error>) -> Error {
-    if let Some(e) = failure {
-        return e;
-    }
+/// Maps an oxide-auth error description to ours. (Our own steps' errors never reach it: they
+/// return before the machine sees them.)
+fn map_kind(mut description: Option<&mut AccessTokenError>) -> Error {
     match description.as_mut().map(|d| d.kind()) {
         Some(AccessTokenErrorType::InvalidClient) => {
             Error::InvalidClient("client authentication failed".into())
@@ -151,18 +147,15 @@ fn require_grant(client: &ClientRow, grant_type: &str) -> Result<(), Error> {
     }
 }
 
-fn finished(ep: &DbEndpoint, ctx: &Ctx) -> Result<TokenResponse, Error> {
-    ep.take_issued()
-        .map(|i| respond(ctx, i))
-        .ok_or_else(|| Error::Internal("flow finished without a token".into()))
-}
-
 /// Adds an ID token (OIDC Core §3.1.3.3, §12.2) for a user's grant with the `openid` scope;
-/// the nonce only on the code exchange.
-fn with_id_token(ep: &DbEndpoint, ctx: &Ctx, with_nonce: bool) -> Result<TokenResponse, Error> {
-    let issued = ep
-        .take_issued()
-        .ok_or_else(|| Error::Internal("flow finished without a token".into()))?;
+/// the nonce only on the code exchange. `issued` is what the flow's issue step made.
+fn with_id_token(
+    issued: Option<Issued>,
+    ctx: &Ctx,
+    with_nonce: bool,
+) -> Result<TokenResponse, Error> {
+    let issued =
+        issued.ok_or_else(|| Error::Internal("the flow finished without issuing".into()))?;
     let id_token = match &issued.grant {
         Some(g) if g.user_id.is_some() && issued.access.claims.has_scope("openid") => {
             Some(crate::core::oidc::sign_id_token(
@@ -232,32 +225,18 @@ pub fn client_credentials(
     let mut input = cc::Input::None;
     loop {
         input = match machine.advance(input) {
-            cc::Output::Authenticate { client, passdata } => {
-                ep.check(client, Some(passdata))
-                    .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
+            cc::Output::Authenticate { client, .. } => {
+                ep.authenticated(client)?;
                 cc::Input::Authenticated
             }
-            cc::Output::Binding { client_id } => {
-                let bound = ep
-                    .bound_redirect(ClientUrl {
-                        client_id: Cow::Owned(client_id.to_owned()),
-                        redirect_uri: None,
-                    })
-                    .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
-                cc::Input::Bound {
-                    bound_client: bound,
-                }
-            }
+            cc::Output::Binding { client_id } => cc::Input::Bound {
+                bound_client: ep.bound(client_id)?,
+            },
             cc::Output::Extend => cc::Input::Extended {
                 extensions: Extensions::new(),
             },
-            cc::Output::Negotiate {
-                bound_client,
-                scope,
-            } => {
-                let pre_grant = ep
-                    .negotiate(bound_client.clone(), scope)
-                    .map_err(|_| Error::Internal("scope negotiation failed".into()))?;
+            cc::Output::Negotiate { bound_client, .. } => {
+                let pre_grant = ep.negotiate(bound_client.clone())?;
                 cc::Input::Negotiated { pre_grant }
             }
             cc::Output::Ok {
@@ -272,16 +251,9 @@ pub fn client_credentials(
                     until: crate::core::tokens::after(ctx.now, ctx.access_ttl).and_utc(),
                     extensions: extensions.clone(),
                 };
-                ep.issue(grant).map_err(|_| {
-                    ep.take_failure()
-                        .unwrap_or(Error::Internal("issue failed".into()))
-                })?;
-                return finished(&ep, ctx);
+                return Ok(respond(ctx, ep.issue(&grant)?));
             }
-            cc::Output::Err(mut e) => {
-                let failure = ep.take_failure();
-                return Err(map_kind(e.description(), failure));
-            }
+            cc::Output::Err(mut e) => return Err(map_kind(e.description())),
         };
     }
 }
@@ -325,24 +297,18 @@ pub fn authorization_code(
         String::new(),
         Vec::new(),
     );
+    let mut issued = None;
     let mut machine = AccessToken::new(&req);
     let mut input = at::Input::None;
     loop {
         input = match machine.advance(input) {
-            at::Output::Authenticate { client, passdata } => {
-                ep.check(client, passdata)
-                    .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
+            at::Output::Authenticate { client, .. } => {
+                ep.authenticated(client)?;
                 at::Input::Authenticated
             }
             at::Output::Recover { code } => {
                 let code = code.to_owned();
-                let grant = ep.extract(&code).ok().flatten();
-                if grant.is_none() {
-                    return Err(ep.take_failure().unwrap_or_else(|| {
-                        Error::InvalidGrant("the authorization code is invalid".into())
-                    }));
-                }
-                at::Input::Recovered(grant.map(Box::new))
+                at::Input::Recovered(Some(Box::new(ep.extract(&code)?)))
             }
             at::Output::Extend { extensions } => {
                 let challenge = extensions.remove(&Pkce::required());
@@ -368,24 +334,20 @@ pub fn authorization_code(
             at::Output::Issue { grant } => {
                 let grant = grant.clone();
                 // The audience: the resource of the authorization request, or of this one.
-                let code_resource = ep.code_row().and_then(|c| c.resource);
+                let code_resource = ep.code_row().and_then(|c| c.resource.clone());
                 let audience = match (&requested_audience, code_resource) {
                     (Some(a), _) => a.clone(),
                     (None, Some(r)) => vec![r],
                     (None, None) => vec![ctx.config.default_audience().to_owned()],
                 };
                 ep.set_audience(audience);
-                let token = ep.issue(grant).map_err(|_| {
-                    ep.take_failure()
-                        .unwrap_or(Error::Internal("issue failed".into()))
-                })?;
+                let made = ep.issue(&grant)?;
+                let token = made.as_issued_token();
+                issued = Some(made);
                 at::Input::Issued(token)
             }
-            at::Output::Ok(_) => return with_id_token(&ep, ctx, true),
-            at::Output::Err(mut e) => {
-                let failure = ep.take_failure();
-                return Err(map_kind(e.description(), failure));
-            }
+            at::Output::Ok(_) => return with_id_token(issued, ctx, true),
+            at::Output::Err(mut e) => return Err(map_kind(e.description())),
         };
     }
 }
@@ -398,7 +360,7 @@ pub fn refresh(
     credentials: &Credentials,
     params: &TokenParams,
 ) -> Result<TokenResponse, Error> {
-    refresh_with(conn, ctx, client, credentials, params, false)
+    refresh_with(conn, ctx, client, credentials, params)
 }
 
 fn refresh_with(
@@ -407,7 +369,6 @@ fn refresh_with(
     client: &ClientRow,
     credentials: &Credentials,
     params: &TokenParams,
-    holder_only: bool,
 ) -> Result<TokenResponse, Error> {
     require_grant(client, "refresh_token")?;
     if params.refresh_token.is_none() {
@@ -431,9 +392,7 @@ fn refresh_with(
         String::new(),
         audience,
     );
-    if holder_only {
-        ep.trust_refresh_holder();
-    }
+    let mut issued = None;
     let mut machine = Refresh::new(&req);
     let mut input = rf::Input::None;
     loop {
@@ -444,38 +403,26 @@ fn refresh_with(
                         "the refresh token was issued to another client".into(),
                     ));
                 }
-                ep.check(who, pass)
-                    .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
+                ep.authenticated(who)?;
                 rf::Input::Authenticated {
                     scope: params.scope.as_deref().map(Cow::Borrowed),
                 }
             }
             rf::Output::RecoverRefresh { token } => {
                 let token = token.to_owned();
-                let grant = ep.recover_refresh(&token).ok().flatten();
-                if grant.is_none() {
-                    return Err(ep.take_failure().unwrap_or_else(|| {
-                        Error::InvalidGrant("the refresh token is invalid".into())
-                    }));
-                }
                 rf::Input::Recovered {
                     scope: params.scope.as_deref().map(Cow::Borrowed),
-                    grant: grant.map(Box::new),
+                    grant: Some(Box::new(ep.recover(&token)?)),
                 }
             }
-            rf::Output::Refresh { token, grant } => {
-                let token = token.to_owned();
-                let refreshed = ep.refresh(&token, *grant).map_err(|_| {
-                    ep.take_failure()
-                        .unwrap_or(Error::Internal("refresh failed".into()))
-                })?;
+            rf::Output::Refresh { grant, .. } => {
+                let made = ep.rotate(&grant)?;
+                let refreshed = made.as_refreshed_token();
+                issued = Some(made);
                 rf::Input::Refreshed(refreshed)
             }
-            rf::Output::Ok(_) => return with_id_token(&ep, ctx, false),
-            rf::Output::Err(mut e) => {
-                let failure = ep.take_failure();
-                return Err(map_kind(e.description(), failure));
-            }
+            rf::Output::Ok(_) => return with_id_token(issued, ctx, false),
+            rf::Output::Err(mut e) => return Err(map_kind(e.description())),
         };
     }
 }
@@ -486,7 +433,6 @@ pub fn password(
     conn: &mut DbConnection,
     ctx: &Ctx,
     client: &ClientRow,
-    credentials: &Credentials,
     params: &TokenParams,
     user: &crate::core::users::User,
     auth_time: Timestamp,
@@ -503,8 +449,6 @@ pub fn password(
         refresh: true,
     };
     let mut ep = DbEndpoint::new(Some(conn), ctx, client, flow, scope.clone(), audience);
-    ep.check(&client.id, credentials.secret().map(str::as_bytes))
-        .map_err(|_| Error::InvalidClient("client authentication failed".into()))?;
     let grant = Grant {
         owner_id: user_id.to_owned(),
         client_id: client.id.clone(),
@@ -515,11 +459,7 @@ pub fn password(
         until: crate::core::tokens::after(ctx.now, ctx.access_ttl).and_utc(),
         extensions: Extensions::new(),
     };
-    ep.issue(grant).map_err(|_| {
-        ep.take_failure()
-            .unwrap_or(Error::Internal("issue failed".into()))
-    })?;
-    finished(&ep, ctx)
+    Ok(respond(ctx, ep.issue(&grant)?))
 }
 
 /// The password grant is for trusted (first-party) clients allowed it; checked before any
@@ -563,11 +503,7 @@ pub fn issue_for_user(
         until: crate::core::tokens::after(ctx.now, ctx.access_ttl).and_utc(),
         extensions: Extensions::new(),
     };
-    ep.issue(grant).map_err(|_| {
-        ep.take_failure()
-            .unwrap_or(Error::Internal("issue failed".into()))
-    })?;
-    finished(&ep, ctx)
+    Ok(respond(ctx, ep.issue(&grant)?))
 }
 
 /// Refreshes with the refresh token alone (its grant's client, no client authentication):
@@ -598,5 +534,5 @@ pub fn refresh_by_holder(
     let credentials = Credentials::None {
         client_id: client.id.clone(),
     };
-    refresh_with(conn, ctx, &client, &credentials, params, true)
+    refresh_with(conn, ctx, &client, &credentials, params)
 }

@@ -82,7 +82,7 @@ pub fn audience(
     if resources.is_empty() {
         return Ok(vec![default.to_owned()]);
     }
-    let registered: Vec<String> = serde_json::from_str(&client.resources).unwrap_or_default();
+    let registered = &client.resources;
     let mut out = Vec::new();
     for r in resources {
         let ok = url::Url::parse(r)
@@ -107,8 +107,5 @@ pub fn audience(
 
 /// Whether the client is allowed a grant type.
 pub fn allows_grant(client: &ClientRow, grant_type: &str) -> bool {
-    serde_json::from_str::<Vec<String>>(&client.grant_types)
-        .unwrap_or_default()
-        .iter()
-        .any(|g| g == grant_type)
+    client.grant_types.iter().any(|g| g == grant_type)
 }

@@ -17,7 +17,7 @@ use crate::app::Call;
 use crate::config::{Config, Registration};
 use crate::core::authorize::SignedIn;
 use crate::core::client_auth::Credentials;
-use crate::core::clients::ClientRow;
+use crate::core::clients::{ClientKind, ClientRow};
 use crate::core::principal::{scopes, Credential, Principal};
 use crate::core::users::User;
 use crate::core::{Error, Timestamp};
@@ -729,7 +729,7 @@ impl FromRequest for SignedByApplication {
             let (state, _) = context(&req)?;
             let (key, body) =
                 crate::routes::compat::cloudtrax::signed(&req, payload, &state).await?;
-            if key.kind != "cloudtrax_application" {
+            if key.kind() != Some(ClientKind::CloudtraxApplication) {
                 return Err(crate::routes::compat::cloudtrax::refused(
                     "Log in needs an application key.",
                 ));
