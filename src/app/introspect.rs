@@ -1,22 +1,12 @@
 //! RFC 7662 introspection: what a token is, for a confidential client; refresh tokens only to
 //! their own client (SPEC §9).
 
-use serde_json::Value;
-
 use crate::app::Call;
 use crate::core::clients::ClientRow;
-use crate::core::oauth::introspect as intro;
+use crate::core::oauth::introspect::{self as intro, Introspection};
 use crate::core::tokens;
 use crate::core::Error;
 use crate::state::AppState;
-
-/// An introspection answer: an access token's, straight from its claims, or any other.
-#[derive(Debug, serde::Serialize)]
-#[serde(untagged)]
-pub enum Introspection {
-    Access(intro::AccessAnswer),
-    Other(Value),
-}
 
 /// RFC 7662: what the token is, or `{"active": false}`. Refresh tokens are described only to
 /// the client they were issued to (SPEC §9).
@@ -26,7 +16,7 @@ pub async fn run(
     caller: &ClientRow,
     token: &str,
 ) -> Result<Introspection, Error> {
-    let inactive = || Ok(Introspection::Other(intro::inactive()));
+    let inactive = || Ok(intro::inactive());
     let now = state.clock.now_naive();
     if tokens::looks_like_jwt(token) {
         let claims = match crate::app::access_token::verify_access_token(state, token).await {
@@ -66,5 +56,4 @@ pub async fn run(
         .db
         .run(move |conn| intro::opaque(conn, now, &issuer, &caller, &value))
         .await
-        .map(Introspection::Other)
 }

@@ -354,6 +354,14 @@ pub struct LoadedKey {
     pub verifier: Box<dyn JwsVerifier>,
 }
 
+/// A JSON Web Key Set (RFC 7517 §5): the public keys, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Jwks {
+    /// Public JWKs (RFC 7517 §4).
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
+}
+
 /// Every published key, loaded, with the JWKS document pre-serialised.
 pub struct KeySet {
     keys: Vec<LoadedKey>,
@@ -389,7 +397,9 @@ impl KeySet {
         }
         // Newest first in JWKS, like most providers.
         public.reverse();
-        let jwks = bytes::Bytes::from(serde_json::json!({ "keys": public }).to_string());
+        let jwks: bytes::Bytes = serde_json::to_vec(&Jwks { keys: public })
+            .map_err(|e| Error::Internal(format!("the JWK set: {e}")))?
+            .into();
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();

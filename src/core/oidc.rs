@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 
 use super::grants::GrantRow;
@@ -41,8 +41,9 @@ pub const CLAIMS: &[&str] = &[
     "address",
 ];
 
-/// Server metadata.
-#[derive(Debug, Clone, Serialize)]
+/// Server metadata: OpenID Connect Discovery 1.0, or RFC 8414 (without the OpenID Connect
+/// fields).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Metadata {
     pub issuer: String,
     pub authorization_endpoint: String,
@@ -210,7 +211,7 @@ pub fn userinfo_for(
     client_id: Option<String>,
     scopes: &[String],
     ip: String,
-) -> Result<Value, Error> {
+) -> Result<UserInfoClaims, Error> {
     super::events::record(
         conn,
         now,
@@ -227,37 +228,49 @@ pub fn userinfo_for(
     Ok(userinfo(user, &scopes))
 }
 
+/// The userinfo claims a token's scopes release (OIDC Core §5.4): `sub` always; `name`,
+/// `preferred_username` and `updated_at` with `profile`; `email` and `email_verified` with
+/// `email`; `address` with `address`.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct UserInfoClaims {
+    pub sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// Seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// OIDC Core §5.1.1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub address: Option<Value>,
+}
+
 /// The userinfo claims a token's scopes allow (OIDC Core §5.4).
-pub fn userinfo(user: &User, scopes: &[&str]) -> Value {
-    let mut out = Map::new();
-    out.insert("sub".into(), json!(user.id));
+pub fn userinfo(user: &User, scopes: &[&str]) -> UserInfoClaims {
+    let mut out = UserInfoClaims {
+        sub: user.id.clone(),
+        ..Default::default()
+    };
     if scopes.contains(&"profile") {
-        if let Some(name) = &user.display_name {
-            out.insert("name".into(), json!(name));
-        }
-        if let Some(u) = &user.username {
-            out.insert("preferred_username".into(), json!(u));
-        }
-        out.insert(
-            "updated_at".into(),
-            json!(user.updated_at.and_utc().timestamp()),
-        );
+        out.name = user.display_name.clone();
+        out.preferred_username = user.username.clone();
+        out.updated_at = Some(user.updated_at.and_utc().timestamp());
     }
     if scopes.contains(&"email") {
-        out.insert("email".into(), json!(user.email));
-        out.insert(
-            "email_verified".into(),
-            json!(user.email_verified_at.is_some()),
-        );
+        out.email = Some(user.email.clone());
+        out.email_verified = Some(user.email_verified_at.is_some());
     }
     if scopes.contains(&"address") {
-        if let Some(address) = user
+        out.address = user
             .address
             .as_deref()
-            .and_then(|a| serde_json::from_str::<Value>(a).ok())
-        {
-            out.insert("address".into(), address);
-        }
+            .and_then(|a| serde_json::from_str::<Value>(a).ok());
     }
-    Value::Object(out)
+    out
 }

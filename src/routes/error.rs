@@ -3,14 +3,28 @@
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::core::Error;
+
+/// The error body of the JSON doors (the OAuth endpoints, the admin API, Bloq, esalerugs, the
+/// operations routes): RFC 6749 §5.2's `{"error", "error_description"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A code such as `invalid_request`, `invalid_client`, `invalid_token`, `forbidden`.
+    pub error: &'a str,
+    pub error_description: &'a str,
+}
 
 /// A JSON error body with the given status.
 pub fn json_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({ "error": error, "error_description": description }))
+        .json(ErrorBody {
+            error,
+            error_description: description,
+        })
 }
 
 /// Sets `Retry-After` on a 429 (or 503) answer.

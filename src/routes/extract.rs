@@ -124,11 +124,11 @@ impl Form {
         self.get(name).map(str::to_owned)
     }
 
-    pub fn all(&self, name: &str) -> Vec<String> {
+    pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.as_str())
             .collect()
     }
 }

@@ -3,22 +3,48 @@
 use crate::routes::auth::Public;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::state::AppState;
 
+/// A health answer: `ok` (liveness), `ready` or `unavailable` (readiness, with the database
+/// backend and, when unavailable, why).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+}
+
 /// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub(crate) async fn healthz(_: Public) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({ "status": "ok" }))
+        .json(Health {
+            status: "ok",
+            database: None,
+            error: None,
+        })
 }
 
 /// The node can serve: the database answers within two seconds.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn readyz(_: Public, state: web::Data<AppState>) -> HttpResponse {
+    let database = Some(state.db.backend());
     let (status, body) = match crate::app::health::ready(&state).await {
         Ok(()) => (
             StatusCode::OK,
-            serde_json::json!({ "status": "ready", "database": state.db.backend() }),
+            Health {
+                status: "ready",
+                database,
+                error: None,
+            },
         ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -28,7 +54,11 @@ pub(crate) async fn readyz(_: Public, state: web::Data<AppState>) -> HttpRespons
             };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({ "status": "unavailable", "database": state.db.backend(), "error": error }),
+                Health {
+                    status: "unavailable",
+                    database,
+                    error: Some(error),
+                },
             )
         }
     };

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::core::tokens::{pat, refresh, AccessClaims, Audience};
 use crate::core::{grants, users, Error, Timestamp};
@@ -28,10 +28,21 @@ pub fn username(conn: &mut DbConnection, user_id: &str) -> Result<Option<String>
     })
 }
 
-/// The answer for a verified, unrevoked access token; `username` is the user's (see
-/// `username`), `None` for a client acting for itself. Serialised straight from the claims:
-/// introspection is a hot path.
-#[derive(Debug, Serialize)]
+/// An RFC 7662 answer: an access token's, a personal access token's, a refresh token's, or
+/// `{"active": false}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Introspection {
+    Access(AccessAnswer),
+    Pat(PatAnswer),
+    Refresh(RefreshAnswer),
+    Inactive(Inactive),
+}
+
+/// The answer for a verified, unrevoked access token; `username` when it acts for a user.
+// Serialised straight from the claims: introspection is a hot path. `username` is the user's
+// (see `username`), `None` for a client acting for itself.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AccessAnswer {
     active: bool,
     sub: String,
@@ -39,12 +50,54 @@ pub struct AccessAnswer {
     username: Option<String>,
     scope: String,
     client_id: String,
+    #[schema(pattern = "^Bearer$")]
     token_type: &'static str,
     exp: i64,
     iat: i64,
     iss: String,
     aud: Audience,
     jti: String,
+}
+
+/// The answer for a personal access token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatAnswer {
+    active: bool,
+    #[schema(pattern = "^pat$")]
+    token_type: &'static str,
+    scope: String,
+    sub: String,
+    username: String,
+    iat: i64,
+    iss: String,
+    /// Absent for a token that does not expire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+}
+
+/// The answer for a refresh token, to the client it was issued to; `sub` and `username` when
+/// it acts for a user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefreshAnswer {
+    active: bool,
+    #[schema(pattern = "^refresh_token$")]
+    token_type: &'static str,
+    scope: String,
+    client_id: String,
+    exp: i64,
+    iat: i64,
+    iss: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+}
+
+/// `{"active": false}` and nothing more (RFC 7662 §2.2).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(max_properties = 1)]
+pub struct Inactive {
+    active: bool,
 }
 
 /// The answer for a verified, unrevoked access token.
@@ -72,7 +125,7 @@ pub fn opaque(
     issuer: &str,
     caller: &str,
     token: &str,
-) -> Result<Value, Error> {
+) -> Result<Introspection, Error> {
     if pat::looks_like_pat(token) {
         let Some(p) = pat::verify(conn, now, token)? else {
             return Ok(inactive());
@@ -80,19 +133,16 @@ pub fn opaque(
         let Some(name) = username(conn, &p.user_id)? else {
             return Ok(inactive());
         };
-        let mut out = json!({
-            "active": true,
-            "token_type": "pat",
-            "scope": p.scope,
-            "sub": p.user_id,
-            "username": name,
-            "iat": p.created_at.and_utc().timestamp(),
-            "iss": issuer,
-        });
-        if let Some(exp) = p.expires_at {
-            out["exp"] = json!(exp.and_utc().timestamp());
-        }
-        return Ok(out);
+        return Ok(Introspection::Pat(PatAnswer {
+            active: true,
+            token_type: "pat",
+            scope: p.scope,
+            sub: p.user_id,
+            username: name,
+            iat: p.created_at.and_utc().timestamp(),
+            iss: issuer.to_owned(),
+            exp: p.expires_at.map(|exp| exp.and_utc().timestamp()),
+        }));
     }
     let Some(row) = refresh::find(conn, token)? else {
         return Ok(inactive());
@@ -103,27 +153,29 @@ pub fn opaque(
     let Some(g) = grants::get(conn, &row.grant_id)?.filter(|g| g.client_id == caller) else {
         return Ok(inactive());
     };
-    let mut out = json!({
-        "active": true,
-        "token_type": "refresh_token",
-        "scope": row.scope,
-        "client_id": g.client_id,
-        "exp": row.expires_at.and_utc().timestamp(),
-        "iat": row.created_at.and_utc().timestamp(),
-        "iss": issuer,
-    });
-    if let Some(uid) = &g.user_id {
-        let user = users::get(conn, uid)?;
+    let mut out = RefreshAnswer {
+        active: true,
+        token_type: "refresh_token",
+        scope: row.scope,
+        client_id: g.client_id,
+        exp: row.expires_at.and_utc().timestamp(),
+        iat: row.created_at.and_utc().timestamp(),
+        iss: issuer.to_owned(),
+        sub: None,
+        username: None,
+    };
+    if let Some(uid) = g.user_id {
+        let user = users::get(conn, &uid)?;
         if user.disabled {
             return Ok(inactive());
         }
-        out["sub"] = json!(uid);
-        out["username"] = json!(user.username.unwrap_or(user.email));
+        out.sub = Some(uid);
+        out.username = Some(user.username.unwrap_or(user.email));
     }
-    Ok(out)
+    Ok(Introspection::Refresh(out))
 }
 
 /// `{"active": false}` and nothing more (RFC 7662 §2.2).
-pub fn inactive() -> Value {
-    json!({ "active": false })
+pub fn inactive() -> Introspection {
+    Introspection::Inactive(Inactive { active: false })
 }

@@ -8,6 +8,7 @@ pub mod introspect;
 pub mod policy;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::keys::KeySet;
 use super::Timestamp;
@@ -90,15 +91,19 @@ pub struct TokenParams {
 }
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// Always `Bearer`.
     pub token_type: &'static str,
+    /// Seconds.
     pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// Absent when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// With the `openid` scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     /// The grant the tokens belong to (not serialised; doors may use it).

@@ -57,7 +57,7 @@ impl AccessClaims {
 }
 
 /// `aud`: one value or several.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Audience {
     One(String),

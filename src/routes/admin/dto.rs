@@ -303,8 +303,4 @@ pub struct EventFilter {
 }
 
 /// The error body of every admin route.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: String,
-    pub error_description: String,
-}
+pub use crate::routes::error::ErrorBody;

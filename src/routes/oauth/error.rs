@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 use crate::core::Error;
-use crate::routes::error::json_error;
+use crate::routes::error::{json_error, ErrorBody};
 
 /// An RFC 6749 §5.2 error answer (`no-store` like every token response).
 pub fn oauth_error(e: &Error) -> HttpResponse {
@@ -15,10 +15,16 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
         }
         Error::InvalidClient(_) => {
             return HttpResponse::Unauthorized()
-                .insert_header(("WWW-Authenticate", r#"Basic realm="portcullis", charset="UTF-8""#))
+                .insert_header((
+                    "WWW-Authenticate",
+                    r#"Basic realm="portcullis", charset="UTF-8""#,
+                ))
                 .insert_header(("Cache-Control", "no-store"))
                 .insert_header(("Pragma", "no-cache"))
-                .json(serde_json::json!({ "error": "invalid_client", "error_description": e.to_string() }));
+                .json(ErrorBody {
+                    error: "invalid_client",
+                    error_description: &e.to_string(),
+                });
         }
         Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified => {
             (StatusCode::BAD_REQUEST, "invalid_grant")
@@ -32,10 +38,10 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
                 .insert_header(("Retry-After", retry_after.to_string()))
                 .insert_header(("Cache-Control", "no-store"))
                 .insert_header(("Pragma", "no-cache"))
-                .json(serde_json::json!({
-                    "error": "slow_down",
-                    "error_description": e.to_string(),
-                }));
+                .json(ErrorBody {
+                    error: "slow_down",
+                    error_description: &e.to_string(),
+                });
         }
         Error::InvalidToken(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
         Error::InsufficientScope(_) | Error::Forbidden(_) => {
@@ -92,11 +98,19 @@ pub fn bearer_error(e: &Error) -> HttpResponse {
         ),
         None => r#"Bearer realm="portcullis""#.to_owned(),
     };
+    let description;
     let body = match code {
-        Some(code) => serde_json::json!({ "error": code, "error_description": e.to_string() }),
-        None => {
-            serde_json::json!({ "error": "invalid_token", "error_description": "a bearer token is required" })
+        Some(code) => {
+            description = e.to_string();
+            ErrorBody {
+                error: code,
+                error_description: &description,
+            }
         }
+        None => ErrorBody {
+            error: "invalid_token",
+            error_description: "a bearer token is required",
+        },
     };
     HttpResponse::build(status)
         .insert_header(("WWW-Authenticate", challenge))

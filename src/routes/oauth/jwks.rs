@@ -3,9 +3,12 @@
 use crate::routes::auth::Public;
 use actix_web::{web, HttpResponse};
 
+use crate::core::keys::Jwks;
 use crate::state::AppState;
 
 /// The JWK set. Cacheable for as long as a new key is published before it signs.
+#[utoipa::path(get, path = "/jwks", tag = "discovery",
+    responses((status = 200, body = Jwks, content_type = "application/jwk-set+json")))]
 pub async fn jwks(_: Public, state: web::Data<AppState>) -> HttpResponse {
     let keys = state.keys.current().await;
     HttpResponse::Ok()

@@ -2,6 +2,7 @@
 
 pub(crate) mod authorize;
 pub(crate) mod discovery;
+pub mod dto;
 pub mod error;
 pub(crate) mod introspect;
 pub(crate) mod jwks;

@@ -3,13 +3,19 @@
 
 use actix_web::{web, HttpResponse};
 
+use super::dto::TokenForm;
 use super::error::oauth_error;
 use crate::app;
-use crate::core::Error;
 use crate::routes::auth::{Admitted, ConfidentialClient};
+use crate::routes::error::ErrorBody;
 use crate::state::AppState;
 
 /// The revocation endpoint.
+#[utoipa::path(post, path = "/revoke", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "revoked, or unknown"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("basic" = [])))]
 pub async fn revoke(
     Admitted {
         who: ConfidentialClient(c),
@@ -18,11 +24,8 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let result = async {
-        let token = c
-            .form
-            .get("token")
-            .ok_or_else(|| Error::InvalidRequest("token is required".into()))?;
-        app::revoke::run(&state, &call, &c.client, token).await
+        let form = TokenForm::read(&c.form)?;
+        app::revoke::run(&state, &call, &c.client, form.token).await
     }
     .await;
     match result {

@@ -3,20 +3,26 @@
 
 use actix_web::{web, HttpResponse};
 
+use super::dto::TokenRequest;
 use super::error::oauth_error;
 use crate::app::token::{self, TokenOptions};
-use crate::core::oauth::TokenParams;
+use crate::core::oauth::TokenResponse;
 use crate::routes::auth::{Admitted, Client};
-use crate::routes::extract::Form;
+use crate::routes::error::ErrorBody;
 use crate::state::AppState;
 
 /// The token endpoint.
+#[utoipa::path(post, path = "/token", tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security((), ("basic" = [])))]
 pub async fn token(
     Admitted { who: c, call }: Admitted<Client>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let input = token::Input {
-        params: token_params(&c.form),
+        params: TokenRequest::read(&c.form).params(),
         client: c.client,
         credentials: c.credentials,
         options: TokenOptions::default(),
@@ -27,20 +33,5 @@ pub async fn token(
             .insert_header(("Pragma", "no-cache"))
             .json(res),
         Err(e) => oauth_error(&e),
-    }
-}
-
-/// The RFC 6749 parameters of a form.
-pub fn token_params(form: &Form) -> TokenParams {
-    TokenParams {
-        grant_type: form.get_owned("grant_type").unwrap_or_default(),
-        scope: form.get_owned("scope"),
-        resources: form.all("resource"),
-        code: form.get_owned("code"),
-        redirect_uri: form.get_owned("redirect_uri"),
-        code_verifier: form.get_owned("code_verifier"),
-        refresh_token: form.get_owned("refresh_token"),
-        username: form.get_owned("username"),
-        password: form.get_owned("password"),
     }
 }

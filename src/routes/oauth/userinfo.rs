@@ -5,10 +5,16 @@ use actix_web::{web, HttpResponse};
 
 use super::error::bearer_error;
 use crate::app::{self, Call};
+use crate::core::oidc::UserInfoClaims;
 use crate::routes::auth::{Admitted, UserInfo};
+use crate::routes::error::ErrorBody;
 use crate::state::AppState;
 
-/// GET: the token in the `Authorization` header.
+/// GET: the claims of the token's user; the token in the `Authorization` header.
+#[utoipa::path(get, path = "/userinfo", tag = "oauth", operation_id = "userinfo",
+    responses((status = 200, body = UserInfoClaims), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn get(
     Admitted { who, call }: Admitted<UserInfo>,
     state: web::Data<AppState>,

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::dto::{BillingAddress, Me};
+use super::dto::{self, BillingAddress, Me};
 use crate::core::accounts::Address;
 use crate::core::events::Event;
 use crate::core::time::rfc3339;
@@ -40,14 +40,23 @@ fn parsed(s: &Option<String>) -> Value {
 
 /// An event in the document's shape. Security events (sign-ins, password changes) appear
 /// under the service `cloud-accounts` with their kind in `serviceData`.
-pub fn event(e: &Event) -> Value {
-    json!({
-        "id": e.id,
-        "service": e.service.clone().filter(|_| e.kind == "api.call").unwrap_or_else(|| "cloud-accounts".into()),
-        "user": e.user_id,
-        "input": parsed(&e.input),
-        "output": parsed(&e.output),
-        "serviceData": if e.kind == "api.call" { json!({}) } else { json!({ "event": e.kind, "detail": parsed(&e.detail) }) },
-        "createdAt": rfc3339(e.created_at),
-    })
+pub fn event(e: &Event) -> dto::Event {
+    let call = e.kind == "api.call";
+    dto::Event {
+        id: e.id.clone(),
+        service: e
+            .service
+            .clone()
+            .filter(|_| call)
+            .unwrap_or_else(|| "cloud-accounts".into()),
+        user: e.user_id.clone(),
+        input: parsed(&e.input),
+        output: parsed(&e.output),
+        service_data: if call {
+            json!({})
+        } else {
+            json!({ "event": e.kind, "detail": parsed(&e.detail) })
+        },
+        created_at: rfc3339(e.created_at),
+    }
 }

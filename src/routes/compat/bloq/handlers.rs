@@ -14,7 +14,7 @@ use crate::core::time::rfc3339;
 use crate::core::Error;
 use crate::routes::auth::{Account, Admitted, Public, UserPassword};
 use crate::routes::compat::{read_json, JsonError};
-use crate::routes::error::json_error;
+use crate::routes::error::{json_error, ErrorBody};
 use crate::state::AppState;
 
 fn json(status: StatusCode, value: impl serde::Serialize) -> HttpResponse {
@@ -36,6 +36,9 @@ fn input(req: &actix_web::HttpRequest, body: serde_json::Value) -> serde_json::V
 }
 
 /// `POST /auth`: HTTP Basic (user id or email, password) -> an account access token (12 h).
+#[utoipa::path(post, path = "/auth", tag = "bloq", operation_id = "bloq_auth",
+    responses((status = 200, body = Tokens), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("basic" = [])))]
 pub async fn auth(
     Admitted { who, call }: Admitted<UserPassword>,
     req: actix_web::HttpRequest,
@@ -65,6 +68,9 @@ pub async fn auth(
 
 /// `POST /auth/token`: `clientCredentials` (a client key's id and secret) -> access (1 h) and
 /// refresh (1 year) tokens acting for the key's owner; `refreshToken` -> a new pair.
+#[utoipa::path(post, path = "/auth/token", tag = "bloq", operation_id = "bloq_token", request_body = TokenRequest,
+    responses((status = 200, body = Tokens), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn token(
     Admitted { call, .. }: Admitted<Public>,
     payload: web::Payload,
@@ -106,6 +112,9 @@ pub async fn token(
 }
 
 /// `GET /users/me`.
+#[utoipa::path(get, path = "/users/me", tag = "bloq", operation_id = "bloq_me",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn me(
     Admitted { who, call }: Admitted<Account>,
     req: actix_web::HttpRequest,
@@ -164,6 +173,9 @@ pub async fn create_key(
 }
 
 /// `GET /users/me/client-keys`: `[{id, createdAt}]`, never secrets.
+#[utoipa::path(get, path = "/users/me/client-keys", tag = "bloq", operation_id = "bloq_keys",
+    responses((status = 200, body = Vec<KeyItem>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn list_keys(
     Admitted { who, call }: Admitted<Account>,
     req: actix_web::HttpRequest,
@@ -199,6 +211,10 @@ pub async fn delete_key(
 }
 
 /// `GET /users/me/events?limit=N&before=<event id>`: newest first.
+#[utoipa::path(get, path = "/users/me/events", tag = "bloq", operation_id = "bloq_events", params(EventsQuery),
+    responses((status = 200, body = Vec<Event>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn events(
     Admitted { who, call }: Admitted<Account>,
     req: actix_web::HttpRequest,
@@ -224,6 +240,9 @@ pub async fn events(
 }
 
 /// `PUT /users/{userId}/token/{token}`: verifies the email with the token it was sent.
+#[utoipa::path(put, path = "/users/{user_id}/token/{token}", tag = "bloq", operation_id = "bloq_verify",
+    params(("user_id" = String, Path), ("token" = String, Path)),
+    responses((status = 200, body = Verified), (status = 400, body = ErrorBody)))]
 pub async fn verify(
     Admitted { call, .. }: Admitted<Public>,
     path: web::Path<(String, String)>,
@@ -233,7 +252,10 @@ pub async fn verify(
     match accounts::verify_email_for(&state, &call, &user_id, &token).await {
         Ok(u) => json(
             StatusCode::OK,
-            json!({ "id": u.id, "verifiedAt": u.email_verified_at.map(rfc3339) }),
+            Verified {
+                id: u.id,
+                verified_at: u.email_verified_at.map(rfc3339),
+            },
         ),
         Err(Error::InvalidGrant(m)) => render(&Error::InvalidRequest(m)),
         Err(e) => render(&e),

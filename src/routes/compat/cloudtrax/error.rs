@@ -3,8 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
-use serde_json::json;
 
+use super::dto::{ErrorItem, Errors};
 use crate::core::cloudtrax::CtError;
 use crate::core::Error;
 
@@ -24,7 +24,14 @@ pub fn envelope(code: u32, message: &str, context: &str) -> HttpResponse {
     };
     HttpResponse::build(status)
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "errors": [{ "code": code, "message": message, "context": context, "values": {} }] }))
+        .json(Errors {
+            errors: [ErrorItem {
+                code,
+                message,
+                context,
+                values: Default::default(),
+            }],
+        })
 }
 
 /// A signing failure.

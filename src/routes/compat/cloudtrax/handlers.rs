@@ -23,11 +23,17 @@ fn record(call: &Call, req: &HttpRequest, body: serde_json::Value) {
 }
 
 /// `GET /time`: unsigned, so clients can sync their clock.
+#[utoipa::path(get, path = "/time", tag = "cloudtrax", operation_id = "ct_time", responses((status = 200, body = Time)))]
 pub async fn time(_: Public, state: web::Data<AppState>) -> HttpResponse {
-    ok(json!({ "time": state.clock.now().timestamp() }))
+    ok(Time {
+        time: state.clock.now().timestamp(),
+    })
 }
 
 /// `POST /account/login` (signed with an application key): a new account key for the user.
+#[utoipa::path(post, path = "/account/login", tag = "cloudtrax", operation_id = "ct_login", request_body = Login,
+    responses((status = 200, body = LoginReply), (status = 400, body = Errors), (status = 401, body = Errors),
+        (status = 403, body = Errors), (status = 413, body = Errors), (status = 429, body = Errors)))]
 pub async fn login(
     Admitted { who, call }: Admitted<SignedByApplication>,
     req: HttpRequest,
@@ -125,6 +131,8 @@ pub async fn delete_embed(
 }
 
 /// `GET /account/service_agreement`: has the user accepted the current terms?
+#[utoipa::path(get, path = "/account/service_agreement", tag = "cloudtrax", operation_id = "ct_agreement",
+    responses((status = 200, body = Agreement), (status = 401, body = Errors), (status = 403, body = Errors)))]
 pub async fn agreement(
     Admitted { who, call }: Admitted<SignedByAccount>,
     req: HttpRequest,
@@ -132,7 +140,7 @@ pub async fn agreement(
 ) -> HttpResponse {
     record(&call, &req, json!({}));
     match app::cloudtrax::agreement(&state, &call, &who.user).await {
-        Ok(valid) => ok(json!({ "valid": valid })),
+        Ok(valid) => ok(Agreement { valid }),
         Err(e) => core_error(&e, "service_agreement"),
     }
 }

@@ -1,6 +1,6 @@
 //! Core values as esalerugs answers.
 
-use super::dto::{AccountReply, TokenReply};
+use super::dto::{AccountReply, AccountSummary, Data, TokenReply};
 use crate::core::oauth::TokenResponse;
 use crate::core::users::User;
 
@@ -21,5 +21,15 @@ pub fn account(u: &User, t: Option<TokenResponse>) -> AccountReply {
         email: u.email.clone(),
         token,
         refresh_token,
+    }
+}
+
+/// `{"data": {"id", "email"}}`.
+pub fn data(u: User) -> Data {
+    Data {
+        data: AccountSummary {
+            id: u.id,
+            email: u.email,
+        },
     }
 }

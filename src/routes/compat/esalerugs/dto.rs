@@ -1,23 +1,32 @@
-//! Wire types: every body is `{"account": {...}}`.
+//! Wire types (with their OpenAPI schemas): every body is `{"account": {...}}`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+/// A request body: `{"account": {...}}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = esalerugs::Envelope<T>)]
 pub struct Envelope<T> {
     pub account: T,
 }
 
-#[derive(Debug, Deserialize)]
+/// Sign-up and sign-in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = esalerugs::Credentials)]
 pub struct Credentials {
     pub email: String,
     pub password: String,
+    /// Also answer a refresh token.
     #[serde(default)]
     pub remember_me: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// A refresh token of this door's sign-ins.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = esalerugs::RefreshBody)]
 pub struct RefreshBody {
     pub refresh_token: String,
+    /// Answer the new refresh token.
     #[serde(default)]
     pub remember_me: bool,
 }
@@ -30,7 +39,9 @@ pub struct UpdateBody {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A password reset for an email.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = esalerugs::ResetRequest)]
 pub struct ResetRequest {
     pub email: String,
 }
@@ -44,7 +55,8 @@ pub struct ResetBody {
 }
 
 /// `{"token", "refresh_token"?}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = esalerugs::TokenReply)]
 pub struct TokenReply {
     pub token: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,7 +64,8 @@ pub struct TokenReply {
 }
 
 /// `{"id", "email"}` (plus tokens after a reset with remember_me).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = esalerugs::AccountReply)]
 pub struct AccountReply {
     pub id: String,
     pub email: String,
@@ -60,4 +73,19 @@ pub struct AccountReply {
     pub token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+}
+
+/// An account's id and email.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = esalerugs::AccountSummary)]
+pub struct AccountSummary {
+    pub id: String,
+    pub email: String,
+}
+
+/// `{"data": {"id", "email"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = esalerugs::Data)]
+pub struct Data {
+    pub data: AccountSummary,
 }

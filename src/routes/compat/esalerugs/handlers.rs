@@ -16,7 +16,7 @@ use crate::core::users::NewUser;
 use crate::core::Error;
 use crate::routes::auth::{Account, AccountOrAdmin, Admitted, FreshAccountOrAdmin, Public};
 use crate::routes::compat::{read_json, JsonError};
-use crate::routes::error::json_error;
+use crate::routes::error::{json_error, ErrorBody};
 use crate::state::AppState;
 
 async fn body<T: DeserializeOwned>(
@@ -46,6 +46,9 @@ fn from_this_door(c: &ClientRow) -> bool {
 }
 
 /// `POST /accounts`: sign up; 201 with a token (and a refresh token with remember_me).
+#[utoipa::path(post, path = "/accounts", tag = "esalerugs", operation_id = "es_create", request_body = inline(Envelope<Credentials>),
+    responses((status = 201, body = TokenReply), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn create(
     Admitted { call, .. }: Admitted<Public>,
     payload: web::Payload,
@@ -75,6 +78,9 @@ pub async fn create(
 }
 
 /// `POST /account/session`: sign in.
+#[utoipa::path(post, path = "/account/session", tag = "esalerugs", operation_id = "es_session", request_body = inline(Envelope<Credentials>),
+    responses((status = 200, body = TokenReply), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn sign_in(
     Admitted { call, .. }: Admitted<Public>,
     payload: web::Payload,
@@ -104,6 +110,9 @@ pub async fn sign_in(
 
 /// `PUT /account/session`: a new token from a refresh token (rotated; returned again only
 /// with remember_me).
+#[utoipa::path(put, path = "/account/session", tag = "esalerugs", operation_id = "es_refresh", request_body = inline(Envelope<RefreshBody>),
+    responses((status = 200, body = TokenReply), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn refresh(_: Public, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let Envelope { account }: Envelope<RefreshBody> = match body(payload, &state).await {
         Ok(b) => b,
@@ -137,6 +146,9 @@ pub async fn sign_out(
 }
 
 /// `GET /accounts/{id}`.
+#[utoipa::path(get, path = "/accounts/{id}", tag = "esalerugs", operation_id = "es_show", params(("id" = String, Path)),
+    responses((status = 200, body = Data), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn show(
     Admitted { call, .. }: Admitted<AccountOrAdmin>,
     path: web::Path<String>,
@@ -144,10 +156,7 @@ pub async fn show(
 ) -> HttpResponse {
     call.audit_input(json!({ "id": path.as_str() }));
     match accounts::reachable(&state, &call, &path).await {
-        Ok(u) => json(
-            StatusCode::OK,
-            json!({ "data": { "id": u.id, "email": u.email } }),
-        ),
+        Ok(u) => json(StatusCode::OK, convert::data(u)),
         Err(e) => render(&e),
     }
 }
@@ -173,16 +182,22 @@ pub async fn update(
         password: account.password,
     };
     match accounts::update(&state, &call, DOOR, &path, change).await {
-        Ok(Updated::Token(t)) => json(StatusCode::OK, json!({ "token": t.access_token })),
-        Ok(Updated::Account(u)) => json(
+        Ok(Updated::Token(t)) => json(
             StatusCode::OK,
-            json!({ "data": { "id": u.id, "email": u.email } }),
+            TokenReply {
+                token: t.access_token,
+                refresh_token: None,
+            },
         ),
+        Ok(Updated::Account(u)) => json(StatusCode::OK, convert::data(u)),
         Err(e) => render(&e),
     }
 }
 
 /// `POST /account/password`: sends a reset email when the account exists; always `{id, email}`.
+#[utoipa::path(post, path = "/account/password", tag = "esalerugs", operation_id = "es_reset_request", request_body = inline(Envelope<ResetRequest>),
+    responses((status = 200, body = AccountSummary), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn request_reset(
     Admitted { call, .. }: Admitted<Public>,
     payload: web::Payload,
@@ -193,7 +208,7 @@ pub async fn request_reset(
         Err(res) => return res,
     };
     match accounts::request_reset_anonymously(&state, &call, &account.email).await {
-        Ok((id, email)) => json(StatusCode::OK, json!({ "id": id, "email": email })),
+        Ok((id, email)) => json(StatusCode::OK, AccountSummary { id, email }),
         Err(e) => render(&e),
     }
 }

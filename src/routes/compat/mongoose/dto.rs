@@ -2,23 +2,32 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// A reply frame: `result` or `error`, `dst` and `id` echoing the request's `src` and `id`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = mongoose::Reply)]
 pub struct Reply {
+    /// Always 2.
     pub v: u8,
+    /// `//<this server's host>`.
     pub src: String,
+    /// The request's `src`, any JSON value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dst: Option<Value>,
+    /// The request's `id`, any JSON value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Value>,
+    /// The method's result, any JSON value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
 }
 
-#[derive(Debug, Serialize)]
+/// A Mongoose error: the HTTP status and a message.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = mongoose::ErrorBody)]
 pub struct ErrorBody {
     pub code: u16,
     pub message: String,

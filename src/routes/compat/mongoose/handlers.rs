@@ -28,6 +28,12 @@ const NO_RESULT: &[&str] = &[
 ];
 
 /// `POST /v1/<Service>.<Method>`: a whole frame, bare args, or an empty body.
+#[utoipa::path(post, path = "/v1/{method}", tag = "mongoose", operation_id = "mongoose_call",
+    params(("method" = String, Path, description = "Service.Method, e.g. Account.ListTokens")),
+    request_body(content = Object, description = "a whole frame, or just the args"),
+    responses((status = 200, body = Reply), (status = 400, body = Reply), (status = 401, body = Reply), (status = 403, body = Reply),
+        (status = 404, body = Reply), (status = 409, body = Reply), (status = 413, body = Reply), (status = 429, body = Reply)),
+    security((), ("basic" = []), ("bearer" = [])))]
 pub async fn post(
     Admitted { call, .. }: Admitted<Rpc>,
     req: HttpRequest,
@@ -101,6 +107,11 @@ pub async fn get(
 }
 
 /// `POST /rpc` with a whole frame.
+#[utoipa::path(post, path = "/rpc", tag = "mongoose", operation_id = "mongoose_rpc",
+    request_body(content = Object, description = "a whole frame"),
+    responses((status = 200, body = Reply), (status = 400, body = Reply), (status = 401, body = Reply), (status = 403, body = Reply),
+        (status = 404, body = Reply), (status = 409, body = Reply), (status = 413, body = Reply), (status = 429, body = Reply)),
+    security((), ("basic" = []), ("bearer" = [])))]
 pub async fn rpc(
     Admitted { call, .. }: Admitted<Rpc>,
     req: HttpRequest,
