@@ -48,6 +48,9 @@ pub enum Command {
     /// Manage ACL rules for Mongoose Auth.AuthorizeCommand.
     #[command(subcommand)]
     Acl(AclCommand),
+    /// Delete what can no longer be used (expired codes, sessions, tokens...) now, as the
+    /// server's housekeeping job does every `housekeeping.interval` seconds.
+    Housekeeping,
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,7 +243,8 @@ pub fn run(
     match command {
         Command::Serve => anyhow::bail!("`serve` is not an operator command"),
         Command::Migrate => {
-            let pool = DbPool::connect(config.database_url(), 1)?;
+            let timeout = std::time::Duration::from_secs(config.database_timeout);
+            let pool = DbPool::open(config.database_url(), 1, timeout)?;
             let applied = crate::db::migrate(&mut *pool.get()?)?;
             if json {
                 print_json(out, &json!({ "applied": applied }))
@@ -258,6 +262,35 @@ pub fn run(
         Command::Client(cmd) => run_client(config, clock, cmd, json, out),
         Command::Keys(cmd) => run_keys(config, clock, cmd, json, out),
         Command::Acl(cmd) => run_acl(config, clock, cmd, json, out),
+        Command::Housekeeping => {
+            let pool = open(config)?;
+            let rules = config.housekeeping_rules();
+            let mut deleted = serde_json::Map::new();
+            for rule in crate::core::housekeeping::Rule::ALL {
+                let mut rows = 0;
+                loop {
+                    let now = clock.now_naive();
+                    let n = crate::core::housekeeping::batch(&mut *pool.get()?, now, &rules, rule)?;
+                    rows += n;
+                    if n < crate::core::housekeeping::BATCH as usize {
+                        break;
+                    }
+                }
+                let total = deleted
+                    .get(rule.table())
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0);
+                deleted.insert(rule.table().into(), json!(total + rows as u64));
+            }
+            if json {
+                print_json(out, &json!({ "deleted": deleted }))
+            } else {
+                for (table, rows) in &deleted {
+                    writeln!(out, "{table}: {rows} deleted")?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 

@@ -14,7 +14,16 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// The environment variable prefix of every setting.
 pub const ENV_PREFIX: &str = "PORTCULLIS_";
 /// Nested sections; `PORTCULLIS_<SECTION>_<FIELD>` maps to `<section>.<field>`.
-const SECTIONS: &[&str] = &["tokens", "keys", "throttle", "argon2", "smtp", "security"];
+const SECTIONS: &[&str] = &[
+    "tokens",
+    "keys",
+    "throttle",
+    "argon2",
+    "smtp",
+    "security",
+    "housekeeping",
+    "events",
+];
 /// Environment variables that are read by the CLI, not by the configuration.
 const NOT_SETTINGS: &[&str] = &["config"];
 
@@ -109,6 +118,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Maximum open database connections per node.
     pub database_pool_size: u32,
+    /// Seconds a request waits for the database (pool checkout, connecting and statements
+    /// together) before it is answered 503.
+    pub database_timeout: u64,
     /// `open` lets people sign up; `closed` leaves account creation to admins.
     pub registration: Registration,
     /// Current terms-of-service version users must accept; none when unset.
@@ -144,6 +156,8 @@ pub struct Config {
     pub argon2: Argon2Settings,
     pub smtp: SmtpSettings,
     pub security: SecuritySettings,
+    pub housekeeping: HousekeepingSettings,
+    pub events: EventSettings,
     /// `issuer` parsed on first use (the token path needs it as a URL on every request);
     /// derived, leave it at its default.
     #[serde(skip)]
@@ -207,6 +221,34 @@ pub struct SecuritySettings {
     pub reauth_window: u64,
 }
 
+/// The housekeeping job (SPEC §7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HousekeepingSettings {
+    /// Seconds between passes on each node (each node runs it; passes are safe together).
+    pub interval: u64,
+}
+
+impl Default for HousekeepingSettings {
+    fn default() -> Self {
+        HousekeepingSettings { interval: 300 }
+    }
+}
+
+/// The event log (audit trail).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    /// Days events are kept; 0 keeps them forever.
+    pub retention_days: u64,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings { retention_days: 90 }
+    }
+}
+
 impl Default for SecuritySettings {
     fn default() -> Self {
         SecuritySettings { reauth_window: 900 }
@@ -239,6 +281,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database_pool_size: 10,
+            database_timeout: crate::db::DEFAULT_TIMEOUT_SECS,
             registration: Registration::Closed,
             terms_version: None,
             require_verified_email: false,
@@ -257,6 +300,8 @@ impl Default for Config {
             argon2: Argon2Settings::default(),
             smtp: SmtpSettings::default(),
             security: SecuritySettings::default(),
+            housekeeping: HousekeepingSettings::default(),
+            events: EventSettings::default(),
             issuer_url: ParsedIssuer::default(),
         }
     }
@@ -391,6 +436,12 @@ impl Config {
         if self.database_pool_size == 0 {
             return Err(invalid("database_pool_size", "must be at least 1"));
         }
+        if self.database_timeout == 0 || self.database_timeout > 300 {
+            return Err(invalid(
+                "database_timeout",
+                "must be between 1 second and 5 minutes",
+            ));
+        }
         if let Some(v) = &self.terms_version {
             if v.trim().is_empty() || v.len() > 64 {
                 return Err(invalid("terms_version", "must be 1 to 64 characters"));
@@ -412,6 +463,18 @@ impl Config {
             return Err(invalid(
                 "security.reauth_window",
                 "must be between 1 second and 30 days",
+            ));
+        }
+        if self.housekeeping.interval < 10 || self.housekeeping.interval > 86_400 {
+            return Err(invalid(
+                "housekeeping.interval",
+                "must be between 10 seconds and 1 day",
+            ));
+        }
+        if self.events.retention_days > 36_500 {
+            return Err(invalid(
+                "events.retention_days",
+                "must be at most 36500 (0 keeps events forever)",
             ));
         }
         if self.workers == Some(0) {
@@ -507,6 +570,16 @@ impl Config {
     /// (the configured one, or the 12 hours of Bloq account tokens).
     pub fn revocation_ttl(&self) -> u64 {
         self.tokens.access_token_ttl.max(12 * 3600)
+    }
+
+    /// What housekeeping may delete, from the lifetimes and windows configured here.
+    pub fn housekeeping_rules(&self) -> crate::core::housekeeping::Rules {
+        let th = &self.throttle;
+        crate::core::housekeeping::Rules {
+            longest_access_ttl: self.revocation_ttl(),
+            longest_throttle_window: th.account_window.max(th.ip_window).max(th.signup_window),
+            events_retention_days: self.events.retention_days,
+        }
     }
 
     /// The parsed master key, if one is configured (validated at load).

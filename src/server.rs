@@ -24,7 +24,11 @@ use crate::telemetry::{self, Metrics};
 
 /// Opens the database and applies pending migrations.
 pub fn open_database(config: &Config) -> anyhow::Result<DbPool> {
-    let pool = DbPool::connect(config.database_url(), config.database_pool_size)?;
+    let pool = DbPool::open(
+        config.database_url(),
+        config.database_pool_size,
+        std::time::Duration::from_secs(config.database_timeout),
+    )?;
     let mut conn = pool.get()?;
     let applied = db::migrate(&mut conn)?;
     for name in &applied {
@@ -149,6 +153,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     if config.smtp.host.is_some() {
         state.mailer.spawn_worker();
     }
+    actix_web::rt::spawn(crate::app::housekeeping::every_interval(state.clone()));
     let app_state = state.clone();
     let server = HttpServer::new(move || app(app_state.clone()))
         .workers(workers)

@@ -39,6 +39,8 @@ pub struct Metrics {
     db_connections: IntGauge,
     db_idle: IntGauge,
     emails: IntCounterVec,
+    housekeeping_deleted: IntCounterVec,
+    housekeeping_runs: IntCounterVec,
 }
 
 impl Metrics {
@@ -77,8 +79,26 @@ impl Metrics {
             &["result"],
         )
         .expect("static metric definition");
+        let housekeeping_deleted = IntCounterVec::new(
+            Opts::new(
+                "housekeeping_deleted_total",
+                "Rows housekeeping deleted on this node, by table",
+            ),
+            &["table"],
+        )
+        .expect("static metric definition");
+        let housekeeping_runs = IntCounterVec::new(
+            Opts::new(
+                "housekeeping_runs_total",
+                "Housekeeping passes on this node by result (ok, failed)",
+            ),
+            &["result"],
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(emails.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(housekeeping_deleted.clone()),
+            Box::new(housekeeping_runs.clone()),
             Box::new(requests.clone()),
             Box::new(duration.clone()),
             Box::new(db_connections.clone()),
@@ -99,7 +119,22 @@ impl Metrics {
             db_connections,
             db_idle,
             emails,
+            housekeeping_deleted,
+            housekeeping_runs,
         }
+    }
+
+    /// Counts rows housekeeping deleted from `table`.
+    pub fn housekept(&self, table: &str, rows: usize) {
+        self.housekeeping_deleted
+            .with_label_values(&[table])
+            .inc_by(rows as u64);
+    }
+
+    /// Counts a housekeeping pass.
+    pub fn housekeeping_run(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.housekeeping_runs.with_label_values(&[result]).inc();
     }
 
     /// Counts an SMTP delivery attempt.

@@ -43,7 +43,7 @@ pub fn start_verification(
 
 /// Verifies an address with a token from its email (the address must not have changed since).
 pub fn verify_email(conn: &mut DbConnection, now: Timestamp, token: &str) -> Result<User, Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (user_id, address) =
             onetime::consume(conn, now, token, VERIFY_EMAIL)?.ok_or_else(bad_link)?;
         let user = users::get(conn, &user_id)?;
@@ -140,7 +140,7 @@ pub fn reset_password(
     new_hash: &str,
     revocation_ttl: u64,
 ) -> Result<User, Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let (user_id, _) =
             onetime::consume(conn, now, token, RESET_PASSWORD)?.ok_or_else(bad_link)?;
         set_password(conn, now, &user_id, new_hash)?;
@@ -163,7 +163,7 @@ pub fn change_password(
     new_hash: &str,
     revocation_ttl: u64,
 ) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         set_password(conn, now, user_id, new_hash)?;
         revocation::cut_off_user(conn, now, user_id, revocation_ttl, "password_changed")?;
         events::record(
@@ -252,7 +252,7 @@ pub fn change_email(
     let email = email.trim();
     validate::email(email)?;
     let key = email.to_lowercase();
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let current = users::get(conn, user_id)?;
         if current.email_key == key {
             if current.email != email {
@@ -299,7 +299,7 @@ pub fn sign_out_everywhere(
     user_id: &str,
     revocation_ttl: u64,
 ) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         revocation::cut_off_user(conn, now, user_id, revocation_ttl, "signed_out_everywhere")?;
         pat::revoke_all(conn, now, user_id)?;
         events::record(
@@ -414,7 +414,7 @@ pub fn revoke_app(
     client_id: &str,
     revocation_ttl: u64,
 ) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::delete(consents::table.find((user_id, client_id))).execute(conn)?;
         let ids: Vec<String> = grants_t::table
             .filter(grants_t::user_id.eq(user_id))

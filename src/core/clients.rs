@@ -414,7 +414,7 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         created_at: now,
         updated_at: now,
     };
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         super::ids::claim(conn, &row.id, super::ids::Kind::Client)?;
         diesel::insert_into(clients::table)
             .values(row.clone())
@@ -465,7 +465,7 @@ pub fn remove(
     id: &str,
     max_token_ttl: u64,
 ) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let n = diesel::delete(clients::table.find(id)).execute(conn)?;
         if n == 0 {
             return Err(Error::NotFound("client"));
@@ -528,7 +528,7 @@ pub fn ensure_internal(
         created_at: now,
         updated_at: now,
     };
-    let inserted = conn.transaction(|conn| {
+    let inserted = crate::db::transaction(conn, |conn| {
         super::ids::claim(conn, id, super::ids::Kind::Client)?;
         diesel::insert_into(clients::table)
             .values(row.clone())
@@ -590,7 +590,7 @@ pub fn update(
         auth_method: Some(current.token_endpoint_auth_method.clone()),
         ..Default::default()
     };
-    let checked = conn.transaction(|conn| {
+    let checked = crate::db::transaction(conn, |conn| {
         // A dry run of create's checks inside a transaction that is rolled back.
         let r = create(
             conn,

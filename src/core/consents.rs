@@ -34,7 +34,7 @@ pub fn grant(
     client_id: &str,
     scope: &str,
 ) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let existing: Option<(String, Timestamp)> = consents::table
             .find((user_id, client_id))
             .select((consents::scope, consents::created_at))

@@ -84,7 +84,50 @@ impl From<diesel::result::Error> for Error {
                 return Error::InvalidRequest("text must not contain NUL bytes".into());
             }
         }
+        if is_connection_trouble(&e) {
+            // Driver messages span lines; a log entry stays on one.
+            let message = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+            return Error::Unavailable(format!("database: {message}"));
+        }
         Error::Database(e)
+    }
+}
+
+/// Messages of errors that say the database cannot answer now, rather than that the statement
+/// is wrong: a lost or closed connection, a server shutting down or in recovery, a statement
+/// or lock timeout, SQLite's busy timeout running out. Retrying later can succeed.
+const TROUBLE: &[&str] = &[
+    "server closed the connection",
+    "terminating connection",
+    "could not receive data",
+    "could not send data",
+    "no connection to the server",
+    "connection to server",
+    "connection timed out",
+    "timeout expired",
+    "statement timeout",
+    "lock timeout",
+    "the database system is",
+    "read-only transaction",
+    "SSL SYSCALL",
+    "database is locked",
+    "database table is locked",
+];
+
+/// Whether a database error is trouble with the database (503) rather than a bug (500).
+pub fn is_connection_trouble(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+    match e {
+        E::DatabaseError(
+            Kind::ClosedConnection | Kind::UnableToSendCommand | Kind::ReadOnlyTransaction,
+            _,
+        ) => true,
+        E::DatabaseError(_, info) => {
+            let m = info.message();
+            TROUBLE.iter().any(|t| m.contains(t))
+        }
+        E::BrokenTransactionManager => true,
+        _ => false,
     }
 }
 

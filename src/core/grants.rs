@@ -89,7 +89,7 @@ pub fn revoke(
     revocation_ttl: u64,
     reason: &'static str,
 ) -> Result<bool, Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let n = diesel::update(
             grants::table
                 .filter(grants::id.eq(id))

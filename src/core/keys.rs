@@ -230,7 +230,7 @@ pub fn ensure_signing_key(
     settings: &KeySettings,
     master: Option<&MasterKey>,
 ) -> Result<Option<String>, Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         if let Some(master) = master {
             for row in rows(conn)?.into_iter().filter(|r| !r.encrypted) {
                 let sealed = master
@@ -293,7 +293,7 @@ pub fn rotate(
     } else {
         now + Duration::seconds(settings.publish_ahead as i64)
     };
-    let row = conn.transaction(|conn| create(conn, now, alg, activates_at, master))?;
+    let row = crate::db::transaction(conn, |conn| create(conn, now, alg, activates_at, master))?;
     Ok(row)
 }
 
@@ -305,7 +305,7 @@ pub fn retire(
     kid: &str,
     retired_ttl: u64,
 ) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let all = rows(conn)?;
         let infos = states(&all, now, retired_ttl);
         let info = infos

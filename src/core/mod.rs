@@ -17,6 +17,7 @@ pub mod ecdsa;
 pub mod email;
 pub mod events;
 pub mod grants;
+pub mod housekeeping;
 pub mod ids;
 pub mod keys;
 pub mod oauth;

@@ -100,7 +100,7 @@ pub fn cut_off_user(
     revocation_ttl: u64,
     reason: &'static str,
 ) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::update(users::table.find(user_id))
             .set(users::tokens_valid_after.eq(Some(now)))
             .execute(conn)?;

@@ -120,7 +120,7 @@ pub fn admit(
 ) -> Result<Admission, Error> {
     let mut held: Vec<String> = Vec::new();
     for b in buckets {
-        let decided = conn.transaction(|conn| admit_one(conn, now, b));
+        let decided = crate::db::transaction(conn, |conn| admit_one(conn, now, b));
         let decided = match decided {
             Ok(d) => d,
             Err(e) => {
@@ -191,7 +191,7 @@ fn release_places(conn: &mut DbConnection, ids: &[String]) -> Result<(), Error> 
 /// Settles an admitted attempt: each bucket with its place (from [`admit`]) and its outcome.
 /// A place that has expired meanwhile is settled all the same.
 pub fn settle(conn: &mut DbConnection, outcome: &[(&Bucket, &str, Settle)]) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         for (b, place, how) in outcome {
             diesel::delete(places::table.find(*place)).execute(conn)?;
             let bucket = counters::table.find(&b.key);

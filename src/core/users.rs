@@ -93,7 +93,7 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewUser) -> Result<U
         created_at: now,
         updated_at: now,
     };
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let id_key = id.to_lowercase();
         let taken_id: i64 = users::table
             .filter(users::id.eq(&id).or(users::username_key.eq(&id_key)))
@@ -210,7 +210,7 @@ pub fn set_disabled(
     disabled: bool,
     revocation_ttl: u64,
 ) -> Result<User, Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let n = diesel::update(users::table.find(id))
             .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
             .execute(conn)?;
@@ -297,7 +297,7 @@ pub fn update(
     if let Some(Some(t)) = &u.entity_type {
         validate::text("entity_type", t, 64)?;
     }
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let current = get(conn, id)?;
         if let Some(email) = &u.email {
             let key = email.to_lowercase();
@@ -384,7 +384,7 @@ pub fn delete(
     id: &str,
     revocation_ttl: u64,
 ) -> Result<(), Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         get(conn, id)?;
         super::revocation::cut_off_user(conn, now, id, revocation_ttl, "user_deleted")?;
         diesel::delete(users::table.find(id)).execute(conn)?;

@@ -7,6 +7,8 @@ pub mod schema;
 pub mod upsert;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -86,29 +88,108 @@ pub enum ConnectError {
     Url(String),
 }
 
+/// The database timeout when none is configured (`database_timeout`), in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 5;
+
 /// An r2d2 manager that picks the backend by URL scheme and keeps the real connection error
-/// (the derived `establish` hides it and treats any string as an SQLite file name).
+/// (the derived `establish` hides it and treats any string as an SQLite file name). Every
+/// connection it makes is bounded by `timeout`: connecting, each statement, waiting for
+/// SQLite's write lock; PostgreSQL connections also use TCP keepalive, so a dead server is
+/// noticed on an idle connection too.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    timeout: Duration,
 }
 
 impl Manager {
-    pub fn new(url: DatabaseUrl) -> Manager {
-        Manager { url }
+    pub fn new(url: DatabaseUrl, timeout: Duration) -> Manager {
+        Manager { url, timeout }
+    }
+
+    /// The libpq URL with the connection bounds added (unless the URL sets them itself):
+    /// `connect_timeout`, TCP keepalive, and `tcp_user_timeout` (unacknowledged data for longer
+    /// than the timeout drops the connection instead of hanging on a black-holed server).
+    fn postgres_url(&self, url: &str) -> String {
+        let secs = self.timeout.as_secs().max(1);
+        let params = [
+            ("connect_timeout", secs.max(2).to_string()),
+            ("keepalives", "1".to_owned()),
+            ("keepalives_idle", secs.to_string()),
+            ("keepalives_interval", "1".to_owned()),
+            ("keepalives_count", "3".to_owned()),
+            ("tcp_user_timeout", (secs * 1000).to_string()),
+        ];
+        with_params(url, &params)
+    }
+
+    /// Settings applied to every SQLite connection: WAL for concurrent readers, a busy timeout
+    /// (the database timeout) instead of immediate `SQLITE_BUSY`, enforced foreign keys.
+    fn sqlite_pragmas(&self) -> String {
+        format!(
+            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; \
+             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            self.timeout.as_millis()
+        )
     }
 }
 
-/// Settings applied to every SQLite connection: WAL for concurrent readers, a busy timeout
-/// instead of immediate `SQLITE_BUSY`, enforced foreign keys.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+/// Adds `key=value` query parameters a libpq URL does not already set.
+fn with_params(url: &str, params: &[(&str, String)]) -> String {
+    let mut out = url.to_owned();
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let set: Vec<&str> = query
+        .split('&')
+        .filter_map(|kv| kv.split('=').next())
+        .collect();
+    for (key, value) in params {
+        if set.contains(key) {
+            continue;
+        }
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
+}
+
+thread_local! {
+    /// Set while this thread returns a connection that must not be reused (see `discard`).
+    static DISCARDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Returns a connection to the pool as unusable: it failed with connection trouble, or its
+/// work outlived the database timeout. r2d2 asks `has_broken` on this thread as the connection
+/// goes back, and drops it; the pool makes fresh ones, so it heals by itself when the database
+/// is back.
+fn discard(conn: PooledConnection) {
+    DISCARDING.with(|d| d.set(true));
+    drop(conn);
+    DISCARDING.with(|d| d.set(false));
+}
 
 impl r2d2::ManageConnection for Manager {
     type Connection = DbConnection;
     type Error = ConnectError;
 
     fn connect(&self) -> Result<DbConnection, ConnectError> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        DISCARDING.with(|d| d.get()) || diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+impl Manager {
+    /// A new connection with the bounds applied.
+    pub fn establish(&self) -> Result<DbConnection, ConnectError> {
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -124,22 +205,19 @@ impl r2d2::ManageConnection for Manager {
                         source,
                     }
                 })?;
-                conn.batch_execute(SQLITE_PRAGMAS)?;
+                conn.batch_execute(&self.sqlite_pragmas())?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(ConnectError::Postgres),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(&self.postgres_url(url))
+                    .map_err(ConnectError::Postgres)?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {}",
+                    self.timeout.as_millis()
+                ))?;
+                Ok(DbConnection::Postgres(conn))
+            }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
-        diesel::sql_query("SELECT 1").execute(conn)?;
-        Ok(())
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -150,16 +228,25 @@ pub type PooledConnection = r2d2::PooledConnection<Manager>;
 #[derive(Clone)]
 pub struct DbPool {
     pool: r2d2::Pool<Manager>,
+    manager: Manager,
     backend: &'static str,
+    timeout: Duration,
 }
 
 impl DbPool {
-    /// Connects (once, directly, so a failure shows the real reason) and builds the pool.
+    /// Connects (once, directly, so a failure shows the real reason) and builds the pool, with
+    /// the default database timeout.
     pub fn connect(url: &str, size: u32) -> Result<DbPool, ConnectError> {
+        DbPool::open(url, size, Duration::from_secs(DEFAULT_TIMEOUT_SECS))
+    }
+
+    /// As `connect`, with every wait for the database bounded by `timeout` (SPEC §7 "Database
+    /// trouble"): pool checkout, connecting, each statement, and `run` as a whole.
+    pub fn open(url: &str, size: u32, timeout: Duration) -> Result<DbPool, ConnectError> {
         let url = DatabaseUrl::parse(url).map_err(ConnectError::Url)?;
         let backend = url.backend();
-        let manager = Manager::new(url);
-        let first = r2d2::ManageConnection::connect(&manager)?;
+        let manager = Manager::new(url, timeout);
+        let first = manager.establish()?;
         drop(first);
         // min_idle 0: connections are made on demand only. With a minimum, every checkout
         // schedules a background connect, and a process that exits during that connect's
@@ -170,9 +257,26 @@ impl DbPool {
             // r2d2 would run `SELECT 1` on every checkout; broken connections are detected by
             // `has_broken` instead (measured: a statement per request on the token path).
             .test_on_check_out(false)
-            .connection_timeout(Duration::from_secs(10))
-            .build_unchecked(manager);
-        Ok(DbPool { pool, backend })
+            .connection_timeout(timeout)
+            .build_unchecked(manager.clone());
+        Ok(DbPool {
+            pool,
+            manager,
+            backend,
+            timeout,
+        })
+    }
+
+    /// A connection outside the pool, with the same bounds (the change listener's).
+    pub fn dedicated(&self) -> Result<DbConnection, Error> {
+        self.manager
+            .establish()
+            .map_err(|e| Error::Unavailable(e.to_string()))
+    }
+
+    /// The database timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// `sqlite` or `postgres`.
@@ -188,17 +292,34 @@ impl DbPool {
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool, never on an async worker.
+    /// The caller waits at most the database timeout: past it, the answer is `Unavailable`
+    /// (the work may still finish; its connection is then dropped rather than reused).
     pub async fn run<T, F>(&self, f: F) -> Result<T, Error>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.clone();
-        blocking(move || {
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let late = abandoned.clone();
+        let work = blocking(move || {
             let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await
+            let result = f(&mut conn);
+            if late.load(Ordering::Acquire) || matches!(result, Err(Error::Unavailable(_))) {
+                discard(conn);
+            }
+            result
+        });
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                abandoned.store(true, Ordering::Release);
+                Err(Error::Unavailable(format!(
+                    "no database answer within {} ms",
+                    self.timeout.as_millis()
+                )))
+            }
+        }
     }
 
     /// Pool statistics for `/metrics`: (open connections, idle connections).
@@ -234,12 +355,22 @@ pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, Error> {
             .collect(),
         DbConnection::Postgres(c) => {
             const LOCK: i64 = 0x506f_7274_6375; // "Portcu"
+                                                // Migrations (and waiting for another node's) may take longer than a request's
+                                                // statement timeout; the connection gets its own back afterwards.
+            let timeout: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+                "current_setting('statement_timeout')",
+            ))
+            .get_result(c)?;
+            c.batch_execute("SET statement_timeout = 0")?;
             diesel::sql_query(format!("SELECT pg_advisory_lock({LOCK})")).execute(c)?;
             let result = c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.iter().map(|v| v.to_string()).collect())
                 .map_err(internal);
             diesel::sql_query(format!("SELECT pg_advisory_unlock({LOCK})")).execute(c)?;
+            diesel::sql_query("SELECT set_config('statement_timeout', $1, false)")
+                .bind::<diesel::sql_types::Text, _>(timeout)
+                .execute(c)?;
             result?
         }
     };
@@ -276,6 +407,37 @@ pub fn revert_last(conn: &mut DbConnection) -> Result<(), Error> {
             .map_err(internal)?,
     };
     Ok(())
+}
+
+/// Runs `f` in a transaction that may write. On SQLite it begins `IMMEDIATE`: the write lock
+/// is taken at the start, so a concurrent writer waits on the busy timeout instead of failing
+/// with "database is locked" when its read turns into a write. Nested inside another
+/// transaction it is a savepoint, as `Connection::transaction`.
+pub fn transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    match AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
+        Ok(()) => {}
+        Err(diesel::result::Error::AlreadyInTransaction) => return conn.transaction(f),
+        Err(e) => return Err(e.into()),
+    }
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
 }
 
 /// Whether a diesel error is a unique-constraint violation.

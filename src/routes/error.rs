@@ -27,6 +27,9 @@ pub fn json_error(status: StatusCode, error: &str, description: &str) -> HttpRes
         })
 }
 
+/// Seconds a 503 (the database or another dependency cannot answer) asks callers to wait.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 2;
+
 /// Sets `Retry-After` on a 429 (or 503) answer.
 pub fn retry_after(mut res: HttpResponse, seconds: u64) -> HttpResponse {
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&seconds.to_string()) {

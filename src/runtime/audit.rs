@@ -102,8 +102,7 @@ impl AuditWriter {
         let result = self
             .db
             .run(move |conn| {
-                use diesel::Connection;
-                conn.transaction(|conn| {
+                crate::db::transaction(conn, |conn| {
                     for (at, event) in batch {
                         events::record(conn, at, event)?;
                     }

@@ -598,3 +598,37 @@ async fn keys_acl_and_events() {
         404
     );
 }
+
+#[actix_rt::test]
+async fn patching_a_client_with_an_empty_list_is_fine() {
+    let app = TestApp::new();
+    let t = admin_token(&app).await;
+    let a = format!("Bearer {t}");
+    let list = call(&app, "GET", "/admin/clients", None, Some(&a))
+        .await
+        .json();
+    for c in list.as_array().unwrap() {
+        let id = c["client_id"].as_str().unwrap();
+        for body in [
+            json!({"resources": []}),
+            json!({"redirect_uris": []}),
+            json!({"scopes": []}),
+            json!({}),
+        ] {
+            let r = call(
+                &app,
+                "PATCH",
+                &format!("/admin/clients/{id}"),
+                Some(body.clone()),
+                Some(&a),
+            )
+            .await;
+            assert!(
+                !r.status.is_server_error(),
+                "{id} {body}: {} {}",
+                r.status,
+                r.text()
+            );
+        }
+    }
+}

@@ -17,6 +17,7 @@ mod config;
 mod discovery;
 mod esalerugs;
 mod grants;
+mod housekeeping;
 mod interop;
 mod introspection;
 mod keys;

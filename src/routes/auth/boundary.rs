@@ -90,9 +90,21 @@ where
     }
 }
 
-/// The route's answer, on its way out: the call's audit record (if the route started one) is
-/// finished with the answer's status and size.
-fn finished<B: MessageBody>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+/// The route's answer, on its way out: a 503 says when to retry (every door, SPEC §7), and the
+/// call's audit record (if the route started one) is finished with the answer's status and
+/// size.
+fn finished<B: MessageBody>(mut res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    if res.status() == actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
+        let headers = res.headers_mut();
+        if !headers.contains_key(actix_web::http::header::RETRY_AFTER) {
+            headers.insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(
+                    crate::routes::error::UNAVAILABLE_RETRY_AFTER,
+                ),
+            );
+        }
+    }
     let slot = res.request().extensions().get::<AuditSlot>().cloned();
     if let Some(audit) = slot.and_then(|s| s.lock().unwrap_or_else(|e| e.into_inner()).take()) {
         if let Some(state) = res.request().app_data::<web::Data<AppState>>() {

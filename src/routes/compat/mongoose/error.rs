@@ -56,7 +56,10 @@ impl From<&Error> for RpcError {
             },
             Error::Unavailable(_) => {
                 tracing::error!(error = %e, "mongoose rpc: unavailable");
-                RpcError::new(503, "service unavailable")
+                RpcError {
+                    retry_after: Some(crate::routes::error::UNAVAILABLE_RETRY_AFTER),
+                    ..RpcError::new(503, "service unavailable")
+                }
             }
             Error::Internal(_) | Error::Database(_) => {
                 tracing::error!(error = %e, "mongoose rpc: internal error");
