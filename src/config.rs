@@ -506,6 +506,15 @@ impl Config {
                 "must be at least the access and ID token lifetimes, or verifiers would lose keys of live tokens",
             ));
         }
+        let propagation = crate::runtime::keys::KEY_REFRESH_SECS as u64;
+        if self.keys.publish_ahead < propagation {
+            return Err(invalid(
+                "keys.publish_ahead",
+                format!(
+                    "must be at least {propagation} seconds, the time every node needs to publish a new key before any signs with it"
+                ),
+            ));
+        }
         let th = &self.throttle;
         for (name, value) in [
             ("throttle.account_failures", th.account_failures as u64),
@@ -545,6 +554,13 @@ impl Config {
     }
 
     /// The issuer URL exactly as configured (or derived from `bind`).
+    /// How long verifiers may cache the JWK set: a key is published `keys.publish_ahead`
+    /// before it signs, and every node publishes it within `KEY_REFRESH_SECS`; at most 300 s.
+    pub fn jwks_max_age(&self) -> u64 {
+        let propagation = crate::runtime::keys::KEY_REFRESH_SECS as u64;
+        self.keys.publish_ahead.saturating_sub(propagation).min(300)
+    }
+
     pub fn issuer(&self) -> &str {
         self.issuer.as_deref().unwrap_or("http://127.0.0.1:8080")
     }

@@ -154,6 +154,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.mailer.spawn_worker();
     }
     actix_web::rt::spawn(crate::app::housekeeping::every_interval(state.clone()));
+    // Kept until the server stops: revocations, keys and clients changed elsewhere.
+    let _changes = state.watch_changes();
     let app_state = state.clone();
     let server = HttpServer::new(move || app(app_state.clone()))
         .workers(workers)

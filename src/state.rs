@@ -42,3 +42,18 @@ pub struct AppState {
     /// Pre-serialised discovery documents (OIDC, RFC 8414).
     pub discovery: Arc<(bytes::Bytes, bytes::Bytes)>,
 }
+
+impl AppState {
+    /// Starts keeping this node's revocation copy, keys and client cache fresh (notices on
+    /// PostgreSQL, polling everywhere); stops when the returned feed is dropped.
+    pub fn watch_changes(&self) -> crate::runtime::changes::ChangeFeed {
+        crate::runtime::changes::start(
+            &self.db,
+            crate::runtime::changes::Copies {
+                revocations: self.revocations.clone(),
+                keys: self.keys.clone(),
+                caches: self.caches.clone(),
+            },
+        )
+    }
+}

@@ -71,7 +71,8 @@ pub async fn sign_out_everywhere(state: &AppState, call: &Call, user: &User) -> 
         .db
         .run(move |conn| accounts::sign_out_everywhere(conn, now, &id, ttl))
         .await?;
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }
 
 /// Removes an app's access: the consent and every token it holds.
@@ -91,5 +92,6 @@ pub async fn revoke_app(
         .db
         .run(move |conn| accounts::revoke_app(conn, now, &id, &client, ttl))
         .await?;
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }

@@ -175,7 +175,7 @@ pub async fn reset_password(
         .db
         .run(move |conn| accounts::reset_password(conn, now, &token, &hash, ttl))
         .await?;
-    state.revocations.poll().await?;
+    state.revocations.catch_up().await;
     Ok(user)
 }
 
@@ -232,7 +232,8 @@ pub async fn change_password(
         .db
         .run(move |conn| accounts::change_password(conn, now, &id, &hash, ttl))
         .await?;
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }
 
 /// The person's events, newest first: `limit` of them before the event `before` (Bloq's
@@ -307,7 +308,8 @@ pub async fn end_sessions_and_tokens(
         .db
         .run(move |conn| crate::core::revocation::cut_off_user(conn, now, &id, ttl, "signed_out"))
         .await?;
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }
 
 /// The account `id`, when the caller may act on it: the account itself (with `account`), or
@@ -376,7 +378,7 @@ pub async fn update(
             .db
             .run(move |conn| accounts::change_password(conn, now, &id, &hash, ttl))
             .await?;
-        state.revocations.poll().await?;
+        state.revocations.catch_up().await;
     }
     let p = call.principal.as_ref();
     if p.and_then(|p| p.account_user())

@@ -55,5 +55,6 @@ pub async fn revoke(state: &AppState, call: &Call, user: &User, host: &str) -> R
         .db
         .run(move |conn| apps::revoke(conn, now, &uid, &host, ttl))
         .await?;
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }

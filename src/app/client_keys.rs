@@ -40,7 +40,8 @@ pub async fn delete(state: &AppState, call: &Call, owner: &User, key: &str) -> R
         .db
         .run(move |conn| client_keys::delete(conn, now, &owner, &key, ttl))
         .await?;
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }
 
 /// What a key trades for tokens.

@@ -54,7 +54,7 @@ pub async fn delete_embed_key(
         .run(move |conn| cloudtrax::delete_embed_key(conn, now, &owner, network, ttl))
         .await?;
     if deleted {
-        state.revocations.poll().await?;
+        state.revocations.catch_up().await;
     }
     Ok(deleted)
 }

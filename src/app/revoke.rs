@@ -66,5 +66,6 @@ pub async fn run(state: &AppState, _: &Call, client: &ClientRow, token: &str) ->
             })
             .await?;
     }
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }

@@ -86,7 +86,11 @@ impl From<diesel::result::Error> for Error {
         }
         if is_connection_trouble(&e) {
             // Driver messages span lines; a log entry stays on one.
-            let message = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+            let message = e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             return Error::Unavailable(format!("database: {message}"));
         }
         Error::Database(e)

@@ -49,8 +49,8 @@ pub(crate) async fn readyz(_: Public, state: web::Data<AppState>) -> HttpRespons
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             let error = match e {
-                crate::core::Error::Unavailable(_) => "database timed out",
-                _ => "database unreachable",
+                crate::core::Error::Unavailable(_) => "database unavailable",
+                _ => "database error",
             };
             (
                 StatusCode::SERVICE_UNAVAILABLE,

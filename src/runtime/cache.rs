@@ -46,6 +46,11 @@ where
     {
         self.inner.invalidate(key);
     }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.inner.invalidate_all();
+    }
 }
 
 /// The caches of one node.

@@ -1,8 +1,11 @@
-//! The node's signing keys: loaded at start, read again from the database when older than
-//! `KEY_REFRESH_SECS` (keys made by another node or the CLI are seen within that time), and
-//! at once after a change made here.
+//! The node's signing keys: loaded at start, read again at once after a change made here,
+//! on a change notice from the database (`runtime::changes`), and every `KEY_REFRESH_SECS` in
+//! the background as the fallback; keys made by another node or the CLI are seen within that
+//! time even without notices. A request reloads them itself only when nobody has tried for
+//! `KEY_REFRESH_SECS` (no background task, as in tests).
 
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::Duration;
 
@@ -14,7 +17,8 @@ use crate::core::{Error, Timestamp};
 use crate::db::DbPool;
 
 /// How long a node trusts its loaded key set before reading the database again; keys made by
-/// another node (or the CLI) are seen within this time. Shorter than `keys.publish_ahead`.
+/// another node (or the CLI) are seen within this time. `keys.publish_ahead` may not be
+/// shorter, so every node publishes a key before any node signs with it.
 pub const KEY_REFRESH_SECS: i64 = 10;
 
 /// The loaded signing keys, refreshed from the database when stale. Cheap to clone.
@@ -25,6 +29,9 @@ pub struct KeyStore {
     settings: KeySettings,
     master: Option<MasterKey>,
     inner: Arc<RwLock<(Arc<KeySet>, Timestamp)>>,
+    /// When a reload last started, whether or not it succeeded.
+    last_attempt: Arc<Mutex<Timestamp>>,
+    reloading: Arc<AtomicBool>,
 }
 
 impl KeyStore {
@@ -46,6 +53,8 @@ impl KeyStore {
             settings,
             master,
             inner: Arc::new(RwLock::new((Arc::new(set), now))),
+            last_attempt: Arc::new(Mutex::new(now)),
+            reloading: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -54,26 +63,32 @@ impl KeyStore {
         (guard.0.clone(), guard.1)
     }
 
-    /// The key set, reloaded first when older than `KEY_REFRESH_SECS`. A failed reload keeps
-    /// serving the previous set (and is logged).
+    /// The key set, reloaded first when nobody has tried for `KEY_REFRESH_SECS`.
     pub async fn current(&self) -> Arc<KeySet> {
         let now = self.clock.now_naive();
-        let (set, loaded_at) = self.snapshot();
-        if now - loaded_at < Duration::seconds(KEY_REFRESH_SECS) && now >= loaded_at {
-            return set;
+        let last = *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner());
+        if now - last >= Duration::seconds(KEY_REFRESH_SECS) || now < last {
+            self.refresh().await;
         }
-        match self.reload().await {
-            Ok(set) => set,
-            Err(e) => {
-                tracing::error!(error = %e, "could not reload signing keys; serving the loaded set");
-                set
-            }
+        self.snapshot().0
+    }
+
+    /// Reloads unless a reload is already under way; a failure is logged and the loaded set
+    /// kept.
+    pub async fn refresh(&self) {
+        if self.reloading.swap(true, Ordering::AcqRel) {
+            return;
         }
+        if let Err(e) = self.reload().await {
+            tracing::error!(error = %e, "could not reload signing keys; serving the loaded set");
+        }
+        self.reloading.store(false, Ordering::Release);
     }
 
     /// Reads the keys from the database now (after a rotation on this node, say).
     pub async fn reload(&self) -> Result<Arc<KeySet>, Error> {
         let now = self.clock.now_naive();
+        *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = now;
         let settings = self.settings.clone();
         let master = self.master.clone();
         let set = self

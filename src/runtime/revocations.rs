@@ -1,6 +1,8 @@
-//! The node's copy of the revocation log: loaded at start, refreshed from the database at most
-//! every `POLL_SECS` (so a revocation made on another node is honoured within a few seconds),
-//! and at once after a revocation on this node.
+//! The node's copy of the revocation log: loaded at start, refreshed at once after a
+//! revocation on this node, on a change notice from the database (`runtime::changes`, within
+//! a fraction of a second on PostgreSQL), and every `POLL_SECS` in the background as the
+//! fallback. A request refreshes it itself only when nobody has tried for `POLL_SECS` (no
+//! background task, as in tests), so requests do not wait on the database for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,6 +28,8 @@ pub struct RevocationCache {
     clock: Clock,
     set: Arc<RwLock<RevocationSet>>,
     last_poll: Arc<Mutex<Timestamp>>,
+    /// When a poll last started, whether or not it succeeded.
+    last_attempt: Arc<Mutex<Timestamp>>,
     polling: Arc<AtomicBool>,
 }
 
@@ -37,6 +41,7 @@ impl RevocationCache {
             clock,
             set: Arc::new(RwLock::new(set)),
             last_poll: Arc::new(Mutex::new(now)),
+            last_attempt: Arc::new(Mutex::new(now)),
             polling: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -51,18 +56,15 @@ impl RevocationCache {
         Ok(RevocationCache::new(db, clock, set, now))
     }
 
-    /// Whether the claims are revoked, polling first when the copy is stale.
+    /// Whether the claims are revoked, polling first when nobody has tried for `POLL_SECS`.
     pub async fn revokes(&self, claims: &AccessClaims) -> bool {
         let now = self.clock.now_naive();
         let stale = {
-            let last = *self.last_poll.lock().unwrap_or_else(|e| e.into_inner());
+            let last = *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner());
             now - last >= Duration::seconds(POLL_SECS) || now < last
         };
-        if stale && !self.polling.swap(true, Ordering::AcqRel) {
-            if let Err(e) = self.poll().await {
-                tracing::error!(error = %e, "revocation poll failed; using the current copy");
-            }
-            self.polling.store(false, Ordering::Release);
+        if stale {
+            self.refresh().await;
         }
         self.set
             .read()
@@ -70,9 +72,31 @@ impl RevocationCache {
             .revokes(claims)
     }
 
+    /// Polls unless a poll is already under way (the background task and requests share
+    /// this); a failure is logged and the current copy kept.
+    pub async fn refresh(&self) {
+        if self.polling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Err(e) = self.poll().await {
+            tracing::error!(error = %e, "revocation poll failed; using the current copy");
+        }
+        self.polling.store(false, Ordering::Release);
+    }
+
+    /// Polls now, after this node logged a revocation, so that its own next check honours it.
+    /// The revocation is already committed: a failure here is logged, not the caller's
+    /// error, and the next poll picks the entry up.
+    pub async fn catch_up(&self) {
+        if let Err(e) = self.poll().await {
+            tracing::warn!(error = %e, "could not re-read the revocation log after a revocation");
+        }
+    }
+
     /// Reads recent entries now (after this node revoked something, or when stale).
     pub async fn poll(&self) -> Result<(), Error> {
         let now = self.clock.now_naive();
+        *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = now;
         let since = {
             let last = *self.last_poll.lock().unwrap_or_else(|e| e.into_inner());
             last.min(now) - Duration::seconds(OVERLAP_SECS)

@@ -5,11 +5,15 @@ use std::collections::HashMap;
 
 use actix_web::test::TestRequest;
 
+use portcullis::state::AppState;
+
 use crate::helpers::{Response, TestApp};
 
 pub struct Browser<'a> {
     pub app: &'a TestApp,
     pub cookies: HashMap<String, String>,
+    /// Another node to send to instead of the app's own.
+    pub node: Option<AppState>,
 }
 
 impl<'a> Browser<'a> {
@@ -17,6 +21,19 @@ impl<'a> Browser<'a> {
         Browser {
             app,
             cookies: HashMap::new(),
+            node: None,
+        }
+    }
+
+    /// Sends what follows to `node` (another node over the same database).
+    pub fn switch_to(&mut self, node: &AppState) {
+        self.node = Some(node.clone());
+    }
+
+    async fn send(&self, req: TestRequest) -> Response {
+        match &self.node {
+            Some(node) => crate::helpers::send_to(node, req).await,
+            None => self.app.send(req).await,
         }
     }
 
@@ -49,7 +66,7 @@ impl<'a> Browser<'a> {
 
     pub async fn get(&mut self, path: &str) -> Response {
         let req = self.with_cookies(TestRequest::get().uri(path));
-        let res = self.app.send(req).await;
+        let res = self.send(req).await;
         self.keep_cookies(&res);
         res
     }
@@ -64,7 +81,7 @@ impl<'a> Browser<'a> {
                 .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
                 .set_payload(body),
         );
-        let res = self.app.send(req).await;
+        let res = self.send(req).await;
         self.keep_cookies(&res);
         res
     }

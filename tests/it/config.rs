@@ -90,6 +90,13 @@ fn errors_name_the_setting() {
     assert!(e.contains("`tokens.access_token_ttl`"), "{e}");
     let e = load_err("[keys]\nretired_ttl = 10");
     assert!(e.contains("`keys.retired_ttl`"), "{e}");
+    // A key must be published on every node before any node signs with it.
+    let e = load_err("[keys]\npublish_ahead = 5");
+    assert!(e.contains("`keys.publish_ahead`"), "{e}");
+    let e = load_err("database_timeout = 0");
+    assert!(e.contains("`database_timeout`"), "{e}");
+    let e = load_err("[housekeeping]\ninterval = 1");
+    assert!(e.contains("`housekeeping.interval`"), "{e}");
     let e = load_err("[argon2]\nmemory_kib = 1");
     assert!(e.contains("`argon2`"), "{e}");
     let e = load_err("[smtp]\ntls = \"ssl3\"");

@@ -155,16 +155,7 @@ impl TestApp {
 
     /// Sends a request through the whole application (middleware included).
     pub async fn send(&self, req: TestRequest) -> Response {
-        let app = test::init_service(portcullis::server::app(self.state.clone())).await;
-        let res = test::call_service(&app, req.to_request()).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = test::read_body(res).await.to_vec();
-        Response {
-            status,
-            headers,
-            body,
-        }
+        send_to(&self.state, req).await
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -316,6 +307,20 @@ impl TestApp {
     /// Another node over the same database, with a clock of its own.
     pub fn second_node(&self) -> AppState {
         portcullis::server::build_state(self.config.clone(), Clock::system()).unwrap()
+    }
+}
+
+/// Sends a request to a node (an app's own, or another over the same database).
+pub async fn send_to(node: &AppState, req: TestRequest) -> Response {
+    let app = test::init_service(portcullis::server::app(node.clone())).await;
+    let res = test::call_service(&app, req.to_request()).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = test::read_body(res).await.to_vec();
+    Response {
+        status,
+        headers,
+        body,
     }
 }
 

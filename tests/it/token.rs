@@ -566,7 +566,7 @@ async fn password_checks_are_throttled_per_account_and_ip() {
     let wrong = attempt("a@example.com", "wrong-pass").await;
     assert_eq!(right.status, 429);
     assert_eq!(right.json(), wrong.json());
-    assert_eq!(right.json()["error"], "slow_down");
+    assert_eq!(right.json()["error"], "temporarily_unavailable");
     assert!(right.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
     // Unknown accounts lock the same way (no enumeration through throttling).
     for _ in 0..5 {

@@ -82,5 +82,6 @@ pub async fn delete(state: &AppState, call: &Call, id: &str) -> Result<(), Error
         .run(move |conn| clients::remove(conn, now, &cid, ttl))
         .await?;
     crate::app::token::forget_client(state, id);
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }

@@ -74,7 +74,7 @@ pub async fn update(
                 users::get(conn, &uid)
             })
             .await?;
-        state.revocations.poll().await?;
+        state.revocations.catch_up().await;
     }
     Ok(user)
 }
@@ -91,7 +91,7 @@ pub async fn set_disabled(
         .db
         .run(move |conn| users::set_disabled(conn, now, &id, disabled, ttl))
         .await?;
-    state.revocations.poll().await?;
+    state.revocations.catch_up().await;
     Ok(user)
 }
 
@@ -102,7 +102,8 @@ pub async fn delete(state: &AppState, call: &Call, id: &str) -> Result<(), Error
         .db
         .run(move |conn| users::delete(conn, now, &id, ttl))
         .await?;
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }
 
 /// Ends every session and revokes every token of the user, personal access tokens included.
@@ -115,5 +116,6 @@ pub async fn revoke_tokens(state: &AppState, call: &Call, id: &str) -> Result<()
             core_accounts::sign_out_everywhere(conn, now, &id, ttl)
         })
         .await?;
-    state.revocations.poll().await
+    state.revocations.catch_up().await;
+    Ok(())
 }

@@ -27,7 +27,7 @@ pub async fn run(state: &AppState, _: &Call, input: Input) -> Result<TokenRespon
         .await;
     if let Err(Error::InvalidGrant(_)) = &result {
         // A replayed code revoked a grant: honour it on this node at once.
-        state.revocations.poll().await?;
+        state.revocations.catch_up().await;
     }
     result
 }

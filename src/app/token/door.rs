@@ -85,7 +85,7 @@ pub async fn refresh_by_holder(
         })
         .await;
     if let Err(Error::InvalidGrant(_)) = &result {
-        state.revocations.poll().await?;
+        state.revocations.catch_up().await;
     }
     result
 }

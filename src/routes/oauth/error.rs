@@ -33,13 +33,16 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
         Error::UnsupportedGrantType(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
         Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
         Error::InvalidTarget(_) => (StatusCode::BAD_REQUEST, "invalid_target"),
+        // RFC 6749 has no code for throttling; `slow_down` belongs to the device grant (RFC
+        // 8628) and means "poll less often" there. `temporarily_unavailable` is the registered
+        // code that says "try again later"; the status and Retry-After say when.
         Error::Throttled { retry_after } => {
             return HttpResponse::TooManyRequests()
                 .insert_header(("Retry-After", retry_after.to_string()))
                 .insert_header(("Cache-Control", "no-store"))
                 .insert_header(("Pragma", "no-cache"))
                 .json(ErrorBody {
-                    error: "slow_down",
+                    error: "temporarily_unavailable",
                     error_description: &e.to_string(),
                 });
         }

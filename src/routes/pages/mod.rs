@@ -118,14 +118,7 @@ pub fn refusal(req: &actix_web::HttpRequest, e: &crate::core::Error) -> HttpResp
         Error::Invalid { .. } | Error::InvalidRequest(_) => {
             error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string())
         }
-        Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => {
-            tracing::error!(error = %e, "page failed");
-            error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Please try again.",
-            )
-        }
+        Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => server_trouble(e),
         _ => error_page(
             StatusCode::FORBIDDEN,
             "Not allowed",
@@ -138,16 +131,28 @@ pub fn refusal(req: &actix_web::HttpRequest, e: &crate::core::Error) -> HttpResp
 pub fn refusal_for(e: &crate::core::Error) -> HttpResponse {
     use crate::core::Error;
     match e {
-        Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => {
-            tracing::error!(error = %e, "page failed");
-            error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Please try again.",
-            )
-        }
+        Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => server_trouble(e),
         e => error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string()),
     }
+}
+
+/// The page for a failure of the server rather than a refusal: 503 (with `Retry-After`, added
+/// by the boundary) when a dependency is down, 500 for a bug. Logged either way.
+fn server_trouble(e: &crate::core::Error) -> HttpResponse {
+    if let crate::core::Error::Unavailable(_) = e {
+        tracing::error!(error = %e, "page failed: a dependency is unavailable");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "Please try again in a moment.",
+        );
+    }
+    tracing::error!(error = %e, "page failed");
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The error has been logged. Please try again later.",
+    )
 }
 
 /// An HTML error page.

@@ -1,0 +1,1 @@
+-- PostgreSQL only: change notices (LISTEN/NOTIFY). A SQLite server is one node; it polls.
