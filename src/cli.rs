@@ -265,22 +265,29 @@ pub fn run(
         Command::Housekeeping => {
             let pool = open(config)?;
             let rules = config.housekeeping_rules();
+            // The job is async (each batch bounded by database_timeout); it gets a runtime of
+            // its own on a thread of its own, so the CLI also works when called from async code.
+            let swept = std::thread::scope(|s| {
+                s.spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(anyhow::Error::from)?
+                        .block_on(crate::app::housekeeping::sweep(
+                            &pool,
+                            clock,
+                            &rules,
+                            usize::MAX,
+                        ))
+                        .map_err(anyhow::Error::from)
+                })
+                .join()
+                .map_err(|_| anyhow::anyhow!("housekeeping panicked"))?
+            })?;
             let mut deleted = serde_json::Map::new();
-            for rule in crate::core::housekeeping::Rule::ALL {
-                let mut rows = 0;
-                loop {
-                    let now = clock.now_naive();
-                    let n = crate::core::housekeeping::batch(&mut *pool.get()?, now, &rules, rule)?;
-                    rows += n;
-                    if n < crate::core::housekeeping::BATCH as usize {
-                        break;
-                    }
-                }
-                let total = deleted
-                    .get(rule.table())
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(0);
-                deleted.insert(rule.table().into(), json!(total + rows as u64));
+            for (table, rows) in &swept.0 {
+                let total = deleted.get(*table).and_then(|v| v.as_u64()).unwrap_or(0);
+                deleted.insert((*table).into(), json!(total + *rows as u64));
             }
             if json {
                 print_json(out, &json!({ "deleted": deleted }))

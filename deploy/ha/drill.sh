@@ -16,6 +16,7 @@
 #   HA_DEADLINE      seconds after the kill within which the nodes must write again (60)
 #   HA_TTL / HA_LOOP_WAIT / HA_RETRY_TIMEOUT   Patroni timing (10 / 2 / 3)
 #   HA_WORKERS_PER_NODE  concurrent writers per Portcullis node (2)
+#   HA_CLIENT_TIMEOUT    seconds the load waits for an answer before counting a timeout (15)
 #   HA_KEEP=1        keep the work directory (logs, configs, data) afterwards
 #   HA_PORT_BASE     shifts every port by this much (0): PostgreSQL 5433/5434, Patroni REST
 #                    8008/8009, etcd 2379/2380, Portcullis 8081/8082
@@ -37,6 +38,7 @@ TTL=${HA_TTL:-10}
 LOOP_WAIT=${HA_LOOP_WAIT:-2}
 RETRY_TIMEOUT=${HA_RETRY_TIMEOUT:-3}
 WORKERS=${HA_WORKERS_PER_NODE:-2}
+CLIENT_TIMEOUT=${HA_CLIENT_TIMEOUT:-15}
 B=${HA_PORT_BASE:-0}
 PG_PORTS=($((5433 + B)) $((5434 + B)))
 REST_PORTS=($((8008 + B)) $((8009 + B)))
@@ -120,8 +122,10 @@ teardown() {
   log "teardown"
   [ -n "$LOAD_PID" ] && { touch "$W/load/stop"; stop_pids 20 "$LOAD_PID"; }
   stop_pids 10 "${APP_PIDS[@]}"
-  stop_pids 20 "${PATRONI_PID[@]}"   # Patroni stops its PostgreSQL on SIGTERM
-  for i in 0 1; do                   # anything left of PostgreSQL (after a SIGKILLed Patroni)
+  # The data is thrown away: no clean shutdown needed. SIGKILL Patroni (so it restarts
+  # nothing), then PostgreSQL's immediate shutdown (SIGQUIT), then SIGKILL for what is left.
+  for p in "${PATRONI_PID[@]}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null; done
+  for i in 0 1; do
     local pm; pm=$(postmaster_of $i) || continue
     kill -QUIT "$pm" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$pm" 2>/dev/null || break; sleep 0.1; done
@@ -201,12 +205,11 @@ T0=$(now)
 start_patroni 0
 wait_for 60 "a primary" primary_index
 start_patroni 1
-wait_for 90 "a synchronous standby" is 1 /sync
-log "Patroni: ${NAMES[0]} primary, ${NAMES[1]} synchronous standby ($(since "$T0") s)"
+log "Patroni: ${NAMES[0]} primary ($(since "$T0") s); ${NAMES[1]} is cloning it"
 
 psql_at() {  # psql_at NODE DB SQL...: as the superuser, unaligned
   local node=$1 db=$2; shift 2
-  PGPASSWORD=$SUPERUSER_PASSWORD PGCONNECT_TIMEOUT=3 "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+  PGPASSWORD=$SUPERUSER_PASSWORD PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-3} "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
     -h 127.0.0.1 -p "${PG_PORTS[$node]}" -U postgres -d "$db" "$@"
 }
 psql_at 0 postgres -c "CREATE ROLE portcullis LOGIN PASSWORD '$APP_PASSWORD'" \
@@ -235,11 +238,16 @@ TOKEN=$(curl -sf -u "$OPS_ID:$OPS_SECRET" -d grant_type=client_credentials "${NO
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') || die "admin token"
 log "Portcullis nodes ready on ${APP_PORTS[*]}, database URL ${DB_URL/$APP_PASSWORD/***}"
 
+# Only the synchronous standby may be promoted: killing the primary before there is one would
+# (rightly) leave the cluster without a primary.
+wait_for 90 "a synchronous standby" is 1 /sync
+log "Patroni: ${NAMES[1]} synchronous standby ($(since "$T0") s after the start)"
+
 # --- 6. load, kill, fail-over --------------------------------------------------------------
 RUN_ID=$(date +%s)
 NODES_CSV=$(IFS=,; echo "${NODES[*]}")
 python3 "$HERE/load.py" --nodes "$NODES_CSV" --token "$TOKEN" --out "$W/load" \
-  --workers-per-node "$WORKERS" --run-id "$RUN_ID" --max-seconds $((WARMUP + DEADLINE + TAIL + 60)) \
+  --workers-per-node "$WORKERS" --timeout "$CLIENT_TIMEOUT" --run-id "$RUN_ID" --max-seconds $((WARMUP + DEADLINE + TAIL + 60)) \
   >"$W/logs/load.log" 2>&1 &
 LOAD_PID=$!; PIDS+=($!)
 log "write load: ${#NODES[@]} nodes x $WORKERS writers of POST /admin/users; kill in ${WARMUP}s"
@@ -247,7 +255,7 @@ sleep "$WARMUP"
 
 OLD=$(primary_index) || die "no primary before the kill"
 NEW=$((1 - OLD))
-is $NEW /sync || log "WARNING: ${NAMES[$NEW]} is not the synchronous standby at the kill"
+is $NEW /sync || die "${NAMES[$NEW]} is not the synchronous standby at the kill"
 PM=$(postmaster_of "$OLD") || die "no postmaster for ${NAMES[$OLD]}"
 VICTIMS=("$PM" $(pgrep -P "$PM" || true))
 [ "$KILL_MODE" = node ] && VICTIMS=("${PATRONI_PID[$OLD]}" "${VICTIMS[@]}")
@@ -259,16 +267,18 @@ log "kill -9 ${NAMES[$OLD]} ($KILL_MODE): pids ${VICTIMS[*]}"
 T_END=$(echo "$T_KILL + $DEADLINE" | bc)
 late() { (( $(echo "$(now) > $T_END" | bc) )); }
 PROMOTED="" REJOINED="" RECOVERED=""
+# A node accepts writes when PostgreSQL itself says it is out of recovery.
+writable() { [ "$(PGCONNECT_TIMEOUT=1 psql_at "$1" postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; }
+writable_index() { local i; for i in 0 1; do writable $i && { echo $i; return 0; }; done; return 1; }
 if [ "$KILL_MODE" = node ]; then
-  until is $NEW /primary || late; do sleep 0.1; done
-  is $NEW /primary && PROMOTED=$(since "$T_KILL")
-  log "Patroni: ${NAMES[$NEW]} primary after ${PROMOTED:-never} s; restarting ${NAMES[$OLD]} (its supervisor would)"
+  until writable $NEW || late; do sleep 0.1; done
+  writable $NEW && PROMOTED=$(since "$T_KILL")
+  log "${NAMES[$NEW]} promoted, accepts writes after ${PROMOTED:-never} s; restarting ${NAMES[$OLD]} (its supervisor would)"
   start_patroni "$OLD"
 else
-  until primary_index >/dev/null || late; do sleep 0.1; done
-  primary_index >/dev/null && PROMOTED=$(since "$T_KILL")
-  NEW=$(primary_index || echo "$NEW")
-  log "Patroni: primary ${NAMES[$NEW]} after ${PROMOTED:-never} s"
+  until writable_index >/dev/null || late; do sleep 0.1; done
+  NEW=$(writable_index) && PROMOTED=$(since "$T_KILL") || NEW=$OLD
+  log "${NAMES[$NEW]} accepts writes after ${PROMOTED:-never} s"
 fi
 until [ -f "$W/load/recovered" ] || late; do sleep 0.1; done
 [ -f "$W/load/recovered" ] && RECOVERED=$(since "$T_KILL")
@@ -293,16 +303,19 @@ def values(path, col):
     rows = [r.replace("'", "''") for r in rows]
     return ",".join(f"('{r}')" for r in rows) or "(NULL)"
 acked = values(os.path.join(out, "acked.tsv"), 0)
-unacked = values(os.path.join(out, "unacked.tsv"), 0)
+unacked = ",".join(
+    "('{}','{}')".format(*(c.replace("'", "''") for c in l.rstrip("\n").split("\t")[:2]))
+    for l in open(os.path.join(out, "unacked.tsv")) if l.strip()) or "(NULL,NULL)"
 with open(os.path.join(out, "verify.sql"), "w") as f:
     f.write(f"WITH acked(id) AS (VALUES {acked}) SELECT count(id), count(id) FILTER "
             f"(WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = acked.id)) FROM acked;\n")
-    f.write(f"WITH unacked(email) AS (VALUES {unacked}) SELECT count(*) FROM users u "
+    f.write(f"WITH unacked(email, status) AS (VALUES {unacked}) SELECT count(*) || ' ' || "
+            f"coalesce(string_agg(status, ',' ORDER BY status), '') FROM users u "
             f"JOIN unacked ON u.email = unacked.email;\n")
 EOF
 mapfile -t V < <(psql_at "$PRIMARY" portcullis -F' ' -f "$W/load/verify.sql")
 read -r ACKED MISSING <<<"${V[0]}"
-UNACKED_PRESENT=${V[1]}
+read -r UNACKED_PRESENT UNACKED_STATUSES <<<"${V[1]}"
 # The standby applies WAL asynchronously even when it is synchronous (commit waits for flush):
 # give it a moment.
 STANDBY_MISSING="n/a"
@@ -333,7 +346,7 @@ print()
 print("================ fail-over drill summary ================")
 print(f"setup                 synchronous_mode_strict=$STRICT, kill=$KILL_MODE, ttl=$TTL loop_wait=$LOOP_WAIT retry_timeout=$RETRY_TIMEOUT")
 print(f"killed                ${NAMES[$OLD]} (primary) after ${WARMUP}s of load")
-print(f"promotion             ${NAMES[$NEW]} primary after ${PROMOTED:-never} s (Patroni REST)")
+print(f"primary writable      ${NAMES[$NEW]} after ${PROMOTED:-never} s (psql: pg_is_in_recovery() = f)")
 print(f"fail-over (clients)   first 2xx sent after the kill: {g('failover_s')} s; per node: {g('failover_per_node_s')}")
 print(f"write gap             last 2xx before -> first 2xx after the kill: {g('write_gap_s')} s")
 print(f"requests              {s['requests']} in {s['duration_s']} s, {s['acknowledged']} acknowledged, {s['failed']} failed {s['failed_by_status']}")
@@ -345,7 +358,7 @@ for line in s.get("failures", []):
     print("  " + line)
 print(f"rejoin                ${NAMES[$OTHER]} synchronous standby again after ${REJOINED:-never} s")
 print(f"verification          acknowledged $ACKED, missing on primary ${NAMES[$PRIMARY]}: $MISSING, missing on standby: $STANDBY_MISSING")
-print(f"                      unacknowledged (failed/timed out) writes that did commit: $UNACKED_PRESENT")
+print(f"                      unacknowledged (failed/timed out) writes that did commit: $UNACKED_PRESENT ${UNACKED_STATUSES:+(statuses: $UNACKED_STATUSES)}")
 print(f"readyz after          node 1: ${READY[0]}, node 2: ${READY[1]}")
 print(f"portcullis logs       ${ERRS[0]}; ${ERRS[1]}")
 EOF

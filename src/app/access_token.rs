@@ -7,7 +7,7 @@ use crate::state::AppState;
 /// Verifies an access token: signature, claims (issuer, expiry, `iat` and `nbf`), then the
 /// revocation set. A signature that checked out under the same published keys is not checked
 /// again. The audience is the caller's business (introspection describes any audience; this
-/// server's own routes want the issuer: `services::principal`).
+/// server's own routes want the issuer: `app::principal`).
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
     let keys = state.keys.current().await;
     let cached = state

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
-use crate::core::housekeeping::{self, Rule, BATCH};
+use crate::clock::Clock;
+use crate::core::housekeeping::{self, Rule, Rules, BATCH};
 use crate::core::Error;
+use crate::db::DbPool;
 use crate::state::AppState;
 
 /// Batches one rule may take in one pass; the rest waits for the next pass (a first pass over
@@ -33,17 +35,34 @@ impl Deleted {
     }
 }
 
-/// One pass over every rule, now.
+/// One pass over every rule, now, at most `MAX_BATCHES_PER_RULE` batches each; counts what
+/// it deleted in the metrics.
 pub async fn run(state: &AppState) -> Result<Deleted, Error> {
     let rules = state.config.housekeeping_rules();
+    let deleted = sweep(&state.db, &state.clock, &rules, MAX_BATCHES_PER_RULE).await?;
+    for (table, rows) in &deleted.0 {
+        if *rows > 0 {
+            state.metrics.housekept(table, *rows);
+        }
+    }
+    Ok(deleted)
+}
+
+/// Deletes, rule by rule, in batches of `BATCH`, until a batch comes back short or
+/// `max_batches` ran (the CLI passes `usize::MAX`: everything due, now).
+pub async fn sweep(
+    db: &DbPool,
+    clock: &Clock,
+    rules: &Rules,
+    max_batches: usize,
+) -> Result<Deleted, Error> {
     let mut deleted = Deleted::default();
     for rule in Rule::ALL {
         let mut rows = 0;
-        for _ in 0..MAX_BATCHES_PER_RULE {
-            let now = state.clock.now_naive();
+        for _ in 0..max_batches {
+            let now = clock.now_naive();
             let r = rules.clone();
-            let n = state
-                .db
+            let n = db
                 .run(move |conn| housekeeping::batch(conn, now, &r, rule))
                 .await?;
             rows += n;
@@ -51,9 +70,6 @@ pub async fn run(state: &AppState) -> Result<Deleted, Error> {
                 break;
             }
             tokio::task::yield_now().await;
-        }
-        if rows > 0 {
-            state.metrics.housekept(rule.table(), rows);
         }
         deleted.0.push((rule.table(), rows));
     }

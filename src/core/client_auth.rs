@@ -1,6 +1,6 @@
 //! Client authentication at the token, introspection and revocation endpoints: the method the
 //! client registered (`client_secret_basic`, `client_secret_post`, or `none` for public
-//! clients), secrets compared in constant time. `services::tokens::authenticate_client` loads
+//! clients), secrets compared in constant time. `app::token::client::authenticate_client` loads
 //! the client (cached) and counts failures per client IP around `verify`.
 
 use super::clients::ClientRow;

@@ -1,5 +1,5 @@
 //! People's passwords: the length policy and argon2id hashing with configured parameters.
-//! Hashing is CPU-bound: the server runs it on `services::passwords`' own threads.
+//! Hashing is CPU-bound: the server runs it on `runtime::argon2`'s own threads.
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};

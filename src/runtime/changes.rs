@@ -28,7 +28,7 @@ const LISTEN_TICK: Duration = Duration::from_millis(50);
 /// How often the listener checks that its connection is alive when all is quiet.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// The longest wait between attempts to connect again.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
