@@ -269,23 +269,24 @@ pub fn run(
             // its own on a thread of its own, so the CLI also works when called from async code.
             let swept = std::thread::scope(|s| {
                 s.spawn(|| {
-                    tokio::runtime::Builder::new_current_thread()
+                    let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
-                        .build()
-                        .map_err(anyhow::Error::from)?
-                        .block_on(crate::app::housekeeping::sweep(
-                            &pool,
-                            clock,
-                            &rules,
-                            usize::MAX,
-                        ))
-                        .map_err(anyhow::Error::from)
+                        .build()?;
+                    Ok::<_, anyhow::Error>(runtime.block_on(crate::app::housekeeping::sweep(
+                        &pool,
+                        clock,
+                        &rules,
+                        usize::MAX,
+                    )))
                 })
                 .join()
                 .map_err(|_| anyhow::anyhow!("housekeeping panicked"))?
             })?;
+            if let Some((table, error)) = swept.failed.first() {
+                anyhow::bail!("housekeeping of {table} failed: {error}");
+            }
             let mut deleted = serde_json::Map::new();
-            for (table, rows) in &swept.0 {
+            for (table, rows) in &swept.rows {
                 let total = deleted.get(*table).and_then(|v| v.as_u64()).unwrap_or(0);
                 deleted.insert((*table).into(), json!(total + *rows as u64));
             }

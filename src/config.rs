@@ -506,12 +506,12 @@ impl Config {
                 "must be at least the access and ID token lifetimes, or verifiers would lose keys of live tokens",
             ));
         }
-        let propagation = crate::runtime::keys::KEY_REFRESH_SECS as u64;
+        let propagation = self.key_propagation_secs();
         if self.keys.publish_ahead < propagation {
             return Err(invalid(
                 "keys.publish_ahead",
                 format!(
-                    "must be at least {propagation} seconds, the time every node needs to publish a new key before any signs with it"
+                    "must be at least {propagation} seconds (the key refresh plus `database_timeout`), the time every node may need to publish a new key before any signs with it"
                 ),
             ));
         }
@@ -553,14 +553,22 @@ impl Config {
         })
     }
 
-    /// The issuer URL exactly as configured (or derived from `bind`).
-    /// How long verifiers may cache the JWK set: a key is published `keys.publish_ahead`
-    /// before it signs, and every node publishes it within `KEY_REFRESH_SECS`; at most 300 s.
-    pub fn jwks_max_age(&self) -> u64 {
-        let propagation = crate::runtime::keys::KEY_REFRESH_SECS as u64;
-        self.keys.publish_ahead.saturating_sub(propagation).min(300)
+    /// The longest a new signing key may take to be published by every node, notices or
+    /// not: the key refresh interval plus one bounded reload.
+    pub fn key_propagation_secs(&self) -> u64 {
+        crate::runtime::keys::KEY_REFRESH_SECS as u64 + self.database_timeout
     }
 
+    /// How long verifiers may cache the JWK set: a key is published `keys.publish_ahead`
+    /// before it signs, less the time every node may take to publish it; at most 300 s.
+    pub fn jwks_max_age(&self) -> u64 {
+        self.keys
+            .publish_ahead
+            .saturating_sub(self.key_propagation_secs())
+            .min(300)
+    }
+
+    /// The issuer URL exactly as configured (or derived from `bind`).
     pub fn issuer(&self) -> &str {
         self.issuer.as_deref().unwrap_or("http://127.0.0.1:8080")
     }

@@ -97,9 +97,10 @@ impl From<diesel::result::Error> for Error {
     }
 }
 
-/// Messages of errors that say the database cannot answer now, rather than that the statement
-/// is wrong: a lost or closed connection, a server shutting down or in recovery, a statement
-/// or lock timeout, SQLite's busy timeout running out. Retrying later can succeed.
+/// How messages of errors that say the database cannot answer now begin (rather than that
+/// the statement is wrong): a lost or closed connection, a server shutting down or in
+/// recovery, a statement or lock timeout, SQLite's busy timeout running out. Retrying later
+/// can succeed. Matched at the start only: the middle of a message may quote user input.
 const TROUBLE: &[&str] = &[
     "server closed the connection",
     "terminating connection",
@@ -107,15 +108,15 @@ const TROUBLE: &[&str] = &[
     "could not send data",
     "no connection to the server",
     "connection to server",
-    "connection timed out",
     "timeout expired",
-    "statement timeout",
-    "lock timeout",
+    "canceling statement due to statement timeout",
+    "canceling statement due to lock timeout",
     "the database system is",
-    "read-only transaction",
     "SSL SYSCALL",
+    "SSL connection has been closed",
     "database is locked",
     "database table is locked",
+    "abandoned:", // crate::db::ABANDONED_MESSAGE: the caller stopped waiting, rolled back
 ];
 
 /// Whether a database error is trouble with the database (503) rather than a bug (500).
@@ -126,10 +127,13 @@ pub fn is_connection_trouble(e: &diesel::result::Error) -> bool {
             Kind::ClosedConnection | Kind::UnableToSendCommand | Kind::ReadOnlyTransaction,
             _,
         ) => true,
-        E::DatabaseError(_, info) => {
-            let m = info.message();
-            TROUBLE.iter().any(|t| m.contains(t))
+        // Only errors the driver could not classify are read by message: a constraint
+        // violation or a bad value may quote user input, which may say anything.
+        E::DatabaseError(Kind::Unknown, info) => {
+            let m = info.message().trim_start();
+            TROUBLE.iter().any(|t| m.starts_with(t))
         }
+        E::DatabaseError(..) => false,
         E::BrokenTransactionManager => true,
         _ => false,
     }

@@ -54,7 +54,8 @@ pub enum Rule {
     RotatedRefreshTokens,
     /// Revoked refresh tokens, `ROTATED_REFRESH_MEMORY_SECS` after revocation.
     RevokedRefreshTokens,
-    /// Grants nothing can use any more: no refresh token, no code, no live access token.
+    /// Grants nothing can use any more: no refresh token, no code, no live access token, and
+    /// not a standing Mongoose app grant (those go once revoked).
     Grants,
     /// Revocation entries past their expiry (the longest token lifetime).
     Revocations,
@@ -175,6 +176,13 @@ pub fn batch(
             grants::id,
             grants::updated_at
                 .lt(now - access)
+                // A Mongoose app grant is a standing one: GetToken mints tokens under it
+                // until the person revokes it, with no refresh token or code to show for it.
+                .and(
+                    grants::client_id
+                        .ne(super::apps::APPS_CLIENT)
+                        .or(grants::revoked_at.is_not_null())
+                )
                 .and(not(exists(
                     refresh::table.filter(refresh::grant_id.eq(grants::id))
                 )))

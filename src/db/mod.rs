@@ -124,13 +124,20 @@ impl Manager {
     }
 
     /// Settings applied to every SQLite connection: WAL for concurrent readers, a busy timeout
-    /// (the database timeout) instead of immediate `SQLITE_BUSY`, enforced foreign keys.
+    /// instead of immediate `SQLITE_BUSY`, enforced foreign keys.
     fn sqlite_pragmas(&self) -> String {
         format!(
             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; \
              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            self.timeout.as_millis()
+            self.database_side_timeout().as_millis()
         )
+    }
+
+    /// The bound the database itself enforces (busy timeout, `statement_timeout`): four fifths
+    /// of the database timeout, so that a slow statement fails and rolls back before the
+    /// caller gives up, rather than committing after it was answered 503.
+    fn database_side_timeout(&self) -> Duration {
+        (self.timeout * 4 / 5).max(Duration::from_millis(100))
     }
 }
 
@@ -146,7 +153,11 @@ fn with_params(url: &str, params: &[(&str, String)]) -> String {
         if set.contains(key) {
             continue;
         }
-        out.push(if out.contains('?') { '&' } else { '?' });
+        if !out.contains('?') {
+            out.push('?');
+        } else if !out.ends_with('?') && !out.ends_with('&') {
+            out.push('&');
+        }
         out.push_str(key);
         out.push('=');
         out.push_str(value);
@@ -157,6 +168,9 @@ fn with_params(url: &str, params: &[(&str, String)]) -> String {
 thread_local! {
     /// Set while this thread returns a connection that must not be reused (see `discard`).
     static DISCARDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The abandon flag of the `DbPool::run` whose work this thread is doing, if any.
+    static ABANDONED: std::cell::RefCell<Option<Arc<AtomicBool>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// Returns a connection to the pool as unusable: it failed with connection trouble, or its
@@ -164,10 +178,38 @@ thread_local! {
 /// goes back, and drops it; the pool makes fresh ones, so it heals by itself when the database
 /// is back.
 fn discard(conn: PooledConnection) {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DISCARDING.with(|d| d.set(false));
+        }
+    }
     DISCARDING.with(|d| d.set(true));
+    let _reset = Reset;
     drop(conn);
-    DISCARDING.with(|d| d.set(false));
 }
+
+/// Whether the caller of the work on this thread has stopped waiting (and answered 503).
+fn abandoned() -> bool {
+    ABANDONED.with(|a| {
+        a.borrow()
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Acquire))
+    })
+}
+
+/// The error a transaction ends with when its caller stopped waiting before it committed:
+/// classified as `Unavailable` (see `core::error::TROUBLE`).
+fn abandoned_error() -> diesel::result::Error {
+    diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::Unknown,
+        Box::new(ABANDONED_MESSAGE.to_owned()),
+    )
+}
+
+/// The message of `abandoned_error`.
+pub const ABANDONED_MESSAGE: &str =
+    "abandoned: the caller stopped waiting before the commit; rolled back";
 
 impl r2d2::ManageConnection for Manager {
     type Connection = DbConnection;
@@ -211,10 +253,13 @@ impl Manager {
             DatabaseUrl::Postgres(url) => {
                 let mut conn = PgConnection::establish(&self.postgres_url(url))
                     .map_err(ConnectError::Postgres)?;
-                conn.batch_execute(&format!(
-                    "SET statement_timeout = {}",
-                    self.timeout.as_millis()
-                ))?;
+                // A URL may set its own (`options=-c statement_timeout=...`).
+                if !url.contains("statement_timeout") {
+                    conn.batch_execute(&format!(
+                        "SET statement_timeout = {}",
+                        self.database_side_timeout().as_millis()
+                    ))?;
+                }
                 Ok(DbConnection::Postgres(conn))
             }
         }
@@ -304,7 +349,13 @@ impl DbPool {
         let late = abandoned.clone();
         let work = blocking(move || {
             let mut conn = pool.get()?;
+            if late.load(Ordering::Acquire) {
+                // The wait for a connection used up the time: the caller has its 503.
+                return Err(Error::Unavailable("abandoned before it started".into()));
+            }
+            ABANDONED.with(|a| *a.borrow_mut() = Some(late.clone()));
             let result = f(&mut conn);
+            ABANDONED.with(|a| *a.borrow_mut() = None);
             if late.load(Ordering::Acquire) || matches!(result, Err(Error::Unavailable(_))) {
                 discard(conn);
             }
@@ -420,15 +471,24 @@ where
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Manager = <DbConnection as Connection>::TransactionManager;
+    // A caller that stopped waiting has answered 503: its work must not commit after all,
+    // or a retry would meet a change it was told did not happen (a refresh token spent).
+    let checked = |conn: &mut DbConnection| {
+        let value = f(conn)?;
+        if abandoned() {
+            return Err(E::from(abandoned_error()));
+        }
+        Ok(value)
+    };
     let DbConnection::Sqlite(sqlite) = conn else {
-        return conn.transaction(f);
+        return conn.transaction(checked);
     };
     match AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
         Ok(()) => {}
-        Err(diesel::result::Error::AlreadyInTransaction) => return conn.transaction(f),
+        Err(diesel::result::Error::AlreadyInTransaction) => return conn.transaction(checked),
         Err(e) => return Err(e.into()),
     }
-    match f(conn) {
+    match checked(conn) {
         Ok(value) => {
             Manager::commit_transaction(conn)?;
             Ok(value)
@@ -446,4 +506,33 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> Vec<(&'static str, String)> {
+        vec![("connect_timeout", "5".into()), ("keepalives", "1".into())]
+    }
+
+    #[test]
+    fn connection_bounds_are_added_unless_set() {
+        assert_eq!(
+            with_params("postgres://u@h/db", &p()),
+            "postgres://u@h/db?connect_timeout=5&keepalives=1"
+        );
+        assert_eq!(
+            with_params("postgres://u@h/db?", &p()),
+            "postgres://u@h/db?connect_timeout=5&keepalives=1"
+        );
+        assert_eq!(
+            with_params("postgres://u@h1:5432,h2:5432/db?connect_timeout=3", &p()),
+            "postgres://u@h1:5432,h2:5432/db?connect_timeout=3&keepalives=1"
+        );
+        assert_eq!(
+            with_params("postgres://u@h/db?sslmode=require&", &p()),
+            "postgres://u@h/db?sslmode=require&connect_timeout=5&keepalives=1"
+        );
+    }
 }

@@ -63,16 +63,24 @@ pub struct Copies {
 }
 
 impl Copies {
+    /// Reads what changed now. Not single-flight: a refresh already under way may have read
+    /// before the change committed.
     async fn apply(&self, change: &Change) {
         match change {
-            Change::Revocations => self.revocations.refresh().await,
-            Change::Keys => self.keys.refresh().await,
+            Change::Revocations => self.revocations.catch_up().await,
+            Change::Keys => self.reload_keys().await,
             Change::Client(id) => self.caches.clients.remove(id.as_str()),
             Change::All => {
                 self.caches.clients.clear();
-                self.revocations.refresh().await;
-                self.keys.refresh().await;
+                self.revocations.catch_up().await;
+                self.reload_keys().await;
             }
+        }
+    }
+
+    async fn reload_keys(&self) {
+        if let Err(e) = self.keys.reload().await {
+            tracing::warn!(error = %e, "could not reload signing keys after a change notice");
         }
     }
 }
@@ -125,7 +133,9 @@ async fn refresh(copies: Copies, mut rx: mpsc::UnboundedReceiver<Change>, stop: 
     let key_poll = Duration::from_secs(KEY_REFRESH_SECS as u64);
     let (mut polled, mut keys_polled) = (Instant::now(), Instant::now());
     while !stop.load(Ordering::Acquire) {
-        let wait = poll.saturating_sub(polled.elapsed());
+        let wait = poll
+            .saturating_sub(polled.elapsed())
+            .min(key_poll.saturating_sub(keys_polled.elapsed()));
         match tokio::time::timeout(wait, rx.recv()).await {
             Ok(Some(first)) => {
                 // Apply a burst once: many revocations in a row need one poll.

@@ -4,11 +4,12 @@
 //! time even without notices. A request reloads them itself only when nobody has tried for
 //! `KEY_REFRESH_SECS` (no background task, as in tests).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::Duration;
 
+use super::flight::SingleFlight;
 use crate::clock::Clock;
 use crate::config::KeySettings;
 use crate::core::crypto::MasterKey;
@@ -28,10 +29,13 @@ pub struct KeyStore {
     clock: Clock,
     settings: KeySettings,
     master: Option<MasterKey>,
-    inner: Arc<RwLock<(Arc<KeySet>, Timestamp)>>,
+    /// The set and the number of the reload that read it.
+    inner: Arc<RwLock<(Arc<KeySet>, u64)>>,
+    /// Reloads started so far: a reload that read before another one installs nothing over it.
+    started: Arc<AtomicU64>,
     /// When a reload last started, whether or not it succeeded.
     last_attempt: Arc<Mutex<Timestamp>>,
-    reloading: Arc<AtomicBool>,
+    reloading: Arc<SingleFlight>,
 }
 
 impl KeyStore {
@@ -52,15 +56,19 @@ impl KeyStore {
             clock,
             settings,
             master,
-            inner: Arc::new(RwLock::new((Arc::new(set), now))),
+            inner: Arc::new(RwLock::new((Arc::new(set), 0))),
+            started: Arc::new(AtomicU64::new(0)),
             last_attempt: Arc::new(Mutex::new(now)),
-            reloading: Arc::new(AtomicBool::new(false)),
+            reloading: Arc::new(SingleFlight::default()),
         })
     }
 
-    fn snapshot(&self) -> (Arc<KeySet>, Timestamp) {
-        let guard = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        (guard.0.clone(), guard.1)
+    fn snapshot(&self) -> Arc<KeySet> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
     }
 
     /// The key set, reloaded first when nobody has tried for `KEY_REFRESH_SECS`.
@@ -70,34 +78,35 @@ impl KeyStore {
         if now - last >= Duration::seconds(KEY_REFRESH_SECS) || now < last {
             self.refresh().await;
         }
-        self.snapshot().0
+        self.snapshot()
     }
 
     /// Reloads unless a reload is already under way; a failure is logged and the loaded set
     /// kept.
     pub async fn refresh(&self) {
-        if self.reloading.swap(true, Ordering::AcqRel) {
+        let Some(_ticket) = self.reloading.try_start() else {
             return;
-        }
+        };
         if let Err(e) = self.reload().await {
             tracing::error!(error = %e, "could not reload signing keys; serving the loaded set");
         }
-        self.reloading.store(false, Ordering::Release);
     }
 
     /// Reads the keys from the database now (after a rotation on this node, say).
     pub async fn reload(&self) -> Result<Arc<KeySet>, Error> {
         let now = self.clock.now_naive();
         *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = now;
+        let number = self.started.fetch_add(1, Ordering::AcqRel) + 1;
         let settings = self.settings.clone();
         let master = self.master.clone();
         let set = self
             .db
             .run(move |conn| KeySet::load(conn, now, &settings, master.as_ref()))
             .await?;
-        let set = Arc::new(set);
         let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        *guard = (set.clone(), now);
-        Ok(set)
+        if number > guard.1 {
+            *guard = (Arc::new(set), number);
+        }
+        Ok(guard.0.clone())
     }
 }

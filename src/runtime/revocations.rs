@@ -4,11 +4,11 @@
 //! fallback. A request refreshes it itself only when nobody has tried for `POLL_SECS` (no
 //! background task, as in tests), so requests do not wait on the database for it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::Duration;
 
+use super::flight::SingleFlight;
 use crate::clock::Clock;
 use crate::core::revocation::{self, RevocationSet};
 use crate::core::tokens::AccessClaims;
@@ -30,7 +30,7 @@ pub struct RevocationCache {
     last_poll: Arc<Mutex<Timestamp>>,
     /// When a poll last started, whether or not it succeeded.
     last_attempt: Arc<Mutex<Timestamp>>,
-    polling: Arc<AtomicBool>,
+    polling: Arc<SingleFlight>,
 }
 
 impl RevocationCache {
@@ -42,7 +42,7 @@ impl RevocationCache {
             set: Arc::new(RwLock::new(set)),
             last_poll: Arc::new(Mutex::new(now)),
             last_attempt: Arc::new(Mutex::new(now)),
-            polling: Arc::new(AtomicBool::new(false)),
+            polling: Arc::new(SingleFlight::default()),
         }
     }
 
@@ -75,13 +75,12 @@ impl RevocationCache {
     /// Polls unless a poll is already under way (the background task and requests share
     /// this); a failure is logged and the current copy kept.
     pub async fn refresh(&self) {
-        if self.polling.swap(true, Ordering::AcqRel) {
+        let Some(_ticket) = self.polling.try_start() else {
             return;
-        }
+        };
         if let Err(e) = self.poll().await {
             tracing::error!(error = %e, "revocation poll failed; using the current copy");
         }
-        self.polling.store(false, Ordering::Release);
     }
 
     /// Polls now, after this node logged a revocation, so that its own next check honours it.

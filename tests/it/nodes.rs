@@ -257,6 +257,8 @@ async fn changes_reach_the_other_node_within_a_second() {
     let t = password(&app.state, &client, "password1").await.json();
     let access = t["access_token"].as_str().unwrap().to_owned();
     assert!(active(&b, &client, &access).await);
+    // B has just read the log: only a notice can make it read again within the second.
+    b.revocations.poll().await.unwrap();
     let r = send_to(&app.state, form("/revoke", &[("token", &access)], &client)).await;
     assert_eq!(r.status, 200);
     let took = within(Duration::from_secs(1), || {

@@ -115,7 +115,15 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mode: &AtomicU8, stop: &AtomicBo
 const TIMEOUT: u64 = 1;
 
 fn password_client(app: &TestApp) -> (String, String) {
-    app.client(&["--trusted", "--grant", "password", "--scope", "openid"])
+    app.client(&[
+        "--trusted",
+        "--grant",
+        "password",
+        "--grant",
+        "refresh_token",
+        "--scope",
+        "openid",
+    ])
 }
 
 async fn password_grant(app: &TestApp, client: &(String, String)) -> Response {
@@ -124,7 +132,16 @@ async fn password_grant(app: &TestApp, client: &(String, String)) -> Response {
             ("grant_type", "password"),
             ("username", "ada@example.com"),
             ("password", "password1"),
+            ("scope", "openid"),
         ],
+        (&client.0, &client.1),
+    )
+    .await
+}
+
+async fn refresh(app: &TestApp, client: &(String, String), token: &str) -> Response {
+    app.token(
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
         (&client.0, &client.1),
     )
     .await
@@ -211,12 +228,18 @@ async fn a_postgresql_outage_is_a_503_in_time_and_the_pool_heals() {
         .build();
     app.user("ada@example.com", "password1");
     let client = password_client(&app);
-    assert_eq!(password_grant(&app, &client).await.status, 200);
+    let first = password_grant(&app, &client).await;
+    assert_eq!(first.status, 200);
+    let token = first.json()["refresh_token"].as_str().unwrap().to_owned();
 
     proxy.set(BLACK_HOLE);
     assert_outage(&app, &client, "black hole").await;
+    assert_eq!(refresh(&app, &client, &token).await.status, 503);
     proxy.set(PASS);
     assert_recovers(&app, &client, "after the black hole").await;
+    // The refresh answered 503 spent nothing: its retry is not taken for a replay.
+    let r = refresh(&app, &client, &token).await;
+    assert_eq!(r.status, 200, "the retry after a 503 works: {}", r.text());
 
     proxy.set(REFUSE);
     assert_outage(&app, &client, "refused").await;
@@ -234,7 +257,9 @@ async fn a_locked_sqlite_database_is_a_503_in_time_then_serves_again() {
         .build();
     app.user("ada@example.com", "password1");
     let client = password_client(&app);
-    assert_eq!(password_grant(&app, &client).await.status, 200);
+    let first = password_grant(&app, &client).await;
+    assert_eq!(first.status, 200);
+    let token = first.json()["refresh_token"].as_str().unwrap().to_owned();
     // Another process holds the write lock (a long migration, a backup tool).
     let path = app.db.url.trim_start_matches("sqlite://").to_owned();
     let mut other = diesel::SqliteConnection::establish(&path).unwrap();
@@ -246,8 +271,13 @@ async fn a_locked_sqlite_database_is_a_503_in_time_then_serves_again() {
     assert_eq!(r.json()["error"], "temporarily_unavailable");
     assert!(r.header("retry-after").is_some());
     assert!(took < Duration::from_secs(3 * TIMEOUT + 2), "took {took:?}");
+    // A refresh answered 503 spent nothing: its retry is not taken for a replay.
+    let r = refresh(&app, &client, &token).await;
+    assert_eq!(r.status, 503, "{}", r.text());
     other.batch_execute("COMMIT").unwrap();
     assert_eq!(password_grant(&app, &client).await.status, 200);
+    let r = refresh(&app, &client, &token).await;
+    assert_eq!(r.status, 200, "the retry after a 503 works: {}", r.text());
 }
 
 #[actix_rt::test]

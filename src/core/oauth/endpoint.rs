@@ -281,17 +281,21 @@ impl<'a> DbEndpoint<'a> {
         let (grant_row, refresh_token) = match new_grant {
             Some(g) => {
                 let conn = connected(&mut self.conn)?;
-                let row = grants::create(conn, now, g)?;
-                if let Some(code) = &code {
-                    code::set_grant(conn, &code.code_hash, &row.id)?;
-                }
-                let refresh = match with_refresh {
-                    true => Some(
-                        refresh::create(conn, now, &row.id, &scope, self.ctx.refresh_ttl, None)?.0,
-                    ),
-                    false => None,
-                };
-                (Some(row), refresh)
+                let refresh_ttl = self.ctx.refresh_ttl;
+                // The grant, its code's link to it and its refresh token, all or nothing.
+                crate::db::transaction(conn, |conn| -> Result<_, Error> {
+                    let row = grants::create(conn, now, g)?;
+                    if let Some(code) = &code {
+                        code::set_grant(conn, &code.code_hash, &row.id)?;
+                    }
+                    let refresh = match with_refresh {
+                        true => {
+                            Some(refresh::create(conn, now, &row.id, &scope, refresh_ttl, None)?.0)
+                        }
+                        false => None,
+                    };
+                    Ok((Some(row), refresh))
+                })?
             }
             None => (None, None),
         };
@@ -322,7 +326,20 @@ impl<'a> DbEndpoint<'a> {
             .clone()
             .ok_or_else(|| Error::Internal("refresh without a recovered token".into()))?;
         let conn = connected(&mut self.conn)?;
-        if !refresh::claim(conn, &row, now)? {
+        let refresh_ttl = self.ctx.refresh_ttl;
+        // Claim and successor commit together: a failure in between (a timeout, a lost
+        // connection) leaves the token unused, so the client's retry is not taken for reuse.
+        let rotated = crate::db::transaction(conn, |conn| -> Result<_, Error> {
+            if !refresh::claim(conn, &row, now)? {
+                return Ok(None);
+            }
+            let g = grants::get(conn, &row.grant_id)?
+                .ok_or_else(|| Error::InvalidGrant("the grant no longer exists".into()))?;
+            let scope = ordered(&grant.scope, &row.scope);
+            let (value, _) = refresh::create(conn, now, &g.id, &scope, refresh_ttl, Some(&row))?;
+            Ok(Some((g, scope, value)))
+        })?;
+        let Some((g, scope, value)) = rotated else {
             // Used twice (a replay or a concurrent refresh): the whole family goes.
             refresh::revoke_family(conn, &row.family_id, now)?;
             grants::revoke(
@@ -335,12 +352,7 @@ impl<'a> DbEndpoint<'a> {
             return Err(Error::InvalidGrant(
                 "the refresh token was already used; its grant is revoked".into(),
             ));
-        }
-        let g = grants::get(conn, &row.grant_id)?
-            .ok_or_else(|| Error::InvalidGrant("the grant no longer exists".into()))?;
-        let scope = ordered(&grant.scope, &row.scope);
-        let (value, _) =
-            refresh::create(conn, now, &g.id, &scope, self.ctx.refresh_ttl, Some(&row))?;
+        };
         let sub = g.user_id.clone().unwrap_or_else(|| g.client_id.clone());
         let audience = if self.audience.is_empty() {
             g.audiences()

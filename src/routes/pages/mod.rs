@@ -119,7 +119,19 @@ pub fn refusal(req: &actix_web::HttpRequest, e: &crate::core::Error) -> HttpResp
             error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string())
         }
         Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => server_trouble(e),
-        _ => error_page(
+        Error::NotFound(_) => error_page(StatusCode::NOT_FOUND, "Not found", &e.to_string()),
+        Error::Conflict(_) => error_page(StatusCode::CONFLICT, "Conflict", &e.to_string()),
+        Error::InvalidClient(_)
+        | Error::InvalidGrant(_)
+        | Error::UnauthorizedClient(_)
+        | Error::UnsupportedGrantType(_)
+        | Error::InvalidScope(_)
+        | Error::InvalidTarget(_)
+        | Error::InsufficientScope(_)
+        | Error::Forbidden(_)
+        | Error::AccountDisabled
+        | Error::EmailNotVerified
+        | Error::LoginRequired(_) => error_page(
             StatusCode::FORBIDDEN,
             "Not allowed",
             "You may not do this here.",

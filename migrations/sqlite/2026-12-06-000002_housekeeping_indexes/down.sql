@@ -1,0 +1,10 @@
+DROP INDEX one_time_tokens_used_idx;
+DROP INDEX one_time_tokens_expires_idx;
+DROP INDEX throttle_places_expires_idx;
+DROP INDEX throttle_counters_window_idx;
+DROP INDEX revocations_expires_idx;
+DROP INDEX sessions_expires_idx;
+DROP INDEX grants_updated_idx;
+DROP INDEX refresh_tokens_revoked_idx;
+DROP INDEX refresh_tokens_used_idx;
+DROP INDEX refresh_tokens_expires_idx;
