@@ -86,11 +86,6 @@ pub fn since(conn: &mut DbConnection, since: Timestamp) -> Result<Vec<Revocation
         .load(conn)?)
 }
 
-/// Deletes entries that no longer matter.
-pub fn purge(conn: &mut DbConnection, now: Timestamp) -> Result<usize, Error> {
-    Ok(diesel::delete(revocations::table.filter(revocations::expires_at.le(now))).execute(conn)?)
-}
-
 /// Cuts off every token of a user issued before `now` (sessions end, grants and their refresh
 /// tokens are revoked, access tokens become inactive); personal access tokens stay.
 pub fn cut_off_user(
