@@ -1,7 +1,8 @@
 //! OIDC userinfo (Core §5.3): the claims the caller's token releases about its user, recorded
-//! as an API call of that user.
+//! as an API call of that user through the audit queue (no database write on the request).
 
 use crate::app::Call;
+use crate::core::events::NewEvent;
 use crate::core::oidc::{self, UserInfoClaims};
 use crate::core::principal::scopes;
 use crate::core::users::User;
@@ -19,10 +20,17 @@ pub async fn run(state: &AppState, call: &Call, user: &User) -> Result<UserInfoC
         Some(p) => p.scopes.clone(),
         None => Vec::new(),
     };
-    let (now, ip, user) = (call.now, call.ip.clone(), user.clone());
-    let client_id = p.and_then(|p| p.client_id.clone());
-    state
-        .db
-        .run(move |conn| oidc::userinfo_for(conn, now, &user, client_id, &granted, ip))
-        .await
+    state.audit.push(
+        call.now,
+        NewEvent {
+            kind: "api.call",
+            user_id: Some(user.id.clone()),
+            client_id: p.and_then(|p| p.client_id.clone()),
+            service: Some("userinfo".into()),
+            ip: Some(call.ip.clone()),
+            ..Default::default()
+        },
+    );
+    let scopes: Vec<&str> = granted.iter().map(String::as_str).collect();
+    Ok(oidc::userinfo(user, &scopes))
 }

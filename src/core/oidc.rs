@@ -13,7 +13,6 @@ use super::tokens::sign_claims;
 use super::users::User;
 use super::{Error, Timestamp};
 use crate::config::{Config, SigningAlg};
-use crate::db::DbConnection;
 use crate::paths;
 
 /// Client authentication methods of the token, introspection and revocation endpoints.
@@ -200,32 +199,6 @@ pub fn verify_id_token_hint(keys: &KeySet, issuer: &str, token: &str) -> Option<
     .ok()?;
     let claims: IdClaims = serde_json::from_value(Value::Object(payload.into())).ok()?;
     (claims.iss == issuer).then_some(claims)
-}
-
-/// The userinfo answer (OIDC Core §5.3) for a token's user: the claims its scopes release. A
-/// disabled or deleted user's token is invalid there; each answer is recorded as an API call.
-pub fn userinfo_for(
-    conn: &mut DbConnection,
-    now: Timestamp,
-    user: &User,
-    client_id: Option<String>,
-    scopes: &[String],
-    ip: String,
-) -> Result<UserInfoClaims, Error> {
-    super::events::record(
-        conn,
-        now,
-        super::events::NewEvent {
-            kind: "api.call",
-            user_id: Some(user.id.clone()),
-            client_id,
-            service: Some("userinfo".into()),
-            ip: Some(ip),
-            ..Default::default()
-        },
-    )?;
-    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-    Ok(userinfo(user, &scopes))
 }
 
 /// The userinfo claims a token's scopes release (OIDC Core §5.4): `sub` always; `name`,

@@ -671,7 +671,8 @@ async fn userinfo_by_scope() {
         )
         .await;
     assert_eq!(r.status, 400, "a token in two places");
-    // Each call is an event.
+    // Each call is an event (queued, written within a second; flushed here).
+    app.state.audit.flush().await.unwrap();
     use diesel::prelude::*;
     let n: i64 = portcullis::db::schema::events::table
         .filter(portcullis::db::schema::events::kind.eq("api.call"))
