@@ -20,7 +20,7 @@ use crate::server;
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version, about, long_about = None)]
 pub struct Cli {
-    /// TOML configuration file (settings not in it come from PORTCULLIS_* variables or defaults).
+    /// TOML configuration file; PORTCULLIS_* variables override it, and settings in neither keep their defaults.
     #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Print machine-readable JSON on stdout.
@@ -156,8 +156,8 @@ pub enum KeysCommand {
     /// Create the next signing key: published now, signing after `keys.publish_ahead` seconds.
     Rotate {
         /// RS256, ES256 or EdDSA; the configured `keys.algorithm` by default.
-        #[arg(long)]
-        alg: Option<String>,
+        #[arg(long, value_parser = signing_alg)]
+        alg: Option<SigningAlg>,
         /// Sign with the new key at once (after a compromise; verifiers may briefly miss it).
         #[arg(long)]
         now: bool,
@@ -189,6 +189,11 @@ pub enum AclCommand {
     Remove { id: String },
 }
 
+/// `--alg`: a usage error (exit 2) when it is not one we sign with.
+fn signing_alg(s: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(s).ok_or_else(|| format!("`{s}` is not RS256, ES256 or EdDSA"))
+}
+
 /// Entry point of the binary: parse, load configuration, dispatch. Exit code 2 for usage and
 /// configuration errors, 1 for failures.
 pub fn main() -> ExitCode {
@@ -201,6 +206,9 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init_logging(&config);
+    for warning in crate::config::unknown_environment() {
+        tracing::warn!("{warning}");
+    }
     let result = match cli.command {
         None | Some(Command::Serve) => serve(config),
         Some(command) => {
@@ -533,11 +541,7 @@ fn run_keys(
             alg,
             now: immediately,
         } => {
-            let alg = match alg {
-                Some(a) => SigningAlg::parse(&a)
-                    .with_context(|| format!("--alg `{a}`: use RS256, ES256 or EdDSA"))?,
-                None => config.keys.algorithm,
-            };
+            let alg = alg.unwrap_or(config.keys.algorithm);
             let row = keys::rotate(
                 &mut conn,
                 now,

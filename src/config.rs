@@ -614,19 +614,90 @@ impl Config {
     }
 }
 
-/// The `PORTCULLIS_*` environment provider with section prefixes mapped to nested keys.
+/// The `PORTCULLIS_*` environment provider with section prefixes mapped to nested keys. Only
+/// variables that name a setting are read (see `unknown_environment`).
 fn env_provider() -> Env {
+    let known = setting_keys();
     Env::prefixed(ENV_PREFIX)
-        .filter(|key| !NOT_SETTINGS.contains(&key.as_str().to_ascii_lowercase().as_str()))
-        .map(|key| {
-            let lower = key.as_str().to_ascii_lowercase();
-            for section in SECTIONS {
-                if let Some(rest) = lower.strip_prefix(&format!("{section}_")) {
-                    return format!("{section}.{rest}").into();
+        .filter(move |key| known.contains(&setting_key(key.as_str())))
+        .map(|key| setting_key(key.as_str()).into())
+}
+
+/// The setting an environment variable (without its prefix) names: `TOKENS_ACCESS_TOKEN_TTL`
+/// is `tokens.access_token_ttl`.
+fn setting_key(var: &str) -> String {
+    let lower = var.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(rest) = lower.strip_prefix(&format!("{section}_")) {
+            return format!("{section}.{rest}");
+        }
+    }
+    lower
+}
+
+/// Every setting's key (`bind`, `tokens.access_token_ttl`), read from the defaults.
+fn setting_keys() -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Ok(serde_json::Value::Object(top)) = serde_json::to_value(Config::default()) {
+        for (key, value) in top {
+            match value {
+                serde_json::Value::Object(fields) if SECTIONS.contains(&key.as_str()) => {
+                    keys.extend(fields.keys().map(|f| format!("{key}.{f}")));
                 }
+                _ => keys.push(key),
             }
-            lower.into()
-        })
+        }
+    }
+    keys
+}
+
+/// `PORTCULLIS_*` variables that name no setting, each with a warning naming the closest one.
+/// They are ignored rather than refused: a Kubernetes Service named `portcullis` puts
+/// `PORTCULLIS_PORT`, `PORTCULLIS_SERVICE_HOST` and more into every pod of its namespace, and
+/// deployment scripts set such variables too. (An unknown key in the TOML file is an error.)
+pub fn unknown_environment() -> Vec<String> {
+    let known = setting_keys();
+    let mut warnings = Vec::new();
+    for (var, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let key = setting_key(rest);
+        if known.contains(&key) || NOT_SETTINGS.contains(&key.as_str()) {
+            continue;
+        }
+        let closest = known
+            .iter()
+            .map(|k| (edit_distance(k, &key), k))
+            .min()
+            .filter(|(d, _)| *d <= 3)
+            .map(|(_, k)| format!(" (did you mean {ENV_PREFIX}{}?)", env_name(k)))
+            .unwrap_or_default();
+        warnings.push(format!("{var} is not a setting; ignored{closest}"));
+    }
+    warnings.sort();
+    warnings
+}
+
+/// The environment variable of a setting key.
+fn env_name(key: &str) -> String {
+    key.replace('.', "_").to_ascii_uppercase()
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Names the setting as an operator writes it (`tokens.access_token_ttl`) and where the value

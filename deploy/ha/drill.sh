@@ -220,7 +220,7 @@ export PORTCULLIS_DATABASE_URL=$DB_URL
 export PORTCULLIS_ISSUER="http://127.0.0.1:$((8080 + B))"   # one issuer: tokens work on every node
 export PORTCULLIS_MASTER_KEY; PORTCULLIS_MASTER_KEY=$(openssl rand -base64 32)
 export PORTCULLIS_LOG=${PORTCULLIS_LOG:-info}
-# Portcullis reads every PORTCULLIS_* variable as a setting and refuses unknown ones.
+# Portcullis warns about PORTCULLIS_* variables that name no setting (and ignores them).
 unset PORTCULLIS_CONFIG PORTCULLIS_BIND PORTCULLIS_BIN
 PORTCULLIS_DATA_DIR=$W/app1 "$BIN" migrate >"$W/logs/migrate.log" 2>&1 || die "migrate: $(tail -n3 "$W/logs/migrate.log")"
 CREDS=$(PORTCULLIS_DATA_DIR=$W/app1 "$BIN" client add --name drill-ops --grant client_credentials --scope admin --json 2>>"$W/logs/migrate.log") \

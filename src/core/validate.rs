@@ -82,6 +82,17 @@ pub fn redirect_uri(field: &'static str, value: &str) -> Result<(), Error> {
     if matches!(parsed.scheme(), "javascript" | "data" | "file" | "vbscript") {
         return Err(Error::invalid(field, "this URI scheme is not allowed"));
     }
+    // `localhost:3000/cb` parses as the scheme `localhost`: a forgotten `http://`. A native
+    // app's own scheme is a reverse domain name (RFC 8252 §7.1: `com.example.app:/cb`).
+    if !matches!(parsed.scheme(), "http" | "https") && !parsed.scheme().contains('.') {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "`{value}` has the scheme `{}`: use http:// or https://, or a reverse-domain scheme for a native app (com.example.app:/callback, RFC 8252)",
+                parsed.scheme()
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -124,6 +135,10 @@ mod tests {
         assert!(redirect_uri("r", "https://app.example/cb#x").is_err());
         assert!(redirect_uri("r", "/relative").is_err());
         assert!(redirect_uri("r", "javascript:alert(1)").is_err());
+        // A forgotten http://, and a private-use scheme that is not a reverse domain name.
+        assert!(redirect_uri("r", "localhost:3000/cb").is_err());
+        assert!(redirect_uri("r", "myapp://cb").is_err());
+        assert!(redirect_uri("r", "http://127.0.0.1:3000/cb").is_ok());
         assert!(scope_token("openid").is_ok());
         assert!(scope_token("a\"b").is_err());
     }

@@ -153,4 +153,37 @@ fn environment_overrides_and_errors_stop_start_up() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(dir.path().join("portcullis.db").exists());
+
+    // Variables that name no setting (a Kubernetes Service named `portcullis` sets some in
+    // every pod) are ignored with a warning that names the closest setting.
+    let out = binary()
+        .args(["--json", "migrate"])
+        .env("PORTCULLIS_DATA_DIR", dir.path())
+        .env("PORTCULLIS_PORT", "tcp://10.0.0.7:8080")
+        .env("PORTCULLIS_SERVICE_HOST", "10.0.0.7")
+        .env("PORTCULLIS_TOKENS_ACESS_TOKEN_TTL", "60")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("PORTCULLIS_PORT is not a setting; ignored"),
+        "{err}"
+    );
+    assert!(
+        err.contains("PORTCULLIS_SERVICE_HOST is not a setting"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean PORTCULLIS_TOKENS_ACCESS_TOKEN_TTL?"),
+        "{err}"
+    );
+    // Every documented setting is still read.
+    let out = binary()
+        .args(["migrate"])
+        .env("PORTCULLIS_DATA_DIR", dir.path())
+        .env("PORTCULLIS_HOUSEKEEPING_INTERVAL", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -85,6 +85,10 @@ async fn introspection_of_each_token_kind() {
     assert_eq!(info["token_type"], "refresh_token");
     assert_eq!(info["sub"], uid.as_str());
     assert_eq!(info["client_id"], id.as_str());
+    // Every active token has `aud` and `jti` (SPEC §8): this server, and the record's id.
+    assert_eq!(info["aud"], app.config.issuer());
+    let jti = info["jti"].as_str().unwrap();
+    assert!(!jti.is_empty() && jti != refresh);
     // Personal access tokens: username falls back to the email when there is none.
     let (value, _) = pat::create(&mut app.conn(), app.clock.now_naive(), &uid, "CI", None).unwrap();
     let info = app.introspect(&value).await;

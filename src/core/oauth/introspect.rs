@@ -76,7 +76,8 @@ pub struct PatAnswer {
 }
 
 /// The answer for a refresh token, to the client it was issued to; `sub` and `username` when
-/// it acts for a user.
+/// it acts for a user. Its audience is this server (the one place it can be used); `jti` is
+/// the token's record id, never the token.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefreshAnswer {
     active: bool,
@@ -87,6 +88,8 @@ pub struct RefreshAnswer {
     exp: i64,
     iat: i64,
     iss: String,
+    aud: String,
+    jti: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,6 +164,8 @@ pub fn opaque(
         exp: row.expires_at.and_utc().timestamp(),
         iat: row.created_at.and_utc().timestamp(),
         iss: issuer.to_owned(),
+        aud: issuer.to_owned(),
+        jti: row.id.clone(),
         sub: None,
         username: None,
     };
