@@ -66,10 +66,16 @@ pub enum UserCommand {
         #[arg(long, default_value_t = 0)]
         offset: i64,
     },
-    /// Disable a user: ends their sessions and cuts off their tokens.
-    Disable { id: String },
-    /// Enable a disabled user.
-    Enable { id: String },
+    /// Disable a user (by id, username or email): ends their sessions and cuts off their tokens.
+    Disable {
+        #[arg(value_name = "USER")]
+        id: String,
+    },
+    /// Enable a disabled user (by id, username or email).
+    Enable {
+        #[arg(value_name = "USER")]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +195,15 @@ pub enum AclCommand {
     Remove { id: String },
 }
 
+/// The id of the user a command names: an id, a username or an email, as at sign-in.
+fn user_id(conn: &mut crate::db::DbConnection, login: &str) -> anyhow::Result<String> {
+    users::find_by_login(conn, login)?
+        .map(|u| u.id)
+        .ok_or_else(|| {
+            anyhow::anyhow!("user `{login}` not found (give an id, a username or an email)")
+        })
+}
+
 /// `--alg`: a usage error (exit 2) when it is not one we sign with.
 fn signing_alg(s: &str) -> Result<SigningAlg, String> {
     SigningAlg::parse(s).ok_or_else(|| format!("`{s}` is not RS256, ES256 or EdDSA"))
@@ -251,8 +266,7 @@ pub fn run(
     match command {
         Command::Serve => anyhow::bail!("`serve` is not an operator command"),
         Command::Migrate => {
-            let timeout = std::time::Duration::from_secs(config.database_timeout);
-            let pool = DbPool::open(config.database_url(), 1, timeout)?;
+            let pool = server::connect(config, 1)?;
             let applied = crate::db::migrate(&mut *pool.get()?)?;
             if json {
                 print_json(out, &json!({ "applied": applied }))
@@ -390,6 +404,7 @@ fn run_user(
             anyhow::bail!("a user id is required")
         }
         UserCommand::Disable { id } => {
+            let id = user_id(&mut conn, &id)?;
             let user = users::set_disabled(&mut conn, now, &id, true, config.revocation_ttl())?;
             if json {
                 print_json(out, &user_json(&user))
@@ -402,6 +417,7 @@ fn run_user(
             }
         }
         UserCommand::Enable { id } => {
+            let id = user_id(&mut conn, &id)?;
             let user = users::set_disabled(&mut conn, now, &id, false, config.revocation_ttl())?;
             if json {
                 print_json(out, &user_json(&user))

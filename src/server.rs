@@ -24,15 +24,37 @@ use crate::telemetry::{self, Metrics};
 
 /// Opens the database and applies pending migrations.
 pub fn open_database(config: &Config) -> anyhow::Result<DbPool> {
-    let pool = DbPool::open(
-        config.database_url(),
-        config.database_pool_size,
-        std::time::Duration::from_secs(config.database_timeout),
-    )?;
+    let pool = connect(config, config.database_pool_size)?;
     let mut conn = pool.get()?;
     let applied = db::migrate(&mut conn)?;
     for name in &applied {
         tracing::info!(migration = %name, "applied migration");
+    }
+    Ok(pool)
+}
+
+/// Opens a pool of `size` connections and says where the data is, every time: a relative
+/// SQLite path depends on the working directory, and a command run from elsewhere would
+/// otherwise make a new, empty database unnoticed.
+pub fn connect(config: &Config, size: u32) -> anyhow::Result<DbPool> {
+    let sqlite = match db::DatabaseUrl::parse(config.database_url()) {
+        Ok(db::DatabaseUrl::Sqlite(path)) => Some((
+            std::path::absolute(&path).unwrap_or(path.clone()),
+            !path.exists(),
+        )),
+        _ => None,
+    };
+    let pool = DbPool::open(
+        config.database_url(),
+        size,
+        std::time::Duration::from_secs(config.database_timeout),
+    )?;
+    match sqlite {
+        Some((path, true)) => {
+            tracing::info!(path = %path.display(), "created a new SQLite database")
+        }
+        Some((path, false)) => tracing::info!(path = %path.display(), "SQLite database"),
+        None => tracing::info!("PostgreSQL database"),
     }
     Ok(pool)
 }

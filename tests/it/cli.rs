@@ -75,6 +75,9 @@ async fn user_add_list_disable_enable() {
         .cli(&["user", "disable", "nobody"])
         .unwrap_err()
         .contains("not found"));
+    // A username or an email names a user too, as at sign-in.
+    assert_eq!(app.cli_json(&["user", "disable", "ada"])["disabled"], true);
+    assert_eq!(app.cli_json(&["user", "enable", "ada"])["disabled"], false);
 
     let kinds: Vec<String> = events::table
         .filter(events::user_id.eq("bob_1"))

@@ -147,12 +147,13 @@ fn environment_overrides_and_errors_stop_start_up() {
         .env("PORTCULLIS_SMTP_PASSWORD", "12345")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
     assert!(dir.path().join("portcullis.db").exists());
+    // Every run says where the data is, and when it made a new database.
+    let path = dir.path().join("portcullis.db").display().to_string();
+    assert!(err.contains("created a new SQLite database"), "{err}");
+    assert!(err.contains(&path), "{err}");
 
     // Variables that name no setting (a Kubernetes Service named `portcullis` sets some in
     // every pod) are ignored with a warning that names the closest setting.
@@ -166,6 +167,11 @@ fn environment_overrides_and_errors_stop_start_up() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
+    assert!(!err.contains("created a new"), "{err}");
+    assert!(
+        err.contains("SQLite database") && err.contains(&path),
+        "{err}"
+    );
     assert!(
         err.contains("PORTCULLIS_PORT is not a setting; ignored"),
         "{err}"
