@@ -200,7 +200,7 @@ fn user_id(conn: &mut crate::db::DbConnection, login: &str) -> anyhow::Result<St
     users::find_by_login(conn, login)?
         .map(|u| u.id)
         .ok_or_else(|| {
-            anyhow::anyhow!("user `{login}` not found (give an id, a username or an email)")
+            anyhow::anyhow!("user not found: `{login}` (give an id, a username or an email)")
         })
 }
 
