@@ -304,6 +304,19 @@ impl TestApp {
         link_in(m, path).unwrap_or_else(|| panic!("no {path} link in {m}"))
     }
 
+    /// A trusted client with the password and refresh-token grants and `scope`.
+    pub fn password_client(&self, scope: &str) -> (String, String) {
+        self.client(&[
+            "--trusted",
+            "--grant",
+            "password",
+            "--grant",
+            "refresh_token",
+            "--scope",
+            scope,
+        ])
+    }
+
     /// Another node over the same database, with a clock of its own.
     pub fn second_node(&self) -> AppState {
         portcullis::server::build_state(self.config.clone(), Clock::system()).unwrap()

@@ -24,18 +24,6 @@ fn count(app: &TestApp, table: &str) -> i64 {
         .n
 }
 
-fn password_client(app: &TestApp) -> (String, String) {
-    app.client(&[
-        "--trusted",
-        "--grant",
-        "password",
-        "--grant",
-        "refresh_token",
-        "--scope",
-        "openid profile",
-    ])
-}
-
 async fn sign_in(app: &TestApp, client: &(String, String), password: &str) -> (u16, String) {
     let r = app
         .token(
@@ -72,7 +60,7 @@ async fn pass(app: &TestApp) -> Deleted {
 async fn expired_rows_go_and_live_ones_stay_usable() {
     let app = TestApp::new();
     app.user("ada@example.com", "correct horse");
-    let client = password_client(&app);
+    let client = app.password_client("openid profile");
     // A grant whose refresh token was rotated five times.
     let (status, mut live) = sign_in(&app, &client, "correct horse").await;
     assert_eq!(status, 200);
@@ -132,7 +120,7 @@ async fn expired_rows_go_and_live_ones_stay_usable() {
 async fn a_server_under_steady_load_keeps_a_steady_size() {
     let app = TestApp::new();
     app.user("ada@example.com", "correct horse");
-    let client = password_client(&app);
+    let client = app.password_client("openid profile");
     let (_, mut live) = sign_in(&app, &client, "correct horse").await;
     let mut sizes = Vec::new();
     for _day in 0..6 {
@@ -156,7 +144,7 @@ async fn events_are_kept_for_the_retention_period_or_forever() {
             .config(move |c| c.events.retention_days = days)
             .build();
         app.user("ada@example.com", "correct horse");
-        let client = password_client(&app);
+        let client = app.password_client("openid profile");
         sign_in(&app, &client, "correct horse").await;
         app.state.audit.flush().await.unwrap();
         let before = count(&app, "events");
@@ -171,7 +159,7 @@ async fn events_are_kept_for_the_retention_period_or_forever() {
 async fn nodes_may_run_it_at_the_same_time() {
     let app = TestApp::new();
     app.user("ada@example.com", "correct horse");
-    let client = password_client(&app);
+    let client = app.password_client("openid profile");
     let (_, mut live) = sign_in(&app, &client, "correct horse").await;
     for _ in 0..30 {
         live = refresh(&app, &client, &live).await.1;
@@ -189,7 +177,7 @@ async fn nodes_may_run_it_at_the_same_time() {
 async fn the_cli_runs_a_pass() {
     let app = TestApp::new();
     app.user("ada@example.com", "correct horse");
-    let client = password_client(&app);
+    let client = app.password_client("openid profile");
     let (_, live) = sign_in(&app, &client, "correct horse").await;
     refresh(&app, &client, &live).await;
     app.clock.advance(2 * DAY);

@@ -411,18 +411,6 @@ async fn a_changed_algorithm_takes_over_after_the_publish_ahead_period() {
     assert_eq!(set.signing_key(later).unwrap().alg.as_str(), "ES256");
 }
 
-fn password_client(app: &TestApp) -> (String, String) {
-    app.client(&[
-        "--trusted",
-        "--grant",
-        "password",
-        "--grant",
-        "refresh_token",
-        "--scope",
-        "openid profile email",
-    ])
-}
-
 #[actix_rt::test]
 async fn password_grant_for_trusted_clients() {
     let app = TestApp::new();
@@ -434,7 +422,7 @@ async fn password_grant_for_trusted_clients() {
         },
         "correct horse",
     );
-    let (id, secret) = password_client(&app);
+    let (id, secret) = app.password_client("openid profile email");
     for login in ["ada", "ADA", "ada@example.com", uid.as_str()] {
         let r = app
             .token(
@@ -508,7 +496,7 @@ async fn password_grant_refuses_disabled_and_unverified_users() {
         .config(|c| c.require_verified_email = true)
         .build();
     let uid = app.user("u@example.com", "password1");
-    let (id, secret) = password_client(&app);
+    let (id, secret) = app.password_client("openid profile email");
     let ask = || {
         app.token(
             &[
@@ -542,7 +530,7 @@ async fn password_checks_are_throttled_per_account_and_ip() {
     let app = TestApp::new();
     app.user("a@example.com", "password1");
     app.user("b@example.com", "password1");
-    let (id, secret) = password_client(&app);
+    let (id, secret) = app.password_client("openid profile email");
     let attempt = |user: &'static str, pw: &'static str| {
         let (id, secret) = (id.clone(), secret.clone());
         let app = &app;
@@ -585,7 +573,7 @@ async fn failed_checks_are_throttled_per_ip() {
         .config(|c| c.throttle.ip_failures = 3)
         .build();
     app.user("a@example.com", "password1");
-    let (id, secret) = password_client(&app);
+    let (id, secret) = app.password_client("openid profile email");
     for user in ["x@example.com", "y@example.com", "z@example.com"] {
         app.token(
             &[

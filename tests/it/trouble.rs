@@ -114,18 +114,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mode: &AtomicU8, stop: &AtomicBo
 
 const TIMEOUT: u64 = 1;
 
-fn password_client(app: &TestApp) -> (String, String) {
-    app.client(&[
-        "--trusted",
-        "--grant",
-        "password",
-        "--grant",
-        "refresh_token",
-        "--scope",
-        "openid",
-    ])
-}
-
 async fn password_grant(app: &TestApp, client: &(String, String)) -> Response {
     app.token(
         &[
@@ -227,7 +215,7 @@ async fn a_postgresql_outage_is_a_503_in_time_and_the_pool_heals() {
         })
         .build();
     app.user("ada@example.com", "password1");
-    let client = password_client(&app);
+    let client = app.password_client("openid");
     let first = password_grant(&app, &client).await;
     assert_eq!(first.status, 200);
     let token = first.json()["refresh_token"].as_str().unwrap().to_owned();
@@ -256,7 +244,7 @@ async fn a_locked_sqlite_database_is_a_503_in_time_then_serves_again() {
         .config(|c| c.database_timeout = TIMEOUT)
         .build();
     app.user("ada@example.com", "password1");
-    let client = password_client(&app);
+    let client = app.password_client("openid");
     let first = password_grant(&app, &client).await;
     assert_eq!(first.status, 200);
     let token = first.json()["refresh_token"].as_str().unwrap().to_owned();
