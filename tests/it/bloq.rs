@@ -338,6 +338,33 @@ async fn events_newest_first_paginated_without_secrets() {
         !all.contains("bloq password") && !all.contains("new bloq pass"),
         "no secrets"
     );
+    // Every event, a sign-in as much as an API call, has the document's output shape.
+    let everything: Value = serde_json::from_str(&all).unwrap();
+    let kinds: Vec<&str> = everything
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["serviceData"]["event"].as_str().unwrap_or("api.call"))
+        .collect();
+    assert!(kinds.contains(&"signin.succeeded"), "{kinds:?}");
+    for e in everything.as_array().unwrap() {
+        let out = &e["output"];
+        assert!(
+            out["startTime"].is_string()
+                && out["endTime"].is_string()
+                && out["httpStatusCode"].is_u64()
+                && out["bytesOut"].is_u64(),
+            "document shape: {e}"
+        );
+    }
+    let signin = everything
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["serviceData"]["event"] == "signin.succeeded")
+        .unwrap();
+    assert_eq!(signin["output"]["httpStatusCode"], 200);
+    assert_eq!(signin["output"]["startTime"], signin["output"]["endTime"]);
     let api_call = older
         .as_array()
         .unwrap()

@@ -38,6 +38,32 @@ fn parsed(s: &Option<String>) -> Value {
         .unwrap_or_else(|| json!({}))
 }
 
+/// The document's `output`: every event has `startTime`, `endTime`, `httpStatusCode` and
+/// `bytesOut`. API calls recorded them; a security event (a sign-in, a password change)
+/// happened at one instant, answered 401 when it was a refusal and sent no body of its own.
+fn output(e: &Event) -> Value {
+    let mut out = match parsed(&e.output) {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let at = || {
+        json!(e
+            .created_at
+            .and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    };
+    out.entry("startTime").or_insert_with(at);
+    out.entry("endTime").or_insert_with(at);
+    let status = if e.kind.ends_with(".failed") {
+        401
+    } else {
+        200
+    };
+    out.entry("httpStatusCode").or_insert_with(|| json!(status));
+    out.entry("bytesOut").or_insert_with(|| json!(0));
+    Value::Object(out)
+}
+
 /// An event in the document's shape. Security events (sign-ins, password changes) appear
 /// under the service `cloud-accounts` with their kind in `serviceData`.
 pub fn event(e: &Event) -> dto::Event {
@@ -51,7 +77,7 @@ pub fn event(e: &Event) -> dto::Event {
             .unwrap_or_else(|| "cloud-accounts".into()),
         user: e.user_id.clone(),
         input: parsed(&e.input),
-        output: parsed(&e.output),
+        output: output(e),
         service_data: if call {
             json!({})
         } else {
