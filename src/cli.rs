@@ -76,6 +76,30 @@ pub enum UserCommand {
         #[arg(value_name = "USER")]
         id: String,
     },
+    /// Let a user locked out by wrong passwords sign in again at once (by id, username or
+    /// email).
+    Unlock {
+        #[arg(value_name = "USER")]
+        id: String,
+    },
+    /// Set a user's phone number (OpenID's `phone` scope), or remove it with `--remove`.
+    Phone {
+        #[arg(value_name = "USER")]
+        id: String,
+        /// In international form, such as +44 20 7946 0958.
+        #[arg(
+            value_name = "NUMBER",
+            required_unless_present = "remove",
+            conflicts_with = "remove"
+        )]
+        number: Option<String>,
+        /// Mark the number as verified.
+        #[arg(long, conflicts_with = "remove")]
+        verified: bool,
+        /// Remove the phone number.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +123,12 @@ pub struct UserAdd {
     /// Mark the email address as verified.
     #[arg(long)]
     pub verified: bool,
+    /// Phone number in international form, such as +44 20 7946 0958.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Mark the phone number as verified.
+    #[arg(long, requires = "phone")]
+    pub phone_verified: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -332,6 +362,8 @@ fn user_json(u: &users::User) -> serde_json::Value {
         "name": u.display_name,
         "admin": u.is_admin,
         "email_verified": u.email_verified_at.is_some(),
+        "phone_number": u.phone_number,
+        "phone_number_verified": u.phone_number_verified,
         "disabled": u.disabled,
         "created_at": rfc3339(u.created_at),
     })
@@ -358,6 +390,8 @@ fn run_user(
                 password_hash: None,
                 is_admin: a.admin,
                 verified: a.verified,
+                phone_number: a.phone,
+                phone_verified: a.phone_verified,
             };
             users::validate_new(&new)?;
             let new = users::NewUser {
@@ -400,8 +434,60 @@ fn run_user(
             }
             Ok(())
         }
-        UserCommand::Disable { id } | UserCommand::Enable { id } if id.is_empty() => {
+        UserCommand::Disable { id } | UserCommand::Enable { id } | UserCommand::Unlock { id }
+            if id.is_empty() =>
+        {
             anyhow::bail!("a user id is required")
+        }
+        UserCommand::Unlock { id } => {
+            let id = user_id(&mut conn, &id)?;
+            let (user, forgotten) = users::unlock(&mut conn, now, &id)?;
+            if json {
+                print_json(out, &user_json(&user))
+            } else if forgotten > 0 {
+                writeln!(
+                    out,
+                    "unlocked user {id}: {forgotten} wrong password(s) forgotten, they can sign in now"
+                )?;
+                Ok(())
+            } else {
+                writeln!(
+                    out,
+                    "user {id} had no wrong passwords counted: nothing to unlock"
+                )?;
+                Ok(())
+            }
+        }
+        UserCommand::Phone {
+            id,
+            number,
+            verified,
+            remove,
+        } => {
+            let id = user_id(&mut conn, &id)?;
+            let change = users::UserUpdate {
+                phone_number: Some(if remove { None } else { number }),
+                phone_verified: Some(verified),
+                ..Default::default()
+            };
+            let user = users::update(&mut conn, now, &id, change)?;
+            if json {
+                print_json(out, &user_json(&user))
+            } else {
+                match &user.phone_number {
+                    Some(n) => writeln!(
+                        out,
+                        "phone number of {id} is {n}{}",
+                        if user.phone_number_verified {
+                            " (verified)"
+                        } else {
+                            ""
+                        }
+                    )?,
+                    None => writeln!(out, "removed the phone number of {id}")?,
+                }
+                Ok(())
+            }
         }
         UserCommand::Disable { id } => {
             let id = user_id(&mut conn, &id)?;

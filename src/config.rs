@@ -23,6 +23,7 @@ const SECTIONS: &[&str] = &[
     "security",
     "housekeeping",
     "events",
+    "branding",
 ];
 /// Environment variables that are read by the CLI, not by the configuration.
 const NOT_SETTINGS: &[&str] = &["config"];
@@ -126,6 +127,10 @@ pub struct Config {
     /// Current terms-of-service version users must accept; none when unset.
     #[serde(deserialize_with = "opt_text")]
     pub terms_version: Option<String>,
+    /// Where the terms of service are published (an http or https URL), linked from the
+    /// terms page.
+    #[serde(deserialize_with = "opt_text")]
+    pub terms_url: Option<String>,
     /// Refuse sign-in until the email address is verified.
     pub require_verified_email: bool,
     /// 32 bytes, base64 or hex: encrypts signing keys (and other sealed secrets) at rest.
@@ -158,6 +163,7 @@ pub struct Config {
     pub security: SecuritySettings,
     pub housekeeping: HousekeepingSettings,
     pub events: EventSettings,
+    pub branding: BrandingSettings,
     /// `issuer` parsed on first use (the token path needs it as a URL on every request);
     /// derived, leave it at its default.
     #[serde(skip)]
@@ -249,6 +255,80 @@ impl Default for EventSettings {
     }
 }
 
+/// How the pages and emails present the service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrandingSettings {
+    /// The product name in page titles, headings and emails.
+    #[serde(deserialize_with = "text")]
+    pub name: String,
+    /// A logo shown above every page's heading: an http(s) URL or a path on this server.
+    #[serde(deserialize_with = "opt_text")]
+    pub logo_url: Option<String>,
+    /// The colour of buttons and links, `#rgb` or `#rrggbb`.
+    #[serde(deserialize_with = "text")]
+    pub accent_color: String,
+}
+
+impl Default for BrandingSettings {
+    fn default() -> Self {
+        BrandingSettings {
+            name: "Portcullis".into(),
+            logo_url: None,
+            accent_color: "#2f5bd3".into(),
+        }
+    }
+}
+
+impl BrandingSettings {
+    /// The accent as (red, green, blue); `validate` has checked it.
+    pub fn accent_rgb(&self) -> (u8, u8, u8) {
+        parse_colour(&self.accent_color).unwrap_or((0x2f, 0x5b, 0xd3))
+    }
+
+    /// Text on the accent colour: white or near-black, whichever has more contrast (WCAG 2
+    /// relative luminance).
+    pub fn accent_text(&self) -> &'static str {
+        let (r, g, b) = self.accent_rgb();
+        let lin = |c: u8| {
+            let c = c as f64 / 255.0;
+            if c <= 0.040_45 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let l = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+        // Contrast with white is 1.05 / (l + 0.05); with #111 about (l + 0.05) / 0.056.
+        if 1.05 / (l + 0.05) >= (l + 0.05) / 0.056 {
+            "#fff"
+        } else {
+            "#111"
+        }
+    }
+
+    /// The logo's origin, for the pages' Content-Security-Policy (`None` for a path here).
+    pub fn logo_origin(&self) -> Option<String> {
+        let logo = self.logo_url.as_deref()?;
+        let url = url::Url::parse(logo).ok()?;
+        Some(url.origin().ascii_serialization())
+    }
+}
+
+/// `#rgb` or `#rrggbb`.
+fn parse_colour(s: &str) -> Option<(u8, u8, u8)> {
+    let hex = s.strip_prefix('#')?;
+    if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let at = |i: usize, n: usize| u8::from_str_radix(&hex[i..i + n], 16).ok();
+    match hex.len() {
+        3 => Some((at(0, 1)? * 17, at(1, 1)? * 17, at(2, 1)? * 17)),
+        6 => Some((at(0, 2)?, at(2, 2)?, at(4, 2)?)),
+        _ => None,
+    }
+}
+
 impl Default for SecuritySettings {
     fn default() -> Self {
         SecuritySettings { reauth_window: 900 }
@@ -284,6 +364,7 @@ impl Default for Config {
             database_timeout: crate::db::DEFAULT_TIMEOUT_SECS,
             registration: Registration::Closed,
             terms_version: None,
+            terms_url: None,
             require_verified_email: false,
             master_key: None,
             default_audience: None,
@@ -302,6 +383,7 @@ impl Default for Config {
             security: SecuritySettings::default(),
             housekeeping: HousekeepingSettings::default(),
             events: EventSettings::default(),
+            branding: BrandingSettings::default(),
             issuer_url: ParsedIssuer::default(),
         }
     }
@@ -386,23 +468,23 @@ impl Config {
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
-        config.finish()
+        config.finish().map_err(|e| match e {
+            ConfigError::Invalid { setting, message } => {
+                let message = match origin(figment.find_metadata(setting), setting) {
+                    Some(o) => format!("{message} ({o})"),
+                    None => message,
+                };
+                ConfigError::Invalid { setting, message }
+            }
+            other => other,
+        })
     }
 
     /// Fills in derived values (issuer, database URL) and validates. Used by `load` and by tests
     /// that build a `Config` in code.
     pub fn finish(mut self) -> Result<Config, ConfigError> {
-        let bind: SocketAddr = self
-            .bind
-            .parse()
-            .map_err(|_| invalid("bind", format!("`{}` is not an address:port", self.bind)))?;
         if self.issuer.is_none() {
-            let host = if bind.ip().is_unspecified() {
-                SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bind.port())
-            } else {
-                bind
-            };
-            self.issuer = Some(format!("http://{host}"));
+            self.issuer = Some(format!("http://{}", self.bind_authority()?));
         }
         self.issuer_url = ParsedIssuer::default(); // parsed anew from the final issuer
         if self.database_url.is_none() {
@@ -445,6 +527,44 @@ impl Config {
         if let Some(v) = &self.terms_version {
             if v.trim().is_empty() || v.len() > 64 {
                 return Err(invalid("terms_version", "must be 1 to 64 characters"));
+            }
+        }
+        if let Some(u) = &self.terms_url {
+            let ok = url::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if !ok {
+                return Err(invalid(
+                    "terms_url",
+                    format!("`{u}` is not an http or https URL"),
+                ));
+            }
+        }
+        let b = &self.branding;
+        if b.name.trim().is_empty()
+            || b.name.chars().count() > 64
+            || b.name.chars().any(char::is_control)
+        {
+            return Err(invalid("branding.name", "must be 1 to 64 characters"));
+        }
+        if parse_colour(&b.accent_color).is_none() {
+            return Err(invalid(
+                "branding.accent_color",
+                format!("`{}` is not a colour such as #2f5bd3", b.accent_color),
+            ));
+        }
+        if let Some(logo) = &b.logo_url {
+            let absolute = url::Url::parse(logo)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            let local = logo.starts_with('/')
+                && !logo.starts_with("//")
+                && !logo
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '\\' || c.is_control());
+            if !(absolute || local) {
+                return Err(invalid(
+                    "branding.logo_url",
+                    format!("`{logo}` is not an http or https URL or a path starting with /"),
+                ));
             }
         }
         if let Some(key) = &self.master_key {
@@ -566,6 +686,33 @@ impl Config {
             .publish_ahead
             .saturating_sub(self.key_propagation_secs())
             .min(300)
+    }
+
+    /// `bind` checked, as the issuer's authority: an address (a wildcard one as 127.0.0.1), or
+    /// a host name that resolves (`localhost:8080`).
+    fn bind_authority(&self) -> Result<String, ConfigError> {
+        if let Ok(bind) = self.bind.parse::<SocketAddr>() {
+            let bind = if bind.ip().is_unspecified() {
+                SocketAddr::new(IpAddr::from([127, 0, 0, 1]), bind.port())
+            } else {
+                bind
+            };
+            return Ok(bind.to_string());
+        }
+        let bad = |why: String| invalid("bind", format!("`{}` {why}", self.bind));
+        let (host, port) = self
+            .bind
+            .rsplit_once(':')
+            .filter(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            .ok_or_else(|| {
+                bad("is not host:port, such as 127.0.0.1:8080 or localhost:8080".into())
+            })?;
+        use std::net::ToSocketAddrs;
+        match self.bind.to_socket_addrs().map(|mut a| a.next()) {
+            Ok(Some(_)) => Ok(format!("{host}:{port}")),
+            Ok(None) => Err(bad("resolves to no address".into())),
+            Err(e) => Err(bad(format!("does not resolve: {e}"))),
+        }
     }
 
     /// The issuer URL exactly as configured (or derived from `bind`).
@@ -707,29 +854,61 @@ fn describe_figment_error(error: figment::Error) -> String {
         .into_iter()
         .map(|e| {
             let key = e.path.join(".").to_ascii_lowercase();
-            let from_env = e
-                .metadata
-                .as_ref()
-                .is_some_and(|m| m.name.contains("environment"));
-            let source = if from_env {
-                format!(
-                    " (from {ENV_PREFIX}{})",
-                    e.path.join("_").to_ascii_uppercase()
-                )
-            } else {
-                match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
-                    Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
-                    _ => String::new(),
-                }
-            };
+            let source = origin(e.metadata.as_ref(), &key)
+                .map(|o| format!(" ({o})"))
+                .unwrap_or_default();
+            let what = describe_kind(&e.kind);
             if key.is_empty() {
-                format!("{}{source}", e.kind)
+                format!("{what}{source}")
             } else {
-                format!("`{key}`: {}{source}", e.kind)
+                format!("`{key}`: {what}{source}")
             }
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Where a setting's value came from: `from PORTCULLIS_BIND`, `in /etc/portcullis.toml`, or
+/// nothing for a default.
+fn origin(metadata: Option<&figment::Metadata>, key: &str) -> Option<String> {
+    let m = metadata?;
+    if m.name.contains("environment") {
+        return Some(format!(
+            "from {ENV_PREFIX}{}",
+            key.replace('.', "_").to_ascii_uppercase()
+        ));
+    }
+    match m.source.as_ref() {
+        Some(figment::Source::File(path)) => Some(format!("in {}", path.display())),
+        _ => None,
+    }
+}
+
+/// figment's error, without its doubled quoting of lists (``` ``a` or `b`` ```).
+fn describe_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    let list = |items: &[&str]| {
+        items
+            .iter()
+            .map(|i| format!("`{i}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match kind {
+        Kind::UnknownVariant(found, expected) => {
+            format!(
+                "unknown value `{found}`: expected one of {}",
+                list(expected)
+            )
+        }
+        Kind::UnknownField(found, expected) => {
+            format!(
+                "unknown setting `{found}`; the settings here are {}",
+                list(expected)
+            )
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A text setting. Environment values that look like numbers or booleans (`PORTCULLIS_SMTP_PASSWORD=12345`)

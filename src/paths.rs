@@ -23,6 +23,7 @@ pub const METRICS: &str = "/metrics";
 pub const HOME: &str = "/";
 pub const STATIC: &str = "/static";
 pub const STYLESHEET: &str = "/static/portcullis.css";
+pub const FAVICON: &str = "/favicon.ico";
 pub const VERIFY_EMAIL_RESEND: &str = "/verify-email/resend";
 pub const ACCOUNT_ACTION: &str = "/account/actions/{action:.+}";
 pub const OPENAPI: &str = "/openapi.json";

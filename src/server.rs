@@ -94,15 +94,22 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     })
 }
 
-/// Headers on every answer: no sniffing, no framing, no referrers, a strict CSP for pages.
-fn security_headers() -> DefaultHeaders {
+/// Headers on every answer: no sniffing, no framing, no referrers, a strict CSP for pages
+/// (images from here, and from the configured logo's origin).
+fn security_headers(config: &crate::config::Config) -> DefaultHeaders {
+    let img = match config.branding.logo_origin() {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".into(),
+    };
     DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
         .add((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            format!(
+                "default-src 'none'; style-src 'self'; img-src {img}; frame-ancestors 'none'; base-uri 'none'"
+            ),
         ))
 }
 
@@ -119,6 +126,7 @@ pub fn app(
     >,
 > {
     let limit = state.config.body_limit;
+    let headers = security_headers(&state.config);
     App::new()
         .app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(limit))
@@ -158,7 +166,8 @@ pub fn app(
             actix_web::error::InternalError::from_response(e, res).into()
         }))
         .app_data(web::FormConfig::default().limit(limit))
-        .wrap(security_headers())
+        .wrap(from_fn(crate::routes::pages::brand::scope))
+        .wrap(headers)
         .wrap(from_fn(telemetry::observe))
         .configure(crate::routes::configure)
         .default_service(web::to(crate::routes::not_found))

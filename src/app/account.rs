@@ -3,7 +3,7 @@
 //! door makes them); personal access tokens in `personal_tokens`.
 
 use crate::app::Call;
-use crate::core::accounts::{self, Address, AuthorizedApp};
+use crate::core::accounts::{self, AuthorizedApp, Profile};
 use crate::core::sessions::SessionRow;
 use crate::core::tokens::pat::{self, Pat};
 use crate::core::users::{self, User};
@@ -34,18 +34,17 @@ pub async fn overview(state: &AppState, call: &Call, user_id: &str) -> Result<Ov
         .await
 }
 
-/// Saves the display name and postal address.
+/// Saves the display name, postal address and phone number.
 pub async fn update_profile(
     state: &AppState,
     call: &Call,
     user: &User,
-    name: Option<String>,
-    address: Address,
+    profile: Profile,
 ) -> Result<User, Error> {
     let (now, id) = (call.now, user.id.clone());
     state
         .db
-        .run(move |conn| accounts::update_profile(conn, now, &id, name.as_deref(), &address))
+        .run(move |conn| accounts::update_profile(conn, now, &id, &profile))
         .await
 }
 

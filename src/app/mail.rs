@@ -10,6 +10,8 @@ use crate::state::AppState;
 #[derive(Template)]
 #[template(path = "email/verify.txt")]
 struct VerifyText<'a> {
+    look: &'a Look,
+    expires: &'a str,
     name: Option<&'a str>,
     link: &'a str,
 }
@@ -17,6 +19,8 @@ struct VerifyText<'a> {
 #[derive(Template)]
 #[template(path = "email/verify.html")]
 struct VerifyHtml<'a> {
+    look: &'a Look,
+    expires: &'a str,
     name: Option<&'a str>,
     link: &'a str,
 }
@@ -24,18 +28,23 @@ struct VerifyHtml<'a> {
 #[derive(Template)]
 #[template(path = "email/reset.txt")]
 struct ResetText<'a> {
+    look: &'a Look,
+    expires: &'a str,
     link: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "email/reset.html")]
 struct ResetHtml<'a> {
+    look: &'a Look,
+    expires: &'a str,
     link: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "email/email_changed.txt")]
 struct EmailChangedText<'a> {
+    look: &'a Look,
     new_address: &'a str,
     when: &'a str,
     forgot_link: &'a str,
@@ -44,6 +53,7 @@ struct EmailChangedText<'a> {
 #[derive(Template)]
 #[template(path = "email/email_changed.html")]
 struct EmailChangedHtml<'a> {
+    look: &'a Look,
     new_address: &'a str,
     when: &'a str,
     forgot_link: &'a str,
@@ -52,6 +62,7 @@ struct EmailChangedHtml<'a> {
 #[derive(Template)]
 #[template(path = "email/new_credential.txt")]
 struct NewCredentialText<'a> {
+    look: &'a Look,
     what: &'a str,
     label: &'a str,
     when: &'a str,
@@ -61,10 +72,43 @@ struct NewCredentialText<'a> {
 #[derive(Template)]
 #[template(path = "email/new_credential.html")]
 struct NewCredentialHtml<'a> {
+    look: &'a Look,
     what: &'a str,
     label: &'a str,
     when: &'a str,
     account_link: &'a str,
+}
+
+/// The brand as emails show it (`branding.*`): the name, and the accent colour of buttons.
+struct Look {
+    name: String,
+    accent: String,
+    accent_text: &'static str,
+}
+
+impl Look {
+    fn new(b: &crate::config::BrandingSettings) -> Look {
+        let (r, g, bl) = b.accent_rgb();
+        Look {
+            name: b.name.clone(),
+            accent: format!("#{r:02x}{g:02x}{bl:02x}"),
+            accent_text: b.accent_text(),
+        }
+    }
+}
+
+/// A lifetime in words: "1 hour", "24 hours", "30 minutes", "90 seconds".
+fn lifetime(secs: u64) -> String {
+    let (n, unit) = if secs % 86_400 == 0 && secs >= 2 * 86_400 {
+        (secs / 86_400, "day")
+    } else if secs % 3600 == 0 {
+        (secs / 3600, "hour")
+    } else if secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The messages Portcullis sends.
@@ -95,16 +139,31 @@ pub enum Email<'a> {
     },
 }
 
-fn render(e: &Email) -> Result<(Message, String), Error> {
+fn render(e: &Email, config: &crate::config::Config) -> Result<(Message, String), Error> {
     let err = |e: askama::Error| Error::Internal(format!("email template: {e}"));
+    let look = &Look::new(&config.branding);
     Ok(match e {
         Email::Verify { to, name, link } => (
             Message {
                 kind: "verify_email",
                 to: to.to_string(),
                 subject: "Confirm your email address".into(),
-                text: VerifyText { name: *name, link }.render().map_err(err)?,
-                html: VerifyHtml { name: *name, link }.render().map_err(err)?,
+                text: VerifyText {
+                    look,
+                    expires: &lifetime(config.tokens.verify_email_ttl),
+                    name: *name,
+                    link,
+                }
+                .render()
+                .map_err(err)?,
+                html: VerifyHtml {
+                    look,
+                    expires: &lifetime(config.tokens.verify_email_ttl),
+                    name: *name,
+                    link,
+                }
+                .render()
+                .map_err(err)?,
             },
             link.to_string(),
         ),
@@ -119,6 +178,7 @@ fn render(e: &Email) -> Result<(Message, String), Error> {
                 to: to.to_string(),
                 subject: "Your email address was changed".into(),
                 text: EmailChangedText {
+                    look,
                     new_address,
                     when,
                     forgot_link,
@@ -126,6 +186,7 @@ fn render(e: &Email) -> Result<(Message, String), Error> {
                 .render()
                 .map_err(err)?,
                 html: EmailChangedHtml {
+                    look,
                     new_address,
                     when,
                     forgot_link,
@@ -147,6 +208,7 @@ fn render(e: &Email) -> Result<(Message, String), Error> {
                 to: to.to_string(),
                 subject: format!("A new {what} was created for your account"),
                 text: NewCredentialText {
+                    look,
                     what,
                     label,
                     when,
@@ -155,6 +217,7 @@ fn render(e: &Email) -> Result<(Message, String), Error> {
                 .render()
                 .map_err(err)?,
                 html: NewCredentialHtml {
+                    look,
                     what,
                     label,
                     when,
@@ -170,8 +233,20 @@ fn render(e: &Email) -> Result<(Message, String), Error> {
                 kind: "reset_password",
                 to: to.to_string(),
                 subject: "Reset your password".into(),
-                text: ResetText { link }.render().map_err(err)?,
-                html: ResetHtml { link }.render().map_err(err)?,
+                text: ResetText {
+                    look,
+                    expires: &lifetime(config.tokens.reset_password_ttl),
+                    link,
+                }
+                .render()
+                .map_err(err)?,
+                html: ResetHtml {
+                    look,
+                    expires: &lifetime(config.tokens.reset_password_ttl),
+                    link,
+                }
+                .render()
+                .map_err(err)?,
             },
             link.to_string(),
         ),
@@ -181,6 +256,6 @@ fn render(e: &Email) -> Result<(Message, String), Error> {
 /// Sends (or queues) an email. Returns once the message is safe: written to the outbox, or
 /// stored in the delivery queue.
 pub async fn send(state: &AppState, e: Email<'_>) -> Result<(), Error> {
-    let (message, link) = render(&e)?;
+    let (message, link) = render(&e, &state.config)?;
     state.mailer.send(message, link).await
 }

@@ -51,3 +51,24 @@ pub async fn accept_terms(state: &AppState, call: &Call, user_id: &str) -> Resul
         .run(move |conn| terms::accept(conn, now, &id, &version))
         .await
 }
+
+/// The name of the app a sign-in continues to, for "to continue to <app>": `return_to` is an
+/// authorization request of a registered client. Client names are public (the consent page
+/// shows them); anything else is `None`.
+pub async fn continuing_to(state: &AppState, return_to: &str) -> Option<String> {
+    let url = url::Url::parse("http://local").ok()?.join(return_to).ok()?;
+    if url.path() != crate::paths::AUTHORIZE {
+        return None;
+    }
+    let client_id = url
+        .query_pairs()
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned())?;
+    state
+        .db
+        .run(move |conn| Ok(crate::core::clients::get(conn, &client_id).ok()))
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.name)
+}

@@ -14,7 +14,7 @@ use crate::state::AppState;
 pub async fn run(state: &AppState, call: &Call, user: &User) -> Result<UserInfoClaims, Error> {
     let p = call.principal.as_ref();
     let granted: Vec<String> = match p {
-        Some(p) if p.has(scopes::ACCOUNT) => ["openid", "profile", "email", "address"]
+        Some(p) if p.has(scopes::ACCOUNT) => ["openid", "profile", "email", "address", "phone"]
             .map(str::to_owned)
             .to_vec(),
         Some(p) => p.scopes.clone(),

@@ -213,33 +213,57 @@ impl Address {
     }
 }
 
-/// Updates the display name and address.
+/// What a person edits about themselves on the account page.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub display_name: Option<String>,
+    pub address: Address,
+    /// International form; stored as E.164 ([`validate::phone`]).
+    pub phone_number: Option<String>,
+}
+
+/// Updates the display name, address and phone number. A changed number is unverified.
 pub fn update_profile(
     conn: &mut DbConnection,
     now: Timestamp,
     user_id: &str,
-    display_name: Option<&str>,
-    address: &Address,
+    profile: &Profile,
 ) -> Result<User, Error> {
-    if let Some(n) = display_name {
+    if let Some(n) = &profile.display_name {
         validate::text("name", n, 200)?;
     }
-    address.validate()?;
-    let address_json =
-        (!address.is_empty()).then(|| serde_json::to_string(address).unwrap_or_default());
-    diesel::update(users_t::table.find(user_id))
-        .set((
-            users_t::display_name.eq(display_name),
-            users_t::address.eq(address_json),
-            users_t::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    events::record(
-        conn,
-        now,
-        events::NewEvent::user("profile.updated", user_id),
-    )?;
-    users::get(conn, user_id)
+    profile.address.validate()?;
+    let phone = profile
+        .phone_number
+        .as_deref()
+        .map(validate::phone)
+        .transpose()?;
+    let address_json = (!profile.address.is_empty())
+        .then(|| serde_json::to_string(&profile.address).unwrap_or_default());
+    crate::db::transaction(conn, |conn| {
+        let current = users::get(conn, user_id)?;
+        diesel::update(users_t::table.find(user_id))
+            .set((
+                users_t::display_name.eq(profile.display_name.as_deref()),
+                users_t::address.eq(&address_json),
+                users_t::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if phone != current.phone_number {
+            diesel::update(users_t::table.find(user_id))
+                .set((
+                    users_t::phone_number.eq(&phone),
+                    users_t::phone_number_verified.eq(false),
+                ))
+                .execute(conn)?;
+        }
+        events::record(
+            conn,
+            now,
+            events::NewEvent::user("profile.updated", user_id),
+        )?;
+        users::get(conn, user_id)
+    })
 }
 
 /// Changes the email address; the new one is unverified until its link is followed.

@@ -69,7 +69,7 @@ impl ClientKind {
 /// Token endpoint authentication methods.
 pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 /// Scopes a client is allowed when none are given.
-pub const DEFAULT_SCOPES: &str = "openid profile email address offline_access";
+pub const DEFAULT_SCOPES: &str = "openid profile email address phone offline_access";
 
 /// A stored client. List-valued columns hold JSON arrays, parsed as the row is read.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

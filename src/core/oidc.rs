@@ -18,7 +18,14 @@ use crate::paths;
 /// Client authentication methods of the token, introspection and revocation endpoints.
 const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 /// Scopes with a meaning here.
-pub const SCOPES: &[&str] = &["openid", "profile", "email", "address", "offline_access"];
+pub const SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
 /// Claims this server can return.
 pub const CLAIMS: &[&str] = &[
     "sub",
@@ -38,6 +45,8 @@ pub const CLAIMS: &[&str] = &[
     "email",
     "email_verified",
     "address",
+    "phone_number",
+    "phone_number_verified",
 ];
 
 /// Server metadata: OpenID Connect Discovery 1.0, or RFC 8414 (without the OpenID Connect
@@ -203,7 +212,8 @@ pub fn verify_id_token_hint(keys: &KeySet, issuer: &str, token: &str) -> Option<
 
 /// The userinfo claims a token's scopes release (OIDC Core §5.4): `sub` always; `name`,
 /// `preferred_username` and `updated_at` with `profile`; `email` and `email_verified` with
-/// `email`; `address` with `address`.
+/// `email`; `address` with `address`; `phone_number` and `phone_number_verified` with `phone`
+/// (when the user has a number).
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct UserInfoClaims {
     pub sub: String,
@@ -222,6 +232,11 @@ pub struct UserInfoClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub address: Option<Value>,
+    /// E.164.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
 }
 
 /// The userinfo claims a token's scopes allow (OIDC Core §5.4).
@@ -244,6 +259,12 @@ pub fn userinfo(user: &User, scopes: &[&str]) -> UserInfoClaims {
             .address
             .as_deref()
             .and_then(|a| serde_json::from_str::<Value>(a).ok());
+    }
+    if scopes.contains(&"phone") {
+        if let Some(number) = &user.phone_number {
+            out.phone_number = Some(number.clone());
+            out.phone_number_verified = Some(user.phone_number_verified);
+        }
     }
     out
 }

@@ -25,7 +25,7 @@ impl Bucket {
     /// that unknown and known accounts throttle alike).
     pub fn account(settings: &ThrottleSettings, account: &str) -> Bucket {
         Bucket {
-            key: format!("account:{account}"),
+            key: account_key(account),
             limit: settings.account_failures,
             window: settings.account_window,
         }
@@ -48,6 +48,23 @@ impl Bucket {
             window: settings.signup_window,
         }
     }
+}
+
+/// The key of an account's wrong-password bucket.
+pub fn account_key(account: &str) -> String {
+    format!("account:{account}")
+}
+
+/// Forgets what a bucket counted (an administrator unlocking an account); returns the count
+/// it held, 0 when there was none.
+pub fn forget(conn: &mut DbConnection, key: &str) -> Result<i32, Error> {
+    let count: Option<i32> = counters::table
+        .find(key)
+        .select(counters::count)
+        .first(conn)
+        .optional()?;
+    diesel::delete(counters::table.find(key)).execute(conn)?;
+    Ok(count.unwrap_or(0))
 }
 
 /// `Err(Throttled)` when any bucket has reached its limit in its current window.

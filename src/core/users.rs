@@ -34,6 +34,9 @@ pub struct User {
     pub created_at: Timestamp,
     #[serde(serialize_with = "super::time::ser")]
     pub updated_at: Timestamp,
+    /// E.164 (`+` and digits), OIDC's `phone_number`.
+    pub phone_number: Option<String>,
+    pub phone_number_verified: bool,
 }
 
 /// What a new account needs. The password arrives already hashed (hashing is blocking work the
@@ -48,6 +51,9 @@ pub struct NewUser {
     pub password_hash: Option<String>,
     pub is_admin: bool,
     pub verified: bool,
+    /// In international form; stored as E.164 ([`validate::phone`]).
+    pub phone_number: Option<String>,
+    pub phone_verified: bool,
 }
 
 /// Validates the fields of a new account (everything but the password).
@@ -62,6 +68,9 @@ pub fn validate_new(new: &NewUser) -> Result<(), Error> {
     if let Some(n) = &new.display_name {
         validate::text("name", n, 200)?;
     }
+    if let Some(p) = &new.phone_number {
+        validate::phone(p)?;
+    }
     Ok(())
 }
 
@@ -70,6 +79,11 @@ pub fn validate_new(new: &NewUser) -> Result<(), Error> {
 /// "username, email or id" always names one account.
 pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewUser) -> Result<User, Error> {
     validate_new(&new)?;
+    let phone = new
+        .phone_number
+        .as_deref()
+        .map(validate::phone)
+        .transpose()?;
     let id = new
         .id
         .clone()
@@ -92,6 +106,8 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewUser) -> Result<U
         tokens_valid_after: None,
         created_at: now,
         updated_at: now,
+        phone_number: phone.clone(),
+        phone_number_verified: phone.is_some() && new.phone_verified,
     };
     crate::db::transaction(conn, |conn| {
         let id_key = id.to_lowercase();
@@ -230,6 +246,22 @@ pub fn set_disabled(
     })
 }
 
+/// Lets a user locked out by wrong passwords sign in again at once: forgets the wrong
+/// passwords counted against the account. Returns the user and how many were forgotten.
+pub fn unlock(conn: &mut DbConnection, now: Timestamp, id: &str) -> Result<(User, i32), Error> {
+    crate::db::transaction(conn, |conn| {
+        let user = get(conn, id)?;
+        let forgotten = super::throttle::forget(conn, &super::throttle::account_key(id))?;
+        events::record(
+            conn,
+            now,
+            events::NewEvent::user("user.unlocked", id)
+                .with_detail(serde_json::json!({ "wrong_passwords_forgotten": forgotten })),
+        )?;
+        Ok((user, forgotten))
+    })
+}
+
 /// Users whose id, username or email contains `q` (case-insensitive), oldest first, with the
 /// total count of matches.
 pub fn search(
@@ -276,6 +308,9 @@ pub struct UserUpdate {
     pub is_admin: Option<bool>,
     pub verified: Option<bool>,
     pub entity_type: Option<Option<String>>,
+    /// `Some(None)` removes the number; a new number is unverified unless `phone_verified`.
+    pub phone_number: Option<Option<String>>,
+    pub phone_verified: Option<bool>,
 }
 
 /// Applies an admin's changes, keeping usernames and emails unique.
@@ -297,6 +332,11 @@ pub fn update(
     if let Some(Some(t)) = &u.entity_type {
         validate::text("entity_type", t, 64)?;
     }
+    let phone: Option<Option<String>> = match &u.phone_number {
+        Some(Some(p)) => Some(Some(validate::phone(p)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
     crate::db::transaction(conn, |conn| {
         let current = get(conn, id)?;
         if let Some(email) = &u.email {
@@ -367,6 +407,31 @@ pub fn update(
             };
             diesel::update(users::table.find(id))
                 .set(users::email_verified_at.eq(at))
+                .execute(conn)?;
+        }
+        if let Some(number) = &phone {
+            if *number != current.phone_number {
+                diesel::update(users::table.find(id))
+                    .set((
+                        users::phone_number.eq(number.as_deref()),
+                        users::phone_number_verified.eq(false),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        if let Some(v) = u.phone_verified {
+            let has_number = match &phone {
+                Some(n) => n.is_some(),
+                None => current.phone_number.is_some(),
+            };
+            if v && !has_number {
+                return Err(Error::invalid(
+                    "phone_number_verified",
+                    "there is no phone number to mark verified",
+                ));
+            }
+            diesel::update(users::table.find(id))
+                .set(users::phone_number_verified.eq(v))
                 .execute(conn)?;
         }
         diesel::update(users::table.find(id))

@@ -68,6 +68,31 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// A phone number in international form (OIDC Core §5.1 recommends E.164): `+`, the country
+/// code and number, 7 to 15 digits; spaces, dots, hyphens and parentheses between them are
+/// dropped. Returns the E.164 form (`+442079460958`).
+pub fn phone(value: &str) -> Result<String, Error> {
+    let bad = || {
+        Error::invalid(
+            "phone_number",
+            "must be in international form, starting with + and the country code, such as +44 20 7946 0958",
+        )
+    };
+    let rest = value.trim().strip_prefix('+').ok_or_else(bad)?;
+    let mut digits = String::with_capacity(16);
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '.' | '-' | '(' | ')' => {}
+            _ => return Err(bad()),
+        }
+    }
+    if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return Err(bad());
+    }
+    Ok(format!("+{digits}"))
+}
+
 /// A redirect URI: absolute, without a fragment (RFC 6749 §3.1.2). `http` is allowed (for
 /// loopback and development); custom schemes are allowed for native apps (RFC 8252).
 pub fn redirect_uri(field: &'static str, value: &str) -> Result<(), Error> {

@@ -17,6 +17,8 @@ diesel::table! {
         tokens_valid_after -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        phone_number -> Nullable<Text>,
+        phone_number_verified -> Bool,
     }
 }
 

@@ -56,6 +56,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         // Pages for people.
         ep(get(), paths::HOME, Pages, pages::home),
         ep(get(), paths::STYLESHEET, Pages, pages::stylesheet),
+        ep(get(), paths::FAVICON, Pages, pages::favicon),
         ep(get(), paths::SIGNIN, Pages, pages::signin::show),
         ep(post(), paths::SIGNIN, Pages, pages::signin::submit),
         ep(get(), paths::TERMS, Pages, pages::terms::show),
@@ -101,6 +102,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/admin/users/{id}/disable",
             Admin,
             admin::users::disable,
+        ),
+        ep(
+            post(),
+            "/admin/users/{id}/unlock",
+            Admin,
+            admin::users::unlock,
         ),
         ep(
             post(),

@@ -632,3 +632,173 @@ async fn patching_a_client_with_an_empty_list_is_fine() {
         }
     }
 }
+
+/// A person locked out by wrong passwords is let back in by an administrator: the admin API
+/// and the CLI forget the wrong passwords counted against the account.
+#[actix_rt::test]
+async fn a_locked_out_user_is_unlocked() {
+    let app = TestApp::new();
+    let uid = app.user("ada@example.com", "correct horse");
+    let token = admin_token(&app).await;
+    let bearer = format!("Bearer {token}");
+    let client = app.password_client("openid");
+    let attempt = |password: &'static str| {
+        let app = &app;
+        let client = &client;
+        async move {
+            app.token(
+                &[
+                    ("grant_type", "password"),
+                    ("username", "ada@example.com"),
+                    ("password", password),
+                ],
+                (&client.0, &client.1),
+            )
+            .await
+        }
+    };
+    let lock = || async {
+        for _ in 0..5 {
+            assert_eq!(attempt("wrong horse").await.status, 400);
+        }
+        let r = attempt("correct horse").await;
+        assert_eq!(r.status, 429, "locked: {}", r.text());
+    };
+    lock().await;
+    let r = call(
+        &app,
+        "POST",
+        &format!("/admin/users/{uid}/unlock"),
+        None,
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["wrong_passwords_forgotten"], 5);
+    assert_eq!(r.json()["user"]["id"], uid.as_str());
+    assert_eq!(attempt("correct horse").await.status, 200);
+    // Unlocking an account that is not locked says so; an unknown user is a 404.
+    let r = call(
+        &app,
+        "POST",
+        &format!("/admin/users/{uid}/unlock"),
+        None,
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.json()["wrong_passwords_forgotten"], 0);
+    let r = call(
+        &app,
+        "POST",
+        "/admin/users/nobody/unlock",
+        None,
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    // Only administrators.
+    let r = call(
+        &app,
+        "POST",
+        &format!("/admin/users/{uid}/unlock"),
+        None,
+        Some(&plain_basic("ada@example.com", "correct horse")),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // The CLI, by email; the event is recorded.
+    lock().await;
+    let out = app.cli(&["user", "unlock", "ada@example.com"]).unwrap();
+    assert!(out.contains("5 wrong password(s) forgotten"), "{out}");
+    assert_eq!(attempt("correct horse").await.status, 200);
+    let out = app.cli(&["user", "unlock", "ada@example.com"]).unwrap();
+    assert!(out.contains("nothing to unlock"), "{out}");
+    let events = call(
+        &app,
+        "GET",
+        "/admin/events?kind=user.unlocked",
+        None,
+        Some(&bearer),
+    )
+    .await;
+    assert!(events.text().contains("user.unlocked"), "{}", events.text());
+}
+
+/// Phone numbers through the admin API: normalised to E.164, unverified unless marked, a new
+/// number unverified again, `null` removes it.
+#[actix_rt::test]
+async fn phone_numbers_through_the_admin_api() {
+    let app = TestApp::new();
+    let token = admin_token(&app).await;
+    let bearer = format!("Bearer {token}");
+    let r = call(
+        &app,
+        "POST",
+        "/admin/users",
+        Some(
+            json!({"email": "grace@example.com", "password": "a long password",
+                    "phone_number": "+1 425 555 1212", "phone_number_verified": true}),
+        ),
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let u = r.json();
+    assert_eq!(u["phone_number"], "+14255551212");
+    assert_eq!(u["phone_number_verified"], true);
+    let id = u["id"].as_str().unwrap().to_owned();
+    let path = format!("/admin/users/{id}");
+    let r = call(
+        &app,
+        "PATCH",
+        &path,
+        Some(json!({"phone_number": "+33 1 23 45 67 89"})),
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.json()["phone_number"], "+33123456789");
+    assert_eq!(
+        r.json()["phone_number_verified"],
+        false,
+        "a new number is unverified"
+    );
+    let r = call(
+        &app,
+        "PATCH",
+        &path,
+        Some(json!({"phone_number_verified": true})),
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.json()["phone_number_verified"], true);
+    let r = call(
+        &app,
+        "PATCH",
+        &path,
+        Some(json!({"phone_number": "12345"})),
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("phone_number"), "{}", r.text());
+    let r = call(
+        &app,
+        "PATCH",
+        &path,
+        Some(json!({"phone_number": null})),
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.json()["phone_number"], Value::Null);
+    assert_eq!(r.json()["phone_number_verified"], false);
+    let r = call(
+        &app,
+        "PATCH",
+        &path,
+        Some(json!({"phone_number_verified": true})),
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(r.status, 400, "no number to verify: {}", r.text());
+}

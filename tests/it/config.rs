@@ -37,6 +37,29 @@ fn issuer_follows_bind_unless_set() {
     .finish()
     .unwrap();
     assert_eq!(c.issuer(), "http://10.1.2.3:80");
+    // A host name that resolves is a bind address too, and names the issuer.
+    let c = Config {
+        bind: "localhost:8099".into(),
+        ..Config::default()
+    }
+    .finish()
+    .unwrap();
+    assert_eq!(c.issuer(), "http://localhost:8099");
+    for bad in [
+        "localhost",
+        "localhost:99999",
+        ":80",
+        "no-such-host.invalid:80",
+    ] {
+        let e = Config {
+            bind: bad.into(),
+            ..Config::default()
+        }
+        .finish()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`bind`") && e.contains(bad), "{e}");
+    }
 }
 
 #[test]
@@ -72,6 +95,15 @@ fn load_err(text: &str) -> String {
 fn errors_name_the_setting() {
     let e = load_err("bind = \"nowhere\"");
     assert!(e.contains("`bind`"), "{e}");
+    assert!(
+        e.contains("(in ") && e.contains("portcullis.toml)"),
+        "says where: {e}"
+    );
+    let e = load_err("log_format = \"xml\"");
+    assert!(
+        e.contains("expected one of `text`, `json`") && !e.contains("``"),
+        "{e}"
+    );
     let e = load_err("issuer = \"ftp://x\"");
     assert!(e.contains("`issuer`"), "{e}");
     let e = load_err("issuer = \"https://x/?a=b\"");
@@ -127,6 +159,7 @@ fn environment_overrides_and_errors_stop_start_up() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`bind`"), "{err}");
+    assert!(err.contains("(from PORTCULLIS_BIND)"), "says where: {err}");
 
     let out = binary()
         .args(["migrate"])

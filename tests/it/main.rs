@@ -27,6 +27,7 @@ mod nodes;
 mod oidc;
 mod openapi;
 mod ops;
+mod pages;
 mod routes;
 mod smtp;
 mod token;

@@ -31,7 +31,7 @@ fn setup_with(app: &TestApp, extra: &[&str]) -> Rp {
         "--post-logout-redirect-uri",
         "https://rp.example/bye",
         "--scope",
-        "openid profile email address offline_access",
+        "openid profile email address phone offline_access",
     ];
     args.extend_from_slice(extra);
     let (id, secret) = app.client(&args);
@@ -569,6 +569,64 @@ async fn terms_are_accepted_once_before_sign_in_completes() {
     let mut b2 = Browser::new(&app);
     let r = b2.sign_in("ada", "password1", "/").await;
     assert_eq!(location(&r), "/");
+}
+
+/// OpenID's `phone` scope (OIDC Core §5.4): the number and its verified flag, set by the CLI
+/// (or the admin API, or the person on the account page).
+#[actix_rt::test]
+async fn the_phone_scope_releases_the_phone_number() {
+    let app = TestApp::new();
+    let uid = user(&app);
+    let rp = setup_with(&app, &["--trusted"]);
+    let mut b = Browser::new(&app);
+    let bearer = |t: &str| {
+        actix_web::test::TestRequest::get()
+            .uri("/userinfo")
+            .insert_header(("Authorization", format!("Bearer {t}")))
+    };
+    // Asked for before there is a number: no phone claims, and the scope is not refused.
+    let code = code_via_pages(&mut b, &authorize_url(&rp, &[("scope", "openid phone")])).await;
+    let tokens = exchange(&app, &rp, &code).await;
+    assert_eq!(tokens["scope"], "openid phone", "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.send(bearer(&access)).await.json(),
+        serde_json::json!({ "sub": uid })
+    );
+    let out = app
+        .cli(&["user", "phone", "ada", "+1 (425) 555-1212", "--verified"])
+        .unwrap();
+    assert!(out.contains("+14255551212 (verified)"), "{out}");
+    let info = app.send(bearer(&access)).await.json();
+    assert_eq!(info["phone_number"], "+14255551212");
+    assert_eq!(info["phone_number_verified"], true);
+    // Other scopes do not release it.
+    let code = code_via_pages(&mut b, &authorize_url(&rp, &[("scope", "openid email")])).await;
+    let narrow = exchange(&app, &rp, &code).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(app
+        .send(bearer(&narrow))
+        .await
+        .json()
+        .get("phone_number")
+        .is_none());
+    // A number that is not international is refused; removing it removes the claims.
+    let e = app
+        .cli(&["user", "phone", "ada", "425 555 1212"])
+        .unwrap_err();
+    assert!(
+        e.contains("phone_number") && e.contains("international"),
+        "{e}"
+    );
+    app.cli(&["user", "phone", "ada", "--remove"]).unwrap();
+    assert!(app
+        .send(bearer(&access))
+        .await
+        .json()
+        .get("phone_number")
+        .is_none());
 }
 
 #[actix_rt::test]

@@ -95,6 +95,16 @@ pub async fn set_disabled(
     Ok(user)
 }
 
+/// Lets a user locked out by wrong passwords sign in again; returns the user and how many
+/// wrong passwords were forgotten.
+pub async fn unlock(state: &AppState, call: &Call, id: &str) -> Result<(User, i32), Error> {
+    let (now, id) = (call.now, id.to_owned());
+    state
+        .db
+        .run(move |conn| users::unlock(conn, now, &id))
+        .await
+}
+
 /// Deletes a user and everything they own.
 pub async fn delete(state: &AppState, call: &Call, id: &str) -> Result<(), Error> {
     let (now, ttl, id) = (call.now, state.config.revocation_ttl(), id.to_owned());

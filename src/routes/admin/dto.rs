@@ -14,6 +14,9 @@ pub struct UserOut {
     pub name: Option<String>,
     pub admin: bool,
     pub email_verified: bool,
+    /// E.164, OpenID's `phone_number`.
+    pub phone_number: Option<String>,
+    pub phone_number_verified: bool,
     pub disabled: bool,
     /// RFC 3339.
     pub created_at: String,
@@ -29,11 +32,22 @@ impl From<&crate::core::users::User> for UserOut {
             name: u.display_name.clone(),
             admin: u.is_admin,
             email_verified: u.email_verified_at.is_some(),
+            phone_number: u.phone_number.clone(),
+            phone_number_verified: u.phone_number_verified,
             disabled: u.disabled,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
         }
     }
+}
+
+/// A user unlocked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unlocked {
+    pub user: UserOut,
+    /// Wrong passwords counted against the account in its current window (0: it was not
+    /// locked).
+    pub wrong_passwords_forgotten: u32,
 }
 
 /// A page of users.
@@ -71,6 +85,10 @@ pub struct CreateUser {
     pub admin: bool,
     #[serde(default)]
     pub verified: bool,
+    /// International form (`+44 20 7946 0958`), stored as E.164.
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub phone_number_verified: bool,
 }
 
 /// Changes to a user (absent fields stay; `null` removes username or name).
@@ -86,6 +104,12 @@ pub struct UpdateUser {
     pub name: Option<Option<String>>,
     pub admin: Option<bool>,
     pub verified: Option<bool>,
+    /// International form; `null` removes it. A new number is unverified unless
+    /// `phone_number_verified` is true.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone_number: Option<Option<String>>,
+    pub phone_number_verified: Option<bool>,
     /// A new password: every older token of the user is revoked.
     pub password: Option<String>,
 }

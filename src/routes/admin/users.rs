@@ -61,6 +61,8 @@ pub async fn create(
         password_hash: None,
         is_admin: b.admin,
         verified: b.verified,
+        phone_number: b.phone_number,
+        phone_verified: b.phone_number_verified,
     };
     let user = users::create(&state, &call, new, &b.password).await?;
     Ok(HttpResponse::Created().json(UserOut::from(&user)))
@@ -97,6 +99,8 @@ pub async fn update(
         is_admin: b.admin,
         verified: b.verified,
         entity_type: None,
+        phone_number: b.phone_number,
+        phone_verified: b.phone_number_verified,
     };
     let user = users::update(&state, &call, &id, change, b.password).await?;
     Ok(HttpResponse::Ok().json(UserOut::from(&user)))
@@ -124,6 +128,22 @@ pub async fn enable(
 ) -> ApiResult<HttpResponse> {
     let user = users::set_disabled(&state, &call, &id, false).await?;
     Ok(HttpResponse::Ok().json(UserOut::from(&user)))
+}
+
+/// Unlock a user locked out by wrong passwords: the wrong passwords counted against the
+/// account are forgotten, and they can sign in again at once.
+#[utoipa::path(post, path = "/admin/users/{id}/unlock", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = Unlocked), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
+pub async fn unlock(
+    Admitted { call, .. }: Admitted<Admin>,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (user, forgotten) = users::unlock(&state, &call, &id).await?;
+    Ok(HttpResponse::Ok().json(Unlocked {
+        user: UserOut::from(&user),
+        wrong_passwords_forgotten: forgotten.max(0) as u32,
+    }))
 }
 
 /// Delete a user and everything they own.

@@ -7,11 +7,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::session::{self, csrf, csrf_ok};
-use super::{error_page, render, see_other};
+use super::{error_page, render, see_other, When};
 use crate::app::{account, accounts, personal_tokens, Call};
-use crate::core::accounts::{Address, AuthorizedApp};
+use crate::core::accounts::{Address, AuthorizedApp, Profile};
 use crate::core::authorize::SignedIn;
-use crate::core::time::rfc3339;
 use crate::core::Error;
 use crate::paths;
 use crate::routes::auth::{Admitted, Session};
@@ -29,17 +28,25 @@ struct AccountPage<'a> {
     address: Address,
     email: &'a str,
     verified: bool,
-    /// (description, created, last used, id)
-    tokens: Vec<(String, String, Option<String>, String)>,
+    phone_number: Option<String>,
+    phone_verified: bool,
+    tokens: Vec<TokenView>,
     sessions: Vec<SessionView>,
     apps: Vec<AuthorizedApp>,
+}
+
+struct TokenView {
+    description: String,
+    created: When,
+    last_used: Option<When>,
+    id: String,
 }
 
 struct SessionView {
     sid: String,
     agent: String,
     ip: String,
-    created: String,
+    created: When,
     current: bool,
 }
 
@@ -103,15 +110,15 @@ async fn page(
         address,
         email: &user.email,
         verified: user.email_verified_at.is_some(),
+        phone_number: user.phone_number.clone(),
+        phone_verified: user.phone_number_verified,
         tokens: tokens
             .into_iter()
-            .map(|t| {
-                (
-                    t.description,
-                    rfc3339(t.created_at),
-                    t.last_used_at.map(rfc3339),
-                    t.id,
-                )
+            .map(|t| TokenView {
+                description: t.description,
+                created: When::new(t.created_at),
+                last_used: t.last_used_at.map(When::new),
+                id: t.id,
             })
             .collect(),
         sessions: sessions
@@ -121,7 +128,7 @@ async fn page(
                 sid: x.sid,
                 agent: x.user_agent.unwrap_or_else(|| "Unknown browser".into()),
                 ip: x.ip.unwrap_or_default(),
-                created: rfc3339(x.created_at),
+                created: When::new(x.created_at),
             })
             .collect(),
         apps,
@@ -186,7 +193,12 @@ pub async fn action(
                 postal_code: text("postal_code"),
                 country: text("country"),
             };
-            account::update_profile(&state, &call, &s.user, text("name"), address)
+            let profile = Profile {
+                display_name: text("name"),
+                address,
+                phone_number: text("phone_number"),
+            };
+            account::update_profile(&state, &call, &s.user, profile)
                 .await
                 .map(|_| done("profile-saved"))
         }
@@ -274,6 +286,7 @@ pub async fn action(
                 "description" => "Description",
                 "name" => "Name",
                 "address" => "Address",
+                "phone_number" => "Phone number",
                 _ => "Value",
             };
             page(

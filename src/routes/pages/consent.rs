@@ -28,6 +28,7 @@ fn describe(scope: &str) -> &'static str {
         "profile" => "See your name and username",
         "email" => "See your email address",
         "address" => "See your postal address",
+        "phone" => "See your phone number",
         "offline_access" => "Stay signed in when you are not using it",
         _ => "Use this permission",
     }

@@ -2,6 +2,7 @@
 //! terms, consent, sign-out, errors. Every form carries a CSRF token; pages are `no-store`.
 
 pub(crate) mod account;
+pub mod brand;
 pub(crate) mod consent;
 pub(crate) mod recovery;
 pub mod session;
@@ -26,6 +27,7 @@ struct HomePage<'a> {
     issuer: &'a str,
     discovery: &'a str,
     user: Option<&'a str>,
+    registration_open: bool,
 }
 
 #[derive(Template)]
@@ -79,6 +81,22 @@ pub fn notice_page(title: &str, message: &str, link: Option<(&str, &str)>) -> Ht
         },
         Vec::new(),
     )
+}
+
+/// A time as people read it ("7 Dec 2026, 14:05 UTC") and as machines do (RFC 3339, for
+/// `<time datetime>`).
+pub struct When {
+    pub human: String,
+    pub iso: String,
+}
+
+impl When {
+    pub fn new(t: crate::core::Timestamp) -> When {
+        When {
+            human: t.format("%-d %b %Y, %H:%M UTC").to_string(),
+            iso: crate::core::time::rfc3339(t),
+        }
+    }
 }
 
 /// A query parameter of the request.
@@ -200,15 +218,31 @@ pub(crate) async fn home(
             issuer: state.config.issuer(),
             discovery: &discovery,
             user: user.as_deref(),
+            registration_open: state.config.registration == crate::config::Registration::Open,
         },
         Vec::new(),
     )
 }
 
-/// The stylesheet, compiled into the binary so a single file deploys.
-pub(crate) async fn stylesheet(_: Public) -> HttpResponse {
+/// The stylesheet, compiled into the binary so a single file deploys, after the configured
+/// accent colour.
+pub(crate) async fn stylesheet(_: Public, state: web::Data<AppState>) -> HttpResponse {
+    let b = &state.config.branding;
+    let (r, g, bl) = b.accent_rgb();
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(include_str!("../../../static/portcullis.css"))
+        .body(format!(
+            "{}\n:root {{ --accent: #{r:02x}{g:02x}{bl:02x}; --accent-text: {}; }}\n",
+            include_str!("../../../static/portcullis.css"),
+            b.accent_text()
+        ))
+}
+
+/// `/favicon.ico`: the portcullis mark (a 32x32 PNG in an ICO container).
+pub(crate) async fn favicon(_: Public) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/x-icon")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(&include_bytes!("../../../static/favicon.ico")[..])
 }

@@ -24,9 +24,11 @@ struct SignInPage<'a> {
     registration_open: bool,
     /// Offer a new verification email.
     unverified: bool,
+    /// The app the person is signing in to, when `return_to` is its authorization request.
+    app: Option<String>,
 }
 
-fn page(
+async fn page(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
@@ -34,10 +36,10 @@ fn page(
     login: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    page_with(req, state, status, return_to, login, error, false)
+    page_with(req, state, status, return_to, login, error, false).await
 }
 
-fn page_with(
+async fn page_with(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
@@ -54,6 +56,7 @@ fn page_with(
         error,
         registration_open: state.config.registration == crate::config::Registration::Open,
         unverified,
+        app: sign_in::continuing_to(state, return_to).await,
     };
     render(status, &view, cookie.into_iter().collect())
 }
@@ -66,7 +69,7 @@ pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> Ht
             .or(Some("/account")),
     );
     let login = super::query_param(&req, "login_hint").unwrap_or_default();
-    page(&req, &state, StatusCode::OK, &return_to, &login, None)
+    page(&req, &state, StatusCode::OK, &return_to, &login, None).await
 }
 
 /// Checks the password, starts a session, and goes on (to the terms first when needed).
@@ -90,7 +93,8 @@ pub async fn submit(
             &return_to,
             &login,
             Some("The form expired. Please try again."),
-        );
+        )
+        .await;
     }
     let password = form.get("password").unwrap_or_default();
     if login.is_empty() || password.is_empty() {
@@ -101,7 +105,8 @@ pub async fn submit(
             &return_to,
             &login,
             Some("Enter your username or email and your password."),
-        );
+        )
+        .await;
     }
     let previous = req
         .cookie(session::SESSION_COOKIE)
@@ -121,7 +126,8 @@ pub async fn submit(
                 &return_to,
                 &login,
                 Some(&msg),
-            );
+            )
+            .await;
             if let Ok(v) = retry_after.to_string().parse() {
                 res.headers_mut()
                     .insert(actix_web::http::header::RETRY_AFTER, v);
@@ -136,7 +142,8 @@ pub async fn submit(
                 &return_to,
                 &login,
                 Some("This account is disabled."),
-            );
+            )
+            .await;
         }
         Err(Error::EmailNotVerified) => {
             return page_with(
@@ -147,7 +154,8 @@ pub async fn submit(
                 &login,
                 Some("Confirm your email address first: follow the link in the email we sent you."),
                 true,
-            );
+            )
+            .await;
         }
         Err(Error::InvalidGrant(_)) => {
             return page(
@@ -157,7 +165,8 @@ pub async fn submit(
                 &return_to,
                 &login,
                 Some("Incorrect username or password."),
-            );
+            )
+            .await;
         }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
@@ -168,7 +177,8 @@ pub async fn submit(
                 &return_to,
                 &login,
                 Some("Something went wrong. Please try again."),
-            );
+            )
+            .await;
         }
     };
     let cookie = session::session_cookie(signed_in.session, &state.config);

@@ -24,6 +24,9 @@ struct SignUpPage<'a> {
     name: &'a str,
     username: &'a str,
     error: Option<&'a str>,
+    /// The field the error is about (`email`, `name`, `username`, `password`): it gets the
+    /// focus and is marked invalid; the email field otherwise.
+    field: &'a str,
 }
 
 fn closed() -> HttpResponse {
@@ -52,6 +55,7 @@ pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> Ht
         name: "",
         username: "",
         error: None,
+        field: "",
     };
     render(StatusCode::OK, &page, cookie.into_iter().collect())
 }
@@ -74,7 +78,7 @@ pub async fn submit(
     let email = form.get("email").unwrap_or_default().trim().to_owned();
     let name = form.get("name").unwrap_or_default().trim().to_owned();
     let username = form.get("username").unwrap_or_default().trim().to_owned();
-    let again = |status: StatusCode, error: &str| {
+    let again = |status: StatusCode, error: &str, field: &str| {
         let (token, cookie) = csrf(&req, &state.config);
         let page = SignUpPage {
             csrf: &token,
@@ -83,6 +87,7 @@ pub async fn submit(
             name: &name,
             username: &username,
             error: Some(error),
+            field,
         };
         render(status, &page, cookie.into_iter().collect())
     };
@@ -90,6 +95,7 @@ pub async fn submit(
         return again(
             StatusCode::BAD_REQUEST,
             "The form expired. Please try again.",
+            "",
         );
     }
     let new = NewUser {
@@ -102,27 +108,35 @@ pub async fn submit(
     let user = match accounts::sign_up(&state, new, password, &call.ip, "signup").await {
         Ok(u) => u,
         Err(Error::Invalid { field, message }) => {
-            let field = match field {
-                "email" => "Email",
-                "username" => "Username",
-                "name" => "Name",
-                _ => "Password",
+            let (label, field) = match field {
+                "email" => ("Email", "email"),
+                "username" => ("Username", "username"),
+                "name" => ("Name", "name"),
+                _ => ("Password", "password"),
             };
-            return again(StatusCode::BAD_REQUEST, &format!("{field} {message}."));
+            return again(
+                StatusCode::BAD_REQUEST,
+                &format!("{label} {message}."),
+                field,
+            );
         }
         Err(Error::Conflict(m)) => {
-            let msg = if m.contains("email") {
-                "An account with this email already exists. Sign in, or reset your password."
+            let (msg, field) = if m.contains("email") {
+                (
+                    "An account with this email already exists. Sign in, or reset your password.",
+                    "email",
+                )
             } else {
-                "This username is taken."
+                ("This username is taken.", "username")
             };
-            return again(StatusCode::CONFLICT, msg);
+            return again(StatusCode::CONFLICT, msg, field);
         }
         Err(Error::Throttled { retry_after }) => {
             return crate::routes::error::retry_after(
                 again(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Too many new accounts from your network. Try again later.",
+                    "",
                 ),
                 retry_after,
             );
@@ -132,6 +146,7 @@ pub async fn submit(
             return again(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Something went wrong. Please try again.",
+                "",
             );
         }
     };

@@ -19,6 +19,8 @@ struct TermsPage<'a> {
     csrf: &'a str,
     return_to: &'a str,
     version: &'a str,
+    /// `terms_url`, when configured.
+    url: Option<&'a str>,
 }
 
 fn signin_redirect(return_to: &str) -> HttpResponse {
@@ -59,6 +61,7 @@ pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> Ht
             csrf: &token,
             return_to: &return_to,
             version: &version,
+            url: state.config.terms_url.as_deref(),
         },
         cookie.into_iter().collect(),
     )
