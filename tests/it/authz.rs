@@ -1164,7 +1164,7 @@ async fn the_request_log_masks_token_segments() {
 #[test]
 fn a_body_that_trickles_in_is_cut_with_408() {
     use std::io::{Read, Write};
-    let (_app, addr, handle) = crate::interop::served_app_with(|c| c.request_timeout = 1);
+    let (_app, addr, handle) = crate::helpers::served_app_with(|c| c.request_timeout = 1);
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(

@@ -26,6 +26,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Sends what follows to `node` (another node over the same database).
+    #[allow(dead_code)] // used by `tests/env/nodes.rs`
     pub fn switch_to(&mut self, node: &AppState) {
         self.node = Some(node.clone());
     }

@@ -1,66 +1,13 @@
 //! Interoperability: the `oauth2` crate, as a third-party app uses it, against a server on a
 //! real port (client credentials, password, refresh, errors).
 
-use actix_web::HttpServer;
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthType, ClientId, ClientSecret, RefreshToken, RequestTokenError, ResourceOwnerPassword,
     ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
 };
 
-use crate::helpers::TestApp;
-
-/// Serves the app on 127.0.0.1 (an ephemeral port) in its own thread; stops with the handle.
-pub fn serve(app: &TestApp) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
-    serve_on(
-        app,
-        std::net::TcpListener::bind("127.0.0.1:0").expect("bind"),
-    )
-}
-
-/// An app whose issuer is the address it is served on (what relying parties check), running.
-pub fn served_app() -> (TestApp, std::net::SocketAddr, actix_web::dev::ServerHandle) {
-    served_app_with(|_| {})
-}
-
-/// Like `served_app`, with a configuration change.
-pub fn served_app_with(
-    tweak: impl FnOnce(&mut portcullis::config::Config) + 'static,
-) -> (TestApp, std::net::SocketAddr, actix_web::dev::ServerHandle) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().unwrap();
-    let app = TestApp::builder()
-        .config(move |c| {
-            c.issuer = Some(format!("http://{addr}"));
-            tweak(c);
-        })
-        .build();
-    let (addr, handle) = serve_on(&app, listener);
-    (app, addr, handle)
-}
-
-/// Serves the app on a bound listener.
-pub fn serve_on(
-    app: &TestApp,
-    listener: std::net::TcpListener,
-) -> (std::net::SocketAddr, actix_web::dev::ServerHandle) {
-    let state = app.state.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = HttpServer::new(move || portcullis::server::app(state.clone()))
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .expect("listen");
-            let addr = server.addrs()[0];
-            let running = server.run();
-            tx.send((addr, running.handle())).unwrap();
-            let _ = running.await;
-        })
-    });
-    rx.recv().expect("server started")
-}
+use crate::helpers::{serve, served_app, TestApp};
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()

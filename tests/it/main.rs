@@ -1,5 +1,6 @@
 //! Portcullis integration tests: one binary, a fresh database per test (SQLite, or PostgreSQL
-//! when TEST_DATABASE_URL is set).
+//! when TEST_DATABASE_URL is set). Tests that need something of the machine (a browser, an
+//! SMTP server, one backend) live in `tests/env/`, where they can be reported as skipped.
 
 mod browser_helpers;
 mod helpers;
@@ -10,7 +11,6 @@ mod architecture;
 mod authz;
 mod binary;
 mod bloq;
-mod browser;
 mod cli;
 mod cloudtrax;
 mod config;
@@ -23,12 +23,9 @@ mod introspection;
 mod keys;
 mod migrations;
 mod mongoose;
-mod nodes;
 mod oidc;
 mod openapi;
 mod ops;
 mod pages;
 mod routes;
-mod smtp;
 mod token;
-mod trouble;

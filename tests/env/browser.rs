@@ -11,7 +11,8 @@ use base64::Engine;
 use fantoccini::{Client, ClientBuilder, Locator};
 use sha2::Digest;
 
-use crate::interop::{served_app, served_app_with};
+use crate::helpers::{served_app, served_app_with};
+use crate::{Outcome, Skip};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -30,15 +31,18 @@ impl Drop for Driver {
     }
 }
 
-fn available() -> bool {
-    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
-    if !present {
-        if std::env::var("REQUIRE_BROWSER_TESTS").as_deref() == Ok("1") {
-            panic!("REQUIRE_BROWSER_TESTS=1 but {CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install -y chromium chromium-driver");
-        }
-        eprintln!("\n*** SKIPPING BROWSER TEST: {CHROMIUM} / {CHROMEDRIVER} not installed (apt-get install -y chromium chromium-driver) ***\n");
+/// Chromium and its driver are installed; otherwise the test is skipped (reported ignored),
+/// or fails when `REQUIRE_BROWSER_TESTS=1`.
+pub fn available() -> Result<(), Skip> {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
     }
-    present
+    Skip::unless_required(
+        "REQUIRE_BROWSER_TESTS",
+        format!(
+            "{CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install -y chromium chromium-driver"
+        ),
+    )
 }
 
 async fn start() -> (Driver, Client) {
@@ -126,11 +130,8 @@ async fn wait_for_url(client: &Client, prefix: &str) -> url::Url {
     }
 }
 
-#[actix_rt::test]
-async fn sign_in_consent_and_land_on_the_redirect_uri() {
-    if !available() {
-        return;
-    }
+pub async fn sign_in_consent_and_land_on_the_redirect_uri() -> Outcome {
+    available()?;
     let (app, addr, handle) = served_app();
     app.user_with(
         portcullis::core::users::NewUser {
@@ -165,7 +166,7 @@ async fn sign_in_consent_and_land_on_the_redirect_uri() {
         fits_width(&client).await,
         "sign-in page overflows a phone-width screen"
     );
-    shot(&client, "signin-phone").await;
+    shot(&client, "flow-signin-phone").await;
     // A wrong password first: a message, and the form again.
     client
         .find(Locator::Css("#login"))
@@ -222,9 +223,9 @@ async fn sign_in_consent_and_land_on_the_redirect_uri() {
         fits_width(&client).await,
         "consent page overflows a phone-width screen"
     );
-    shot(&client, "consent-phone").await;
+    shot(&client, "flow-consent-phone").await;
     client.set_window_size(1280, 900).await.unwrap();
-    shot(&client, "consent-desktop").await;
+    shot(&client, "flow-consent-desktop").await;
     allow.click().await.unwrap();
     let landed = wait_for_url(&client, &redirect).await;
     let params: std::collections::HashMap<_, _> = landed.query_pairs().into_owned().collect();
@@ -248,6 +249,7 @@ async fn sign_in_consent_and_land_on_the_redirect_uri() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(body["id_token"].is_string());
     handle.stop(true).await;
+    Ok(())
 }
 
 async fn fill(client: &Client, css: &str, text: &str) {
@@ -287,11 +289,8 @@ async fn sign_in_as(client: &Client, base: &str, login: &str, password: &str) {
     wait_for_url(client, &format!("{base}/account")).await;
 }
 
-#[actix_rt::test]
-async fn self_service_accounts_in_a_real_browser() {
-    if !available() {
-        return;
-    }
+pub async fn self_service_accounts_in_a_real_browser() -> Outcome {
+    available()?;
     let (app, addr, handle) =
         served_app_with(|c| c.registration = portcullis::config::Registration::Open);
     let base = format!("http://{addr}");
@@ -304,7 +303,7 @@ async fn self_service_accounts_in_a_real_browser() {
         .for_element(Locator::Css("#email"))
         .await
         .unwrap();
-    check_layout(&client, "signup").await;
+    check_layout(&client, "flow-signup").await;
     fill(&client, "#email", "grace@example.com").await;
     fill(&client, "#name", "Grace Hopper").await;
     fill(&client, "#username", "grace").await;
@@ -329,7 +328,7 @@ async fn self_service_accounts_in_a_real_browser() {
         .for_element(Locator::Css("#description"))
         .await
         .unwrap();
-    check_layout(&client, "account").await;
+    check_layout(&client, "flow-account").await;
     assert!(client.source().await.unwrap().contains("verified"));
 
     // Create a personal access token, then revoke it.
@@ -382,7 +381,7 @@ async fn self_service_accounts_in_a_real_browser() {
         .for_element(Locator::Css("#confirm"))
         .await
         .unwrap();
-    check_layout(&client, "reset").await;
+    check_layout(&client, "flow-reset").await;
     fill(&client, "#password", "new hopper pass 1").await;
     fill(&client, "#confirm", "new hopper pass 1").await;
     submit(&client, "button[type=submit]").await;
@@ -418,4 +417,244 @@ async fn self_service_accounts_in_a_real_browser() {
     assert_eq!(app.introspect(&pat).await["active"], false);
     client.close().await.unwrap();
     handle.stop(true).await;
+    Ok(())
+}
+
+/// Screenshots of one page as people see it: phone width (which must not scroll sideways),
+/// desktop, and desktop in dark mode; the whole page each time.
+struct Gallery<'a> {
+    client: &'a Client,
+    /// chromedriver's `goog/cdp/execute` for this session (dark mode is a CDP emulation).
+    cdp: String,
+}
+
+impl<'a> Gallery<'a> {
+    async fn new(driver: &Driver, client: &'a Client) -> Gallery<'a> {
+        let session = client.session_id().await.unwrap().expect("a session");
+        Gallery {
+            client,
+            cdp: format!(
+                "http://127.0.0.1:{}/session/{session}/goog/cdp/execute",
+                driver.port
+            ),
+        }
+    }
+
+    async fn dark(&self, on: bool) {
+        let value = if on { "dark" } else { "light" };
+        let r = reqwest::Client::new()
+            .post(&self.cdp)
+            .json(&serde_json::json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": { "features": [{ "name": "prefers-color-scheme", "value": value }] },
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "CDP: {}", r.text().await.unwrap());
+    }
+
+    async fn whole_page(&self, width: u32, name: &str) {
+        self.client.set_window_size(width, 800).await.unwrap();
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(800) as u32;
+        self.client
+            .set_window_size(width, height.clamp(800, 4000))
+            .await
+            .unwrap();
+        shot(self.client, name).await;
+    }
+
+    /// The page now shown, as `<name>-phone`, `<name>-desktop` and `<name>-dark`.
+    async fn shoot(&self, name: &str) {
+        self.client.set_window_size(375, 812).await.unwrap();
+        assert!(
+            fits_width(self.client).await,
+            "{name} overflows a phone-width screen"
+        );
+        self.whole_page(375, &format!("{name}-phone")).await;
+        self.whole_page(1280, &format!("{name}-desktop")).await;
+        self.dark(true).await;
+        self.whole_page(1280, &format!("{name}-dark")).await;
+        self.dark(false).await;
+        self.client.set_window_size(1280, 900).await.unwrap();
+    }
+
+    /// The contrast ratio (WCAG 2) of the first element matching `css` against the page.
+    async fn contrast(&self, css: &str) -> f64 {
+        let script = r#"
+            const lum = (c) => {
+                const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map(Number).map((v) => {
+                    v /= 255;
+                    return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+                });
+                return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+            };
+            const el = document.querySelector(arguments[0]);
+            const fg = lum(getComputedStyle(el).color);
+            const bg = lum(getComputedStyle(document.body).backgroundColor);
+            return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+        "#;
+        self.client
+            .execute(script, vec![serde_json::json!(css)])
+            .await
+            .unwrap()
+            .as_f64()
+            .unwrap()
+    }
+}
+
+/// Every page, on a phone, a desktop and in dark mode (screenshots kept by CI), with what a
+/// person relies on checked in the real browser: the app named at sign-in, the focus on the
+/// field at fault, readable muted text in both modes.
+pub async fn every_page_on_a_phone_a_desktop_and_in_dark_mode() -> Outcome {
+    available()?;
+    let (app, addr, handle) = served_app_with(|c| {
+        c.registration = portcullis::config::Registration::Open;
+        c.terms_version = Some("2026-12".into());
+        c.terms_url = Some("https://example.com/terms".into());
+    });
+    let base = format!("http://{addr}");
+    app.user_with(
+        portcullis::core::users::NewUser {
+            email: "ada@example.com".into(),
+            username: Some("ada".into()),
+            display_name: Some("Ada Lovelace".into()),
+            verified: true,
+            ..Default::default()
+        },
+        "analytical engine",
+    );
+    let redirect = format!("{base}/callback");
+    let (id, _) = app.client(&[
+        "--name",
+        "Analytical Notes",
+        "--public",
+        "--redirect-uri",
+        &redirect,
+    ]);
+    let (driver, client) = start().await;
+    let g = Gallery::new(&driver, &client).await;
+    let open = |path: String, css: &'static str| {
+        let client = &client;
+        async move {
+            client.goto(&path).await.unwrap();
+            client.wait().for_element(Locator::Css(css)).await.unwrap();
+        }
+    };
+
+    open(format!("{base}/"), "h1").await;
+    g.shoot("home").await;
+    open(format!("{base}/signup"), "#email").await;
+    g.shoot("signup").await;
+    // A sign-up error puts the focus on the field at fault.
+    fill(&client, "#email", "grace@example.com").await;
+    fill(&client, "#password", "short").await;
+    submit(&client, "button[type=submit]").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[role=alert]"))
+        .await
+        .unwrap();
+    let focused = client
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, "password", "the field at fault has the focus");
+    g.shoot("signup-error").await;
+    open(format!("{base}/forgot-password"), "#email").await;
+    g.shoot("forgot").await;
+    fill(&client, "#email", "ada@example.com").await;
+    submit(&client, "button[type=submit]").await;
+    client
+        .wait()
+        .for_element(Locator::Css("[role=status]"))
+        .await
+        .unwrap();
+    g.shoot("forgot-sent").await;
+    let link = app.link_to("ada@example.com", "/reset-password");
+    open(format!("{base}{link}"), "#confirm").await;
+    g.shoot("reset").await;
+    open(format!("{base}/reset-password?token=nope"), "h1").await;
+    g.shoot("error").await;
+
+    // Signing in to an app: its name on the sign-in page, then the terms, then consent.
+    let auth = format!(
+        "{base}/authorize?response_type=code&client_id={id}&redirect_uri={}&scope=openid%20profile%20email&state=s1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    client.goto(&auth).await.unwrap();
+    wait_for_url(&client, &format!("{base}/signin")).await;
+    let lead = client
+        .wait()
+        .for_element(Locator::Css(".lead"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lead, "to continue to Analytical Notes");
+    g.shoot("signin").await;
+    // The README's picture (docs/signin.png is a copy of this one).
+    client.set_window_size(720, 680).await.unwrap();
+    shot(&client, "readme-signin").await;
+    client.set_window_size(1280, 900).await.unwrap();
+    // Muted text is readable (WCAG AA, 4.5:1) in light and dark mode.
+    let light = g.contrast(".muted").await;
+    g.dark(true).await;
+    let dark = g.contrast(".muted").await;
+    g.dark(false).await;
+    assert!(
+        light >= 4.5 && dark >= 4.5,
+        "muted text contrast: light {light:.2}, dark {dark:.2}"
+    );
+    fill(&client, "#login", "ada").await;
+    fill(&client, "#password", "analytical engine").await;
+    submit(&client, "button[type=submit]").await;
+    wait_for_url(&client, &format!("{base}/terms")).await;
+    client
+        .wait()
+        .for_element(Locator::Css("button[value=accept]"))
+        .await
+        .unwrap();
+    g.shoot("terms").await;
+    submit(&client, "button[value=accept]").await;
+    client
+        .wait()
+        .for_element(Locator::Css("button[value=allow]"))
+        .await
+        .unwrap();
+    g.shoot("consent").await;
+    submit(&client, "button[value=allow]").await;
+    wait_for_url(&client, &redirect).await;
+
+    // Signed in: home, the account page, a new token, sign-out and signed out.
+    open(format!("{base}/"), "a[href='/account']").await;
+    g.shoot("home-signed-in").await;
+    open(format!("{base}/account"), "#description").await;
+    g.shoot("account").await;
+    fill(&client, "#description", "Build server").await;
+    submit(&client, "form[action='/account/actions/tokens'] button").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#token"))
+        .await
+        .unwrap();
+    g.shoot("token-created").await;
+    open(format!("{base}/logout"), "button[type=submit]").await;
+    g.shoot("logout").await;
+    submit(&client, "button[type=submit]").await;
+    client.wait().for_element(Locator::Css("h1")).await.unwrap();
+    g.shoot("signed-out").await;
+    open(format!("{base}/favicon.ico"), "img").await;
+
+    client.close().await.unwrap();
+    drop(driver);
+    handle.stop(true).await;
+    Ok(())
 }

@@ -15,6 +15,7 @@ use diesel::Connection;
 use serde_json::json;
 
 use crate::helpers::{binary, Response, TestApp, TestDb};
+use crate::{Outcome, Skip};
 
 const PASS: u8 = 0;
 /// Connections are accepted and nothing is ever answered (a partition, a dead host).
@@ -190,13 +191,13 @@ async fn assert_recovers(app: &TestApp, client: &(String, String), what: &str) {
     assert_eq!(mongoose_call(app).await.status, 200, "{what}");
 }
 
-#[actix_rt::test]
-async fn a_postgresql_outage_is_a_503_in_time_and_the_pool_heals() {
+pub async fn a_postgresql_outage_is_a_503_in_time_and_the_pool_heals() -> Outcome {
     let Some(base) = std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
     else {
-        return; // SQLite: see the held-lock test below.
+        // SQLite: see the held-lock test below.
+        return Err(Skip::new("a PostgreSQL outage: set TEST_DATABASE_URL"));
     };
     let target = url::Url::parse(&base).unwrap();
     let proxy = Proxy::start(format!(
@@ -233,12 +234,14 @@ async fn a_postgresql_outage_is_a_503_in_time_and_the_pool_heals() {
     assert_outage(&app, &client, "refused").await;
     proxy.set(PASS);
     assert_recovers(&app, &client, "after refusing").await;
+    Ok(())
 }
 
-#[actix_rt::test]
-async fn a_locked_sqlite_database_is_a_503_in_time_then_serves_again() {
+pub async fn a_locked_sqlite_database_is_a_503_in_time_then_serves_again() -> Outcome {
     if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
-        return;
+        return Err(Skip::new(
+            "a held SQLite lock: SQLite only (TEST_DATABASE_URL is set)",
+        ));
     }
     let app = TestApp::builder()
         .config(|c| c.database_timeout = TIMEOUT)
@@ -266,10 +269,10 @@ async fn a_locked_sqlite_database_is_a_503_in_time_then_serves_again() {
     assert_eq!(password_grant(&app, &client).await.status, 200);
     let r = refresh(&app, &client, &token).await;
     assert_eq!(r.status, 200, "the retry after a 503 works: {}", r.text());
+    Ok(())
 }
 
-#[actix_rt::test]
-async fn a_dozen_concurrent_writers_get_no_5xx() {
+pub async fn a_dozen_concurrent_writers_get_no_5xx() -> Outcome {
     let app = TestApp::builder()
         .config(|c| {
             c.registration = portcullis::config::Registration::Open;
@@ -301,6 +304,7 @@ async fn a_dozen_concurrent_writers_get_no_5xx() {
     );
     let users = app.cli_json(&["user", "list"]);
     assert_eq!(users.as_array().unwrap().len(), 96);
+    Ok(())
 }
 
 /// A raw JSON POST that reports errors instead of panicking (the server may be killed).
@@ -319,8 +323,7 @@ fn post_json(addr: &str, path: &str, body: &str) -> std::io::Result<u16> {
         .ok_or_else(|| std::io::Error::other("no status line"))
 }
 
-#[test]
-fn kill_9_under_write_load_loses_no_acknowledged_write() {
+pub async fn kill_9_under_write_load_loses_no_acknowledged_write() -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new(dir.path());
     let env = |cmd: &mut std::process::Command| {
@@ -413,4 +416,5 @@ fn kill_9_under_write_load_loses_no_acknowledged_write() {
     );
     // Nothing was made up either: every user is one the load asked for.
     assert!(emails.iter().all(|e| e.starts_with('k')));
+    Ok(())
 }
