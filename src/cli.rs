@@ -82,6 +82,13 @@ pub enum UserCommand {
         #[arg(value_name = "USER")]
         id: String,
     },
+    /// Remove every second factor of a user (authenticator app, recovery codes), for someone
+    /// who lost them (by id, username or email); they sign in with the password until they
+    /// set one up again.
+    ResetSecondFactor {
+        #[arg(value_name = "USER")]
+        id: String,
+    },
     /// Set a user's phone number (OpenID's `phone` scope), or remove it with `--remove`.
     Phone {
         #[arg(value_name = "USER")]
@@ -185,6 +192,9 @@ pub struct ClientAdd {
     /// client_secret_basic (default), client_secret_post, or none (public clients).
     #[arg(long)]
     pub auth_method: Option<String>,
+    /// People must sign in to this app with a second factor.
+    #[arg(long)]
+    pub require_second_factor: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -439,11 +449,32 @@ fn run_user(
         {
             anyhow::bail!("a user id is required")
         }
-        UserCommand::Unlock { id } => {
+        UserCommand::ResetSecondFactor { id } => {
             let id = user_id(&mut conn, &id)?;
-            let (user, forgotten) = users::unlock(&mut conn, now, &id)?;
+            let had = crate::core::factors::reset(&mut conn, now, &id)?;
+            let user = users::get(&mut conn, &id)?;
             if json {
                 print_json(out, &user_json(&user))
+            } else if had {
+                writeln!(
+                    out,
+                    "removed the second factors of {id}; they sign in with their password until they set one up"
+                )?;
+                Ok(())
+            } else {
+                writeln!(out, "user {id} had no second factor")?;
+                Ok(())
+            }
+        }
+        UserCommand::Unlock { id } => {
+            let id = user_id(&mut conn, &id)?;
+            let window = config.throttle.account_window;
+            let (user, forgotten) = users::unlock(&mut conn, now, &id, window)?;
+            if json {
+                print_json(
+                    out,
+                    &json!({ "user": user_json(&user), "wrong_passwords_forgotten": forgotten }),
+                )
             } else if forgotten > 0 {
                 writeln!(
                     out,
@@ -467,7 +498,9 @@ fn run_user(
             let id = user_id(&mut conn, &id)?;
             let change = users::UserUpdate {
                 phone_number: Some(if remove { None } else { number }),
-                phone_verified: Some(verified),
+                // Without --verified an unchanged number keeps its flag; a new one is
+                // unverified anyway.
+                phone_verified: verified.then_some(true),
                 ..Default::default()
             };
             let user = users::update(&mut conn, now, &id, change)?;
@@ -565,7 +598,9 @@ fn run_client(
                     cert_thumbprint,
                     expires_in: a.expires_in,
                     auth_method: a.auth_method,
-                    metadata: None,
+                    metadata: a
+                        .require_second_factor
+                        .then(|| json!({ "require_second_factor": true })),
                     seal_with,
                 },
             )?;

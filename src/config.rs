@@ -225,6 +225,33 @@ pub struct SecuritySettings {
     /// Seconds after a sign-in during which a token may change the account's password or
     /// email without the current password (esalerugs `PUT /accounts/{id}`).
     pub reauth_window: u64,
+    /// Who must have a second factor: `optional` (those who set one up), `admins`, or
+    /// `everyone`. Someone who must and has none is sent to set one up before any app.
+    pub second_factor: SecondFactorPolicy,
+    /// Let a person who has a second factor sign in with the password alone at the doors that
+    /// have no place for a code (the password grant, the compatibility sign-ins). Off: they
+    /// are told to use a personal access token or a client key.
+    pub password_only_api_sign_in: bool,
+}
+
+/// Who must sign in with a second factor (`security.second_factor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecondFactorPolicy {
+    Optional,
+    Admins,
+    Everyone,
+}
+
+impl SecondFactorPolicy {
+    /// Whether this person must use a second factor.
+    pub fn requires(self, is_admin: bool) -> bool {
+        match self {
+            SecondFactorPolicy::Optional => false,
+            SecondFactorPolicy::Admins => is_admin,
+            SecondFactorPolicy::Everyone => true,
+        }
+    }
 }
 
 /// The housekeeping job (SPEC §7).
@@ -331,7 +358,11 @@ fn parse_colour(s: &str) -> Option<(u8, u8, u8)> {
 
 impl Default for SecuritySettings {
     fn default() -> Self {
-        SecuritySettings { reauth_window: 900 }
+        SecuritySettings {
+            reauth_window: 900,
+            second_factor: SecondFactorPolicy::Optional,
+            password_only_api_sign_in: false,
+        }
     }
 }
 
@@ -483,6 +514,8 @@ impl Config {
     /// Fills in derived values (issuer, database URL) and validates. Used by `load` and by tests
     /// that build a `Config` in code.
     pub fn finish(mut self) -> Result<Config, ConfigError> {
+        // `bind` must be host:port always; a host name is resolved only to derive the issuer.
+        self.bind_shape()?;
         if self.issuer.is_none() {
             self.issuer = Some(format!("http://{}", self.bind_authority()?));
         }
@@ -560,6 +593,12 @@ impl Config {
                 && !logo
                     .chars()
                     .any(|c| c.is_whitespace() || c == '\\' || c.is_control());
+            if absolute && logo.starts_with("http:") && issuer.starts_with("https:") {
+                return Err(invalid(
+                    "branding.logo_url",
+                    "must be https when the issuer is (browsers block http images on https pages)",
+                ));
+            }
             if !(absolute || local) {
                 return Err(invalid(
                     "branding.logo_url",
@@ -686,6 +725,23 @@ impl Config {
             .publish_ahead
             .saturating_sub(self.key_propagation_secs())
             .min(300)
+    }
+
+    /// `bind` is an address:port or host:port (resolving comes later, when needed).
+    fn bind_shape(&self) -> Result<(), ConfigError> {
+        if self.bind.parse::<SocketAddr>().is_ok() {
+            return Ok(());
+        }
+        match self.bind.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok(()),
+            _ => Err(invalid(
+                "bind",
+                format!(
+                    "`{}` is not host:port, such as 127.0.0.1:8080 or localhost:8080",
+                    self.bind
+                ),
+            )),
+        }
     }
 
     /// `bind` checked, as the issuer's authority: an address (a wildcard one as 127.0.0.1), or

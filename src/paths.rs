@@ -8,6 +8,7 @@ pub const TOKEN: &str = "/token";
 pub const USERINFO: &str = "/userinfo";
 pub const LOGOUT: &str = "/logout";
 pub const SIGNIN: &str = "/signin";
+pub const SECOND_FACTOR: &str = "/signin/second-factor";
 pub const CONSENT: &str = "/consent";
 pub const TERMS: &str = "/terms";
 pub const SIGNUP: &str = "/signup";

@@ -16,6 +16,7 @@ pub struct Overview {
     pub tokens: Vec<Pat>,
     pub sessions: Vec<SessionRow>,
     pub apps: Vec<AuthorizedApp>,
+    pub factors: crate::core::factors::Enrolled,
 }
 
 /// The person's account as the page shows it.
@@ -29,6 +30,7 @@ pub async fn overview(state: &AppState, call: &Call, user_id: &str) -> Result<Ov
                 tokens: pat::list(conn, &id)?,
                 sessions: accounts::sessions(conn, now, &id)?,
                 apps: accounts::apps(conn, &id)?,
+                factors: crate::core::factors::enrolled(conn, &id)?,
             })
         })
         .await

@@ -292,7 +292,9 @@ pub async fn sign_in_with_tokens(
     door: crate::app::token::DoorClient,
     with_refresh: bool,
 ) -> Result<crate::core::oauth::TokenResponse, Error> {
-    let user = super::passwords::check(state, login, password_text, &call.ip, call.door).await?;
+    let user =
+        super::passwords::check_without_code(state, login, password_text, &call.ip, call.door)
+            .await?;
     crate::app::token::issue_for_user(state, door, &user.id, with_refresh, None, None).await
 }
 
@@ -470,14 +472,17 @@ pub async fn reset_link_user(
 }
 
 /// Changes the password on the account page: every session ends, this one too; this browser
-/// proved the password, so it gets a fresh session (made after the cut-off). Its cookie value.
+/// proved the password, so it gets a fresh session (made after the cut-off) with the same
+/// authentication methods (`amr`) as the one it replaces. Its cookie value.
 pub async fn change_password_and_resume(
     state: &AppState,
     call: &crate::app::Call,
-    user: &User,
+    signed_in: &crate::core::authorize::SignedIn,
     current: &str,
     new_password: &str,
 ) -> Result<String, Error> {
+    let user = &signed_in.user;
     change_password(state, user, current, new_password, &call.ip).await?;
-    crate::app::sessions::start(state, call, user, None).await
+    let amr = serde_json::from_str(&signed_in.amr).unwrap_or_else(|_| vec!["pwd".into()]);
+    crate::app::sessions::start(state, call, user, None, amr).await
 }

@@ -17,7 +17,9 @@ pub async fn login(
     username: &str,
     password: &str,
 ) -> Result<(User, KeyPair), Error> {
-    let user = crate::app::passwords::check(state, username, password, &call.ip, call.door).await?;
+    let user =
+        crate::app::passwords::check_without_code(state, username, password, &call.ip, call.door)
+            .await?;
     call.audit_as("cloudtrax", &user.id, Some(&application.id));
     let (now, master, owner) = (call.now, state.config.master_key(), user.clone());
     let pair = state

@@ -79,6 +79,24 @@ struct NewCredentialHtml<'a> {
     account_link: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "email/recovery_used.txt")]
+struct RecoveryUsedText<'a> {
+    look: &'a Look,
+    when: &'a str,
+    left: i64,
+    account_link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/recovery_used.html")]
+struct RecoveryUsedHtml<'a> {
+    look: &'a Look,
+    when: &'a str,
+    left: i64,
+    account_link: &'a str,
+}
+
 /// The brand as emails show it (`branding.*`): the name, and the accent colour of buttons.
 struct Look {
     name: String,
@@ -113,6 +131,13 @@ fn lifetime(secs: u64) -> String {
 
 /// The messages Portcullis sends.
 pub enum Email<'a> {
+    /// A recovery code was used to sign in (and how many are left).
+    RecoveryCodeUsed {
+        to: &'a str,
+        when: &'a str,
+        left: i64,
+        account_link: &'a str,
+    },
     /// Confirm an address (after sign-up or an email change).
     Verify {
         to: &'a str,
@@ -143,6 +168,35 @@ fn render(e: &Email, config: &crate::config::Config) -> Result<(Message, String)
     let err = |e: askama::Error| Error::Internal(format!("email template: {e}"));
     let look = &Look::new(&config.branding);
     Ok(match e {
+        Email::RecoveryCodeUsed {
+            to,
+            when,
+            left,
+            account_link,
+        } => (
+            Message {
+                kind: "recovery_code_used",
+                to: to.to_string(),
+                subject: "A recovery code was used to sign in to your account".into(),
+                text: RecoveryUsedText {
+                    look,
+                    when,
+                    left: *left,
+                    account_link,
+                }
+                .render()
+                .map_err(err)?,
+                html: RecoveryUsedHtml {
+                    look,
+                    when,
+                    left: *left,
+                    account_link,
+                }
+                .render()
+                .map_err(err)?,
+            },
+            account_link.to_string(),
+        ),
         Email::Verify { to, name, link } => (
             Message {
                 kind: "verify_email",

@@ -25,6 +25,7 @@ pub mod passwords;
 pub mod personal_tokens;
 pub mod principal;
 pub mod revoke;
+pub mod second_factor;
 pub mod sessions;
 pub mod sign_in;
 pub mod token;

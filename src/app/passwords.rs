@@ -107,6 +107,28 @@ pub async fn admit(state: &AppState, buckets: &[Bucket]) -> Result<Places, Error
     }
 }
 
+/// Checks a password at a door that has no place for a second factor (the password grant, the
+/// compatibility sign-ins, HTTP Basic): a person who has a second factor is refused with
+/// `SecondFactorRequired` (after a right password only, so it tells nothing to a guesser),
+/// unless `security.password_only_api_sign_in` allows the password alone.
+pub async fn check_without_code(
+    state: &AppState,
+    login: &str,
+    secret: &str,
+    ip: &str,
+    door: &'static str,
+) -> Result<User, Error> {
+    let user = check(state, login, secret, ip, door).await?;
+    if !state.config.security.password_only_api_sign_in
+        && crate::app::second_factor::enrolled(state, &user.id)
+            .await?
+            .any()
+    {
+        return Err(Error::SecondFactorRequired);
+    }
+    Ok(user)
+}
+
 /// Checks a user's password at any door (`door` names it in events). The attempt takes its
 /// place in the account's and the client IP's throttle buckets before the password is looked
 /// at (`admit`), so concurrent guesses cannot outrun the limits. Wrong passwords and unknown

@@ -19,7 +19,7 @@ pub async fn by_password(
     door: &'static str,
     admin_door: bool,
 ) -> Result<Principal, Error> {
-    let user = super::passwords::check(state, login, password, ip, door).await?;
+    let user = super::passwords::check_without_code(state, login, password, ip, door).await?;
     Ok(Principal::password(
         user,
         admin_door,

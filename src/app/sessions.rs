@@ -23,18 +23,20 @@ pub async fn current(state: &AppState, value: String) -> Result<Option<SignedIn>
 }
 
 /// Starts a session for `user` in this browser (its cookie's value), ending the browser's
-/// `previous` one.
+/// `previous` one. `amr` says how the person proved who they are (RFC 8176: `pwd`, `otp`,
+/// `mfa`, ...).
 pub async fn start(
     state: &AppState,
     call: &Call,
     user: &User,
     previous: Option<String>,
+    amr: Vec<String>,
 ) -> Result<String, Error> {
     let (now, ttl) = (state.clock.now_naive(), state.config.tokens.session_ttl);
     let (id, agent, ip) = (user.id.clone(), call.user_agent.clone(), call.ip.clone());
     let (value, _) = state
         .db
-        .run(move |conn| sessions::create(conn, now, &id, ttl, agent.as_deref(), Some(&ip)))
+        .run(move |conn| sessions::create(conn, now, &id, ttl, agent.as_deref(), Some(&ip), &amr))
         .await?;
     if let Some(old) = previous {
         end(state, call, old).await?;

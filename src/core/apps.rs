@@ -60,6 +60,7 @@ fn token(ctx: &Ctx, grant: &GrantRow, host: &str) -> Result<SignedToken, Error> 
             audience: vec![host.to_owned()],
             grant_id: Some(grant.id.clone()),
             auth_time: None,
+            amr: None,
             ttl: ctx.access_ttl,
         },
     )

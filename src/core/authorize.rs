@@ -28,6 +28,8 @@ pub struct AuthorizeParams {
     pub max_age: Option<String>,
     pub login_hint: Option<String>,
     pub id_token_hint: Option<String>,
+    /// Requested authentication context classes, in order of preference (OIDC Core §3.1.2.1).
+    pub acr_values: Option<String>,
     pub resources: Vec<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
@@ -75,6 +77,8 @@ pub struct Validated {
     pub login_hint: Option<String>,
     pub id_token_hint: Option<String>,
     pub resource: Option<String>,
+    /// The request asks for a second factor (`acr_values` names `mfa`).
+    pub wants_mfa: bool,
 }
 
 impl Validated {
@@ -287,6 +291,10 @@ pub fn validate(
         login_hint: params.login_hint.clone(),
         id_token_hint: params.id_token_hint.clone(),
         resource,
+        wants_mfa: params
+            .acr_values
+            .as_deref()
+            .is_some_and(|v| v.split_whitespace().any(|a| a == super::factors::ACR_MFA)),
     })
 }
 
@@ -304,6 +312,10 @@ pub struct SignedIn {
 pub enum Next {
     /// Sign in (again).
     SignIn,
+    /// Give the second factor (the session has none, and the app or the policy needs one).
+    SecondFactor,
+    /// The app or the policy needs a second factor the person has not set up.
+    SetUpSecondFactor,
     /// Accept the terms.
     Terms,
     /// Ask for consent.
@@ -340,6 +352,31 @@ pub fn next_step(
         } else {
             Ok(Next::SignIn)
         });
+    }
+    // A second factor: asked for by the app (`acr_values`, which a person without one simply
+    // does not meet), required by the app or by the policy (which they must then set up).
+    let required = req.client.requires_second_factor()
+        || config.security.second_factor.requires(s.user.is_admin);
+    if required || req.wants_mfa {
+        let amr: Vec<String> = serde_json::from_str(&s.amr).unwrap_or_default();
+        if super::factors::acr_of(&amr) != super::factors::ACR_MFA {
+            let enrolled = super::factors::enrolled(conn, &s.user.id)?.any();
+            let step = match (enrolled, required) {
+                (true, _) => Some(Next::SecondFactor),
+                (false, true) => Some(Next::SetUpSecondFactor),
+                (false, false) => None,
+            };
+            if let Some(step) = step {
+                return Ok(if none {
+                    Err(req.error(
+                        "interaction_required",
+                        "the user must sign in with a second factor",
+                    ))
+                } else {
+                    Ok(step)
+                });
+            }
+        }
     }
     if let Some(version) = &config.terms_version {
         if !terms::accepted(conn, &s.user.id, version)? {

@@ -101,6 +101,15 @@ pub struct ClientRow {
 }
 
 impl ClientRow {
+    /// Whether people must sign in to this app with a second factor (`metadata`'s
+    /// `require_second_factor`).
+    pub fn requires_second_factor(&self) -> bool {
+        serde_json::from_str::<serde_json::Value>(&self.metadata)
+            .ok()
+            .and_then(|m| m.get("require_second_factor").and_then(|v| v.as_bool()))
+            .unwrap_or(false)
+    }
+
     /// What the client is (`None` only for a row no version of Portcullis wrote).
     pub fn kind(&self) -> Option<ClientKind> {
         ClientKind::parse(&self.kind)
@@ -138,6 +147,8 @@ pub struct Client {
     pub expires_at: Option<Timestamp>,
     #[serde(serialize_with = "super::time::ser")]
     pub created_at: Timestamp,
+    /// People must sign in to this app with a second factor.
+    pub require_second_factor: bool,
 }
 
 impl From<&ClientRow> for Client {
@@ -158,6 +169,7 @@ impl From<&ClientRow> for Client {
             cert_thumbprint: r.cert_thumbprint.clone(),
             expires_at: r.expires_at,
             created_at: r.created_at,
+            require_second_factor: r.requires_second_factor(),
         }
     }
 }
@@ -554,6 +566,7 @@ pub struct ClientUpdate {
     pub scopes: Option<Vec<String>>,
     pub resources: Option<Vec<String>>,
     pub trusted: Option<bool>,
+    pub require_second_factor: Option<bool>,
 }
 
 /// Updates a client after validating the whole result (as `create` does).
@@ -624,6 +637,14 @@ pub fn update(
             clients::updated_at.eq(now),
         ))
         .execute(conn)?;
+    if let Some(required) = u.require_second_factor {
+        let mut metadata: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&row.metadata).unwrap_or_default();
+        metadata.insert("require_second_factor".into(), required.into());
+        diesel::update(clients::table.find(id))
+            .set(clients::metadata.eq(serde_json::Value::Object(metadata).to_string()))
+            .execute(conn)?;
+    }
     events::record(conn, now, events::NewEvent::client("client.updated", id))?;
     Ok(Client::from(&get(conn, id)?))
 }

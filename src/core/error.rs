@@ -58,6 +58,10 @@ pub enum Error {
     /// (`require_verified_email`).
     #[error("the email address is not verified")]
     EmailNotVerified,
+    /// The person signs in with a second factor, and this door has no place for one (the
+    /// password grant, the compatibility sign-ins): the password alone is not enough.
+    #[error("this account signs in with a second factor, which this sign-in has no place for: use a personal access token or a client key instead of the password")]
+    SecondFactorRequired,
     /// The caller is known, but this change needs a more recent sign-in (OIDC's
     /// `login_required`; SPEC §9 "Sensitive changes").
     #[error("{0}")]

@@ -11,7 +11,7 @@ use super::{Error, Timestamp};
 use crate::db::schema::{
     authorization_codes as codes, cloudtrax_nonces as nonces, email_outbox as outbox, events,
     grants, one_time_tokens as ott, refresh_tokens as refresh, revocations, sessions,
-    throttle_counters as counters, throttle_places as places,
+    sign_in_steps as steps, throttle_counters as counters, throttle_places as places,
 };
 use crate::db::DbConnection;
 
@@ -48,6 +48,8 @@ pub enum Rule {
     Codes,
     /// Browser sessions past their expiry.
     Sessions,
+    /// Sign-in steps (password right, second factor to come) past their five minutes.
+    SignInSteps,
     /// Refresh tokens past their expiry, once no access token they issued can be live.
     ExpiredRefreshTokens,
     /// Rotated refresh tokens, `ROTATED_REFRESH_MEMORY_SECS` after rotation.
@@ -76,9 +78,10 @@ pub enum Rule {
 impl Rule {
     /// Every rule, in the order a pass applies them (refresh tokens before the grants they
     /// keep alive).
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 14] = [
         Rule::Codes,
         Rule::Sessions,
+        Rule::SignInSteps,
         Rule::ExpiredRefreshTokens,
         Rule::RotatedRefreshTokens,
         Rule::RevokedRefreshTokens,
@@ -97,6 +100,7 @@ impl Rule {
         match self {
             Rule::Codes => "authorization_codes",
             Rule::Sessions => "sessions",
+            Rule::SignInSteps => "sign_in_steps",
             Rule::ExpiredRefreshTokens
             | Rule::RotatedRefreshTokens
             | Rule::RevokedRefreshTokens => "refresh_tokens",
@@ -156,6 +160,7 @@ pub fn batch(
             sessions::id_hash,
             sessions::expires_at.lt(now)
         ),
+        Rule::SignInSteps => purge!(conn, steps, steps::id_hash, steps::expires_at.lt(now)),
         Rule::ExpiredRefreshTokens => {
             purge!(
                 conn,

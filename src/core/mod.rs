@@ -16,6 +16,7 @@ pub mod devices;
 pub mod ecdsa;
 pub mod email;
 pub mod events;
+pub mod factors;
 pub mod grants;
 pub mod housekeeping;
 pub mod ids;

@@ -39,6 +39,7 @@ pub const CLAIMS: &[&str] = &[
     "at_hash",
     "sid",
     "amr",
+    "acr",
     "name",
     "preferred_username",
     "updated_at",
@@ -82,6 +83,9 @@ pub struct Metadata {
     pub claims_supported: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_values_supported: Option<Vec<&'static str>>,
+    /// `pwd` (a password) and `mfa` (with a second factor); ask for `mfa` with `acr_values`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr_values_supported: Option<Vec<&'static str>>,
     pub claims_parameter_supported: bool,
     pub request_parameter_supported: bool,
     pub request_uri_parameter_supported: bool,
@@ -117,6 +121,8 @@ pub fn metadata(config: &Config, openid: bool) -> Metadata {
         userinfo_signing_alg_values_supported: None,
         claims_supported: openid.then(|| CLAIMS.to_vec()),
         prompt_values_supported: openid.then(|| vec!["none", "login", "consent"]),
+        acr_values_supported: openid
+            .then(|| vec![super::factors::ACR_PWD, super::factors::ACR_MFA]),
         claims_parameter_supported: false,
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
@@ -143,6 +149,9 @@ pub struct IdClaims {
     pub sid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// `mfa` after a second factor, `pwd` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// `at_hash`: the left half of the hash of the access token, with the hash of the signing
@@ -191,6 +200,11 @@ pub fn sign_id_token(
             .amr
             .as_deref()
             .and_then(|a| serde_json::from_str(a).ok()),
+        acr: grant
+            .amr
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<Vec<String>>(a).ok())
+            .map(|a| super::factors::acr_of(&a).to_owned()),
     };
     sign_claims(key, "JWT", &claims)
 }

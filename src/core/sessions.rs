@@ -26,7 +26,8 @@ pub struct SessionRow {
     pub expires_at: Timestamp,
 }
 
-/// Starts a session after a sign-in; returns the cookie value (shown once) and the row.
+/// Starts a session after a sign-in (`amr`: how the person proved who they are, RFC 8176);
+/// returns the cookie value (shown once) and the row.
 pub fn create(
     conn: &mut DbConnection,
     now: Timestamp,
@@ -34,6 +35,7 @@ pub fn create(
     ttl: u64,
     user_agent: Option<&str>,
     ip: Option<&str>,
+    amr: &[String],
 ) -> Result<(String, SessionRow), Error> {
     let value = crypto::random_token(32);
     let row = SessionRow {
@@ -42,7 +44,7 @@ pub fn create(
         sid: crypto::random_token(16),
         csrf_secret: crypto::random_token(32),
         auth_time: now,
-        amr: r#"["pwd"]"#.into(),
+        amr: serde_json::to_string(amr).unwrap_or_else(|_| r#"["pwd"]"#.into()),
         user_agent: user_agent.map(|s| s.chars().take(300).collect()),
         ip: ip.map(str::to_owned),
         created_at: now,
@@ -63,6 +65,23 @@ pub fn create(
         },
     )?;
     Ok((value, row))
+}
+
+/// Steps a session up: the person proved who they are again, now with `amr` (a second
+/// factor); the authentication time is now.
+pub fn step_up(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    sid: &str,
+    amr: &[String],
+) -> Result<(), Error> {
+    diesel::update(sessions::table.filter(sessions::sid.eq(sid)))
+        .set((
+            sessions::amr.eq(serde_json::to_string(amr).unwrap_or_default()),
+            sessions::auth_time.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The live session a cookie names, with its user; `None` when unknown, expired, cut off by a

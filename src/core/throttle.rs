@@ -56,15 +56,23 @@ pub fn account_key(account: &str) -> String {
 }
 
 /// Forgets what a bucket counted (an administrator unlocking an account); returns the count
-/// it held, 0 when there was none.
-pub fn forget(conn: &mut DbConnection, key: &str) -> Result<i32, Error> {
-    let count: Option<i32> = counters::table
+/// of its current window (`window` seconds), 0 when there was none or it had passed.
+pub fn forget(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    key: &str,
+    window: u64,
+) -> Result<i32, Error> {
+    let row: Option<(Timestamp, i32)> = counters::table
         .find(key)
-        .select(counters::count)
+        .select((counters::window_start, counters::count))
         .first(conn)
         .optional()?;
     diesel::delete(counters::table.find(key)).execute(conn)?;
-    Ok(count.unwrap_or(0))
+    Ok(match row {
+        Some((start, count)) if start + Duration::seconds(window as i64) > now => count,
+        _ => 0,
+    })
 }
 
 /// `Err(Throttled)` when any bucket has reached its limit in its current window.

@@ -71,6 +71,12 @@ pub fn validate_new(new: &NewUser) -> Result<(), Error> {
     if let Some(p) = &new.phone_number {
         validate::phone(p)?;
     }
+    if new.phone_verified && new.phone_number.is_none() {
+        return Err(Error::invalid(
+            "phone_number_verified",
+            "there is no phone number to mark verified",
+        ));
+    }
     Ok(())
 }
 
@@ -247,11 +253,18 @@ pub fn set_disabled(
 }
 
 /// Lets a user locked out by wrong passwords sign in again at once: forgets the wrong
-/// passwords counted against the account. Returns the user and how many were forgotten.
-pub fn unlock(conn: &mut DbConnection, now: Timestamp, id: &str) -> Result<(User, i32), Error> {
+/// passwords counted against the account in its current window (`window` seconds). Returns
+/// the user and how many were forgotten.
+pub fn unlock(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    id: &str,
+    window: u64,
+) -> Result<(User, i32), Error> {
     crate::db::transaction(conn, |conn| {
         let user = get(conn, id)?;
-        let forgotten = super::throttle::forget(conn, &super::throttle::account_key(id))?;
+        let forgotten =
+            super::throttle::forget(conn, now, &super::throttle::account_key(id), window)?;
         events::record(
             conn,
             now,

@@ -79,6 +79,13 @@ pub fn phone(value: &str) -> Result<String, Error> {
         )
     };
     let rest = value.trim().strip_prefix('+').ok_or_else(bad)?;
+    // "+44 (0)20 ..." mixes the national trunk prefix into the international form.
+    if rest.replace(' ', "").contains("(0)") {
+        return Err(Error::invalid(
+            "phone_number",
+            "must not contain the national (0): write +44 20 7946 0958, not +44 (0)20 7946 0958",
+        ));
+    }
     let mut digits = String::with_capacity(16);
     for c in rest.chars() {
         match c {

@@ -224,7 +224,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> Text,
+        secret_sealed -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        user_id -> Text,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sign_in_steps (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        amr -> Text,
+        return_to -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(clients -> users (owner_id));
+diesel::joinable!(sign_in_steps -> users (user_id));
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -250,6 +282,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     principal_ids,
     throttle_places,
+    totp_credentials,
+    recovery_codes,
+    sign_in_steps,
 );
 
 diesel::table! {

@@ -69,7 +69,7 @@ pub fn from_core(e: &Error) -> HttpResponse {
             json_error(StatusCode::UNAUTHORIZED, "unauthorized", m)
         }
         Error::InvalidGrant(m) => json_error(StatusCode::UNAUTHORIZED, "unauthorized", m),
-        Error::AccountDisabled | Error::EmailNotVerified => {
+        Error::AccountDisabled | Error::EmailNotVerified | Error::SecondFactorRequired => {
             json_error(StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string())
         }
         Error::InsufficientScope(m) | Error::Forbidden(m) | Error::UnauthorizedClient(m) => {

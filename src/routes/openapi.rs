@@ -93,7 +93,7 @@ impl Modify for Security {
         esalerugs::handlers::create, esalerugs::handlers::sign_in, esalerugs::handlers::refresh,
         esalerugs::handlers::request_reset, esalerugs::handlers::show,
         admin::users::list, admin::users::create, admin::users::get, admin::users::update,
-        admin::users::delete, admin::users::disable, admin::users::enable, admin::users::unlock, admin::users::revoke_tokens,
+        admin::users::delete, admin::users::disable, admin::users::enable, admin::users::unlock, admin::users::reset_second_factor, admin::users::revoke_tokens,
         admin::clients::list, admin::clients::create, admin::clients::get, admin::clients::update,
         admin::clients::delete, admin::clients::rotate_secret,
         admin::resources::list_keys, admin::resources::rotate, admin::resources::retire,

@@ -59,6 +59,18 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(get(), paths::FAVICON, Pages, pages::favicon),
         ep(get(), paths::SIGNIN, Pages, pages::signin::show),
         ep(post(), paths::SIGNIN, Pages, pages::signin::submit),
+        ep(
+            get(),
+            paths::SECOND_FACTOR,
+            Pages,
+            pages::second_factor::show,
+        ),
+        ep(
+            post(),
+            paths::SECOND_FACTOR,
+            Pages,
+            pages::second_factor::submit,
+        ),
         ep(get(), paths::TERMS, Pages, pages::terms::show),
         ep(post(), paths::TERMS, Pages, pages::terms::submit),
         ep(get(), paths::SIGNUP, Pages, pages::signup::show),
@@ -108,6 +120,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/admin/users/{id}/unlock",
             Admin,
             admin::users::unlock,
+        ),
+        ep(
+            post(),
+            "/admin/users/{id}/reset-second-factor",
+            Admin,
+            admin::users::reset_second_factor,
         ),
         ep(
             post(),

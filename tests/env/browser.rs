@@ -646,11 +646,67 @@ pub async fn every_page_on_a_phone_a_desktop_and_in_dark_mode() -> Outcome {
         .await
         .unwrap();
     g.shoot("token-created").await;
+    // Second factor: the authenticator app's set-up page (QR code), the recovery codes.
+    open(
+        format!("{base}/account"),
+        "form[action='/account/actions/totp/start'] button",
+    )
+    .await;
+    submit(&client, "form[action='/account/actions/totp/start'] button").await;
+    let secret: String = client
+        .wait()
+        .for_element(Locator::Css("#totp-secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    g.shoot("totp-setup").await;
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret).to_bytes().unwrap(),
+        None,
+        String::new(),
+    );
+    fill(&client, "#code", &app.totp_code(&totp)).await;
+    submit(
+        &client,
+        "form[action='/account/actions/totp/confirm'] button",
+    )
+    .await;
+    client
+        .wait()
+        .for_element(Locator::Css("#recovery-codes"))
+        .await
+        .unwrap();
+    g.shoot("recovery-codes").await;
+    app.clock.advance(Duration::from_secs(30));
+
     open(format!("{base}/logout"), "button[type=submit]").await;
     g.shoot("logout").await;
     submit(&client, "button[type=submit]").await;
     client.wait().for_element(Locator::Css("h1")).await.unwrap();
     g.shoot("signed-out").await;
+    // Signing in again takes the code: the second step.
+    open(format!("{base}/signin"), "#login").await;
+    fill(&client, "#login", "ada").await;
+    fill(&client, "#password", "analytical engine").await;
+    submit(&client, "button[type=submit]").await;
+    wait_for_url(&client, &format!("{base}/signin/second-factor")).await;
+    client
+        .wait()
+        .for_element(Locator::Css("#code"))
+        .await
+        .unwrap();
+    g.shoot("second-factor").await;
+    fill(&client, "#code", &app.totp_code(&totp)).await;
+    submit(&client, "form button[type=submit]").await;
+    wait_for_url(&client, &format!("{base}/account")).await;
     open(format!("{base}/favicon.ico"), "img").await;
 
     client.close().await.unwrap();

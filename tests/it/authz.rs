@@ -1210,6 +1210,8 @@ fn tokens_from_the_future_are_refused() {
         scope: String::new(),
         gid: None,
         auth_time: None,
+        amr: None,
+        acr: None,
         iat_ms: iat * 1000,
     };
     let ok = |c: AccessClaims| check_claims(&c, "https://id.example", now).is_ok();

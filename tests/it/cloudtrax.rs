@@ -435,3 +435,15 @@ async fn signed_paths_include_the_query() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// A person with a second factor cannot sign in with the password alone at CloudTrax's login
+/// (it has no place for a code): a 403 in CloudTrax's envelope that says what to use instead.
+#[actix_rt::test]
+async fn login_refuses_the_password_alone_of_a_person_with_a_second_factor() {
+    let (app, uid, key, secret) = setup();
+    app.enrol_totp(&uid);
+    let r = login(&app, &key, &secret).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(codes(&r), vec![403]);
+    assert!(r.text().contains("personal access token"), "{}", r.text());
+}

@@ -60,6 +60,16 @@ fn issuer_follows_bind_unless_set() {
         .to_string();
         assert!(e.contains("`bind`") && e.contains(bad), "{e}");
     }
+    // A set issuer does not excuse a bind that is no host:port.
+    let e = Config {
+        bind: "nowhere".into(),
+        issuer: Some("https://id.example.com".into()),
+        ..Config::default()
+    }
+    .finish()
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("`bind`"), "{e}");
 }
 
 #[test]

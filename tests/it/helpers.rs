@@ -317,6 +317,28 @@ impl TestApp {
         ])
     }
 
+    /// Gives a user a confirmed authenticator app (as the account page does) and moves the
+    /// clock to the next 30-second step, so the next code is fresh; returns the TOTP to make
+    /// codes with (`totp_code`).
+    pub fn enrol_totp(&self, user_id: &str) -> totp_rs::TOTP {
+        use portcullis::core::{factors, secrets, users};
+        let mut conn = self.conn();
+        let now = self.clock.now_naive();
+        let key = secrets::sealing_key(&mut conn, self.config.master_key().as_ref()).unwrap();
+        let user = users::get(&mut conn, user_id).unwrap();
+        let (url, _) = factors::totp_begin(&mut conn, now, &key, &user, "Portcullis").unwrap();
+        let totp = totp_rs::TOTP::from_url_unchecked(&url).unwrap();
+        let code = totp.generate(now.and_utc().timestamp() as u64);
+        assert!(factors::totp_check(&mut conn, now, &key, user_id, &code, true).unwrap());
+        self.clock.advance(std::time::Duration::from_secs(30));
+        totp
+    }
+
+    /// The code `totp` shows at this app's clock.
+    pub fn totp_code(&self, totp: &totp_rs::TOTP) -> String {
+        totp.generate(self.clock.now().timestamp() as u64)
+    }
+
     /// Another node over the same database, with a clock of its own.
     pub fn second_node(&self) -> AppState {
         portcullis::server::build_state(self.config.clone(), Clock::system()).unwrap()

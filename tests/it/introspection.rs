@@ -64,6 +64,7 @@ async fn introspection_of_each_token_kind() {
             "active": true, "sub": uid, "username": "ursula", "scope": "profile",
             "client_id": id, "token_type": "Bearer", "exp": "[redacted]", "iat": "[redacted]",
             "iss": app.config.issuer(), "aud": app.config.issuer(), "jti": "[redacted]",
+            "amr": ["pwd"], "acr": "pwd",
         })
     );
     // A client acting for itself has no username.

@@ -28,4 +28,5 @@ mod openapi;
 mod ops;
 mod pages;
 mod routes;
+mod second_factor;
 mod token;

@@ -51,7 +51,7 @@ async fn down_migrations_revert_and_reapply() {
     portcullis::db::revert_all(&mut conn).unwrap();
     assert!(all_tables_exist(&mut conn).is_err());
     let applied = portcullis::db::migrate(&mut conn).unwrap();
-    assert_eq!(applied.len(), 6);
+    assert_eq!(applied.len(), 7);
     all_tables_exist(&mut conn).unwrap();
 }
 
@@ -96,8 +96,8 @@ async fn tokens_of_the_sign_ins_made_before_the_upgrade_keep_working() {
     let uid = app.user("old@example.com", "old password 1");
     let now = app.clock.now_naive();
     let mut conn = app.conn();
-    // Back to before `authorization` (and the four migrations that came after it).
-    for _ in 0..4 {
+    // Back to before `authorization` (and the five migrations that came after it).
+    for _ in 0..5 {
         portcullis::db::revert_last(&mut conn).unwrap();
     }
     // What the version before made: an internal client without `account`, its grant, a token.

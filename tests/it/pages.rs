@@ -204,11 +204,13 @@ async fn the_account_page_has_sections_and_dates_for_people() {
     let human = rest.split("</time>").next().unwrap();
     assert!(human.ends_with(" UTC") && human != iso, "{human}");
     let words: Vec<&str> = human.split(' ').collect();
-    let months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec";
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     assert!(
         words.len() == 5
             && words[0].parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
-            && months.contains(words[1])
+            && months.contains(&words[1])
             && words[2].trim_end_matches(',').parse::<i32>().is_ok()
             && words[3].len() == 5
             && words[3].as_bytes()[2] == b':',

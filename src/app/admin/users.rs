@@ -99,9 +99,10 @@ pub async fn set_disabled(
 /// wrong passwords were forgotten.
 pub async fn unlock(state: &AppState, call: &Call, id: &str) -> Result<(User, i32), Error> {
     let (now, id) = (call.now, id.to_owned());
+    let window = state.config.throttle.account_window;
     state
         .db
-        .run(move |conn| users::unlock(conn, now, &id))
+        .run(move |conn| users::unlock(conn, now, &id, window))
         .await
 }
 

@@ -33,7 +33,9 @@ pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenRes
     } else {
         options.door
     };
-    let user = crate::app::passwords::check(state, &username, &password, &call.ip, door).await?;
+    let user =
+        crate::app::passwords::check_without_code(state, &username, &password, &call.ip, door)
+            .await?;
     let keys = state.keys.current().await;
     let config = state.config.clone();
     let now = state.clock.now_naive();

@@ -199,6 +199,7 @@ impl<'a> DbEndpoint<'a> {
         audience: Vec<String>,
         grant_id: Option<String>,
         auth_time: Option<Timestamp>,
+        amr: Option<&str>,
     ) -> Result<SignedToken, Error> {
         sign_access_token(
             self.ctx.keys,
@@ -211,6 +212,7 @@ impl<'a> DbEndpoint<'a> {
                 audience,
                 grant_id,
                 auth_time,
+                amr: amr.and_then(|a| serde_json::from_str(a).ok()),
                 ttl: self.ctx.access_ttl,
             },
         )
@@ -303,12 +305,17 @@ impl<'a> DbEndpoint<'a> {
             Flow::Password { auth_time, .. } => Some(*auth_time),
             _ => code.as_ref().map(|c| c.auth_time),
         };
+        let amr = match &self.flow {
+            Flow::Password { .. } => Some(r#"["pwd"]"#.to_owned()),
+            _ => code.as_ref().and_then(|c| c.amr.clone()),
+        };
         let access = self.sign(
             sub,
             scope,
             self.audience.clone(),
             grant_row.as_ref().map(|g| g.id.clone()),
             auth_time,
+            amr.as_deref(),
         )?;
         Ok(Issued {
             access,
@@ -359,7 +366,14 @@ impl<'a> DbEndpoint<'a> {
         } else {
             self.audience.clone()
         };
-        let access = self.sign(sub, scope, audience, Some(g.id.clone()), g.auth_time)?;
+        let access = self.sign(
+            sub,
+            scope,
+            audience,
+            Some(g.id.clone()),
+            g.auth_time,
+            g.amr.as_deref(),
+        )?;
         Ok(Issued {
             access,
             refresh: Some(value),

@@ -57,6 +57,11 @@ pub struct AccessAnswer {
     iss: String,
     aud: Audience,
     jti: String,
+    /// How the user authenticated (RFC 8176), for a token of a sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<String>,
 }
 
 /// The answer for a personal access token.
@@ -117,6 +122,8 @@ pub fn access_token(claims: AccessClaims, username: Option<String>) -> AccessAns
         iss: claims.iss,
         aud: claims.aud,
         jti: claims.jti,
+        amr: claims.amr,
+        acr: claims.acr,
     }
 }
 

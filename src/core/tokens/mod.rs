@@ -35,6 +35,12 @@ pub struct AccessClaims {
     /// When the user authenticated, for tokens of a sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// How the user authenticated (RFC 8176), for tokens of a sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// `mfa` after a second factor, `pwd` otherwise, for tokens of a sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     /// Issue time in milliseconds: cut-offs (password change, disable) compare with this, so a
     /// token issued just after a cut-off in the same second stays valid.
     pub iat_ms: i64,
@@ -102,6 +108,8 @@ pub struct AccessTokenRequest {
     pub audience: Vec<String>,
     pub grant_id: Option<String>,
     pub auth_time: Option<Timestamp>,
+    /// How the user authenticated (RFC 8176), for tokens of a sign-in.
+    pub amr: Option<Vec<String>>,
     pub ttl: u64,
 }
 
@@ -137,6 +145,11 @@ pub fn sign_access_token(
         scope: req.scope,
         gid: req.grant_id,
         auth_time: req.auth_time.map(|t| t.and_utc().timestamp()),
+        acr: req
+            .amr
+            .as_deref()
+            .map(|a| super::factors::acr_of(a).to_owned()),
+        amr: req.amr,
         iat_ms,
     };
     let token = sign_claims(key, "at+jwt", &claims)?;

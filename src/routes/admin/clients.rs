@@ -59,6 +59,9 @@ pub async fn create(
         owner_id: b.owner,
         expires_in: b.expires_in,
         auth_method: b.auth_method,
+        metadata: b
+            .require_second_factor
+            .then(|| serde_json::json!({ "require_second_factor": true })),
         ..Default::default()
     };
     let created = clients::create(&state, &call, new, b.cert_pem).await?;
@@ -88,6 +91,7 @@ pub async fn update(
         scopes: b.scopes,
         resources: b.resources,
         trusted: b.trusted,
+        require_second_factor: b.require_second_factor,
     };
     let client = clients::update(&state, &call, &id, change).await?;
     Ok(HttpResponse::Ok().json(ClientOut::from(&client)))

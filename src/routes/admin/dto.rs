@@ -136,6 +136,8 @@ pub struct ClientOut {
     pub cert_thumbprint: Option<String>,
     pub expires_at: Option<String>,
     pub created_at: String,
+    /// People must sign in to this app with a second factor.
+    pub require_second_factor: bool,
 }
 
 impl From<&crate::core::clients::Client> for ClientOut {
@@ -156,6 +158,7 @@ impl From<&crate::core::clients::Client> for ClientOut {
             cert_thumbprint: c.cert_thumbprint.clone(),
             expires_at: c.expires_at.map(rfc3339),
             created_at: rfc3339(c.created_at),
+            require_second_factor: c.require_second_factor,
         }
     }
 }
@@ -188,6 +191,9 @@ pub struct CreateClient {
     pub cert_pem: Option<String>,
     pub expires_in: Option<u64>,
     pub auth_method: Option<String>,
+    /// People must sign in to this app with a second factor.
+    #[serde(default)]
+    pub require_second_factor: bool,
 }
 
 /// A client with its secret, shown once.
@@ -209,6 +215,7 @@ pub struct UpdateClient {
     pub scopes: Option<Vec<String>>,
     pub resources: Option<Vec<String>>,
     pub trusted: Option<bool>,
+    pub require_second_factor: Option<bool>,
 }
 
 /// A new secret, shown once.

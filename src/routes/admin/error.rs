@@ -44,7 +44,8 @@ fn status_of(e: &Error) -> StatusCode {
         | Error::InvalidClient(_)
         | Error::LoginRequired(_)
         | Error::AccountDisabled
-        | Error::EmailNotVerified => StatusCode::UNAUTHORIZED,
+        | Error::EmailNotVerified
+        | Error::SecondFactorRequired => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
             StatusCode::FORBIDDEN
         }

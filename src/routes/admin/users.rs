@@ -146,6 +146,21 @@ pub async fn unlock(
     }))
 }
 
+/// Remove every second factor of a user (authenticator app, recovery codes), for someone who
+/// lost them; they sign in with the password until they set one up again. Recorded as an
+/// event.
+#[utoipa::path(post, path = "/admin/users/{id}/reset-second-factor", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]
+pub async fn reset_second_factor(
+    Admitted { call, .. }: Admitted<Admin>,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    crate::app::second_factor::reset(&state, &call, &id).await?;
+    let user = users::get(&state, &call, &id).await?;
+    Ok(HttpResponse::Ok().json(UserOut::from(&user)))
+}
+
 /// Delete a user and everything they own.
 #[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("basic" = [])))]

@@ -30,6 +30,7 @@ const SINGLE: &[&str] = &[
     "max_age",
     "login_hint",
     "id_token_hint",
+    "acr_values",
     "request",
     "request_uri",
 ];
@@ -59,6 +60,7 @@ pub fn parse(pairs: &[(String, String)]) -> AuthorizeParams {
             "max_age" => p.max_age = v,
             "login_hint" => p.login_hint = v,
             "id_token_hint" => p.id_token_hint = v,
+            "acr_values" => p.acr_values = v,
             "resource" => p.resources.extend(v),
             "request" => p.request = v,
             "request_uri" => p.request_uri = v,
@@ -229,6 +231,22 @@ async fn run(
                 Vec::new(),
             )
         }
+        Ok(Next::SecondFactor) => {
+            let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&pairs));
+            see_other(
+                &format!(
+                    "{}?{}",
+                    paths::SECOND_FACTOR,
+                    encode(&[("return_to".into(), return_to)])
+                ),
+                Vec::new(),
+            )
+        }
+        Ok(Next::SetUpSecondFactor) => error_page(
+            StatusCode::FORBIDDEN,
+            "A second factor is needed",
+            "This app, or this server's policy, needs you to sign in with a second factor, and you have none yet. Set one up on your account page (/account, under \"Second factor\"), then try again.",
+        ),
         Ok(Next::Terms) => {
             let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&pairs));
             see_other(

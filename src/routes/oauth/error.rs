@@ -26,9 +26,10 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
                     error_description: &e.to_string(),
                 });
         }
-        Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified => {
-            (StatusCode::BAD_REQUEST, "invalid_grant")
-        }
+        Error::InvalidGrant(_)
+        | Error::AccountDisabled
+        | Error::EmailNotVerified
+        | Error::SecondFactorRequired => (StatusCode::BAD_REQUEST, "invalid_grant"),
         Error::UnauthorizedClient(_) => (StatusCode::BAD_REQUEST, "unauthorized_client"),
         Error::UnsupportedGrantType(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
         Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
@@ -92,6 +93,7 @@ pub fn bearer_error(e: &Error) -> HttpResponse {
         | Error::InvalidTarget(_)
         | Error::AccountDisabled
         | Error::EmailNotVerified
+        | Error::SecondFactorRequired
         | Error::InvalidToken(_) => (StatusCode::UNAUTHORIZED, Some("invalid_token")),
     };
     let challenge = match code {

@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::session::{self, csrf, csrf_ok};
 use super::{error_page, render, see_other, When};
-use crate::app::{account, accounts, personal_tokens, Call};
+use crate::app::{account, accounts, personal_tokens, second_factor, Call};
 use crate::core::accounts::{Address, AuthorizedApp, Profile};
 use crate::core::authorize::SignedIn;
 use crate::core::Error;
@@ -30,6 +30,12 @@ struct AccountPage<'a> {
     verified: bool,
     phone_number: Option<String>,
     phone_verified: bool,
+    /// An authenticator app is set up.
+    totp: bool,
+    /// Unused recovery codes.
+    recovery_left: i64,
+    /// `security.second_factor` requires one of this person.
+    factor_required: bool,
     tokens: Vec<TokenView>,
     sessions: Vec<SessionView>,
     apps: Vec<AuthorizedApp>,
@@ -48,6 +54,51 @@ struct SessionView {
     ip: String,
     created: When,
     current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/totp_setup.html")]
+struct TotpSetup<'a> {
+    csrf: &'a str,
+    /// The otpauth URL as an inline SVG QR code.
+    qr_svg: &'a str,
+    /// The seed in base32, grouped by four for typing.
+    secret: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/recovery_codes.html")]
+struct RecoveryCodes<'a> {
+    codes: &'a [String],
+}
+
+/// An `otpauth://` URL as an SVG QR code (inline in the page; no script, no style).
+fn qr_svg(url: &str) -> String {
+    match qrcode::QrCode::new(url.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color>()
+                .min_dimensions(200, 200)
+                .quiet_zone(true)
+                .build();
+            // An inline SVG needs no XML declaration.
+            match svg.find("<svg") {
+                Some(at) => svg[at..].to_owned(),
+                None => svg,
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+fn grouped(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Template)]
@@ -70,6 +121,11 @@ fn notice(code: &str) -> Option<&'static str> {
         "token-revoked" => "The token is revoked.",
         "session-ended" => "That device is signed out.",
         "app-revoked" => "The app's access is removed.",
+        "totp-enrolled" => "Your authenticator app is set up: signing in now asks for its code.",
+        "totp-removed" => "Your authenticator app is removed; so are your recovery codes.",
+        "second-factor-required" => {
+            "Set up a second factor (an authenticator app) to go on using your apps."
+        }
         _ => return None,
     })
 }
@@ -82,17 +138,18 @@ async fn page(
     status: StatusCode,
     error: Option<&str>,
 ) -> HttpResponse {
-    let (user, tokens, sessions, apps) = match account::overview(state, call, &s.user.id).await {
-        Ok(o) => (o.user, o.tokens, o.sessions, o.apps),
-        Err(e) => {
-            tracing::error!(error = %e, "account page failed");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Please try again.",
-            );
-        }
-    };
+    let (user, tokens, sessions, apps, factors) =
+        match account::overview(state, call, &s.user.id).await {
+            Ok(o) => (o.user, o.tokens, o.sessions, o.apps, o.factors),
+            Err(e) => {
+                tracing::error!(error = %e, "account page failed");
+                return error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Temporarily unavailable",
+                    "Please try again.",
+                );
+            }
+        };
     let code = super::query_param(req, "notice").unwrap_or_default();
     let (token, cookie) = csrf(req, &state.config);
     let address: Address = user
@@ -112,6 +169,9 @@ async fn page(
         verified: user.email_verified_at.is_some(),
         phone_number: user.phone_number.clone(),
         phone_verified: user.phone_number_verified,
+        totp: factors.totp,
+        recovery_left: factors.recovery_codes,
+        factor_required: state.config.security.second_factor.requires(user.is_admin),
         tokens: tokens
             .into_iter()
             .map(|t| TokenView {
@@ -218,7 +278,7 @@ pub async fn action(
         "password" => {
             let current = form.get("current_password").unwrap_or_default();
             let new = form.get("new_password").unwrap_or_default();
-            accounts::change_password_and_resume(&state, &call, &s.user, current, new)
+            accounts::change_password_and_resume(&state, &call, &s, current, new)
                 .await
                 .map(|value| {
                     see_other(
@@ -262,6 +322,56 @@ pub async fn action(
                     vec![session::clear_session_cookie(&state.config)],
                 )
             }),
+        "totp/start" => match second_factor::totp_begin(&state, &call, &s.user).await {
+            Ok((url, secret)) => {
+                let (token, cookie) = csrf(&req, &state.config);
+                let view = TotpSetup {
+                    csrf: &token,
+                    qr_svg: &qr_svg(&url),
+                    secret: &grouped(&secret),
+                    error: None,
+                };
+                Ok(render(StatusCode::OK, &view, cookie.into_iter().collect()))
+            }
+            Err(e) => Err(e),
+        },
+        "totp/confirm" => {
+            let code = text("code").unwrap_or_default();
+            match second_factor::totp_confirm(&state, &call, &s.user, &code).await {
+                Ok(codes) if codes.is_empty() => Ok(done("totp-enrolled")),
+                Ok(codes) => Ok(render(
+                    StatusCode::OK,
+                    &RecoveryCodes { codes: &codes },
+                    Vec::new(),
+                )),
+                Err(Error::InvalidGrant(_)) => {
+                    // The same seed again, with the error: the person keeps their app entry.
+                    return match second_factor::totp_begin(&state, &call, &s.user).await {
+                        Ok((url, secret)) => {
+                            let (token, cookie) = csrf(&req, &state.config);
+                            let view = TotpSetup {
+                                csrf: &token,
+                                qr_svg: &qr_svg(&url),
+                                secret: &grouped(&secret),
+                                error: Some("That code is not right. Scan this new code and try again with the code it shows."),
+                            };
+                            render(StatusCode::BAD_REQUEST, &view, cookie.into_iter().collect())
+                        }
+                        Err(e) => super::refusal_for(&e),
+                    };
+                }
+                Err(e) => Err(e),
+            }
+        }
+        "totp/remove" => {
+            let current = form.get("current_password").unwrap_or_default();
+            second_factor::totp_remove(&state, &call, &s.user, current)
+                .await
+                .map(|_| done("totp-removed"))
+        }
+        "recovery/new" => second_factor::recovery_new(&state, &call, &s.user)
+            .await
+            .map(|codes| render(StatusCode::OK, &RecoveryCodes { codes: &codes }, Vec::new())),
         "apps/revoke" => {
             let client_id = text("client_id").unwrap_or_default();
             account::revoke_app(&state, &call, &s.user, &client_id)

@@ -5,6 +5,7 @@ pub(crate) mod account;
 pub mod brand;
 pub(crate) mod consent;
 pub(crate) mod recovery;
+pub(crate) mod second_factor;
 pub mod session;
 pub(crate) mod signin;
 pub(crate) mod signup;
@@ -149,6 +150,7 @@ pub fn refusal(req: &actix_web::HttpRequest, e: &crate::core::Error) -> HttpResp
         | Error::Forbidden(_)
         | Error::AccountDisabled
         | Error::EmailNotVerified
+        | Error::SecondFactorRequired
         | Error::LoginRequired(_) => error_page(
             StatusCode::FORBIDDEN,
             "Not allowed",

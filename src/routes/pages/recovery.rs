@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::session::{self, csrf, csrf_ok};
 use super::{error_page, notice_page, query_param, render, see_other};
-use crate::app::{accounts, sessions};
+use crate::app::accounts;
 use crate::core::Error;
 use crate::routes::auth::{Admitted, Public};
 use crate::routes::extract::{client_ip, Form};
@@ -233,11 +233,16 @@ pub async fn reset_submit(
             );
         }
     };
-    // The link proved the person: a fresh session (every other one ended with the reset).
-    match sessions::start(&state, &call, &user, None).await {
-        Ok(value) => see_other(
-            "/account?notice=password-reset",
-            vec![session::session_cookie(value, &state.config)],
+    // The link proved the person: a fresh session (every other one ended with the reset),
+    // after their second factor when they have one.
+    let back = "/account?notice=password-reset";
+    match crate::app::sign_in::after_password(&state, &call, &user, None, back).await {
+        Ok(crate::app::sign_in::SignedIn::Session { session: value, .. }) => {
+            see_other(back, vec![session::session_cookie(value, &state.config)])
+        }
+        Ok(crate::app::sign_in::SignedIn::SecondFactor { step }) => see_other(
+            crate::paths::SECOND_FACTOR,
+            vec![session::step_cookie(step, &state.config)],
         ),
         Err(_) => see_other("/signin", Vec::new()),
     }

@@ -12,6 +12,8 @@ use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "portcullis_session";
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
+/// The second-factor step of a sign-in (password right, code to come).
+pub const STEP_COOKIE: &str = "portcullis_step";
 
 fn secure(config: &Config) -> bool {
     config.issuer().starts_with("https://")
@@ -43,6 +45,23 @@ pub fn session_cookie(value: String, config: &Config) -> Cookie<'static> {
         config,
         Some(config.tokens.session_ttl),
     )
+}
+
+/// The cookie of an open sign-in step.
+pub fn step_cookie(value: String, config: &Config) -> Cookie<'static> {
+    cookie(
+        STEP_COOKIE,
+        value,
+        config,
+        Some(crate::core::factors::STEP_TTL),
+    )
+}
+
+/// A cookie that removes the step cookie.
+pub fn clear_step_cookie(config: &Config) -> Cookie<'static> {
+    let mut c = cookie(STEP_COOKIE, String::new(), config, None);
+    c.make_removal();
+    c
 }
 
 /// A cookie that removes the session cookie.

@@ -111,7 +111,8 @@ pub async fn submit(
     let previous = req
         .cookie(session::SESSION_COOKIE)
         .map(|c| c.value().to_owned());
-    let signed_in = match sign_in::run(&state, &call, &login, password, previous).await {
+    let signed_in = match sign_in::run(&state, &call, &login, password, previous, &return_to).await
+    {
         Ok(s) => s,
         Err(Error::Throttled { retry_after }) => {
             let minutes = retry_after.div_ceil(60);
@@ -181,14 +182,33 @@ pub async fn submit(
             .await;
         }
     };
-    let cookie = session::session_cookie(signed_in.session, &state.config);
-    if signed_in.needs_terms {
+    let (session, needs_terms, must_enrol) = match signed_in {
+        sign_in::SignedIn::SecondFactor { step } => {
+            return see_other(
+                paths::SECOND_FACTOR,
+                vec![session::step_cookie(step, &state.config)],
+            );
+        }
+        sign_in::SignedIn::Session {
+            session,
+            needs_terms,
+            must_enrol,
+        } => (session, needs_terms, must_enrol),
+    };
+    let cookie = session::session_cookie(session, &state.config);
+    if needs_terms {
         let target = format!(
             "{}?return_to={}",
             paths::TERMS,
             url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
         );
         return see_other(&target, vec![cookie]);
+    }
+    if must_enrol {
+        return see_other(
+            &format!("{}?notice=second-factor-required#security", paths::ACCOUNT),
+            vec![cookie],
+        );
     }
     see_other(&return_to, vec![cookie])
 }

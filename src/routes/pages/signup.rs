@@ -160,7 +160,7 @@ pub async fn submit(
             Some(("/signin", "Sign in")),
         );
     }
-    match sessions::start(&state, &call, &user, None).await {
+    match sessions::start(&state, &call, &user, None, vec!["pwd".into()]).await {
         Ok(value) => see_other(
             &return_to,
             vec![session::session_cookie(value, &state.config)],

@@ -13,9 +13,10 @@ pub fn render(e: &Error) -> HttpResponse {
         | Error::InvalidRequest(_)
         | Error::UnsupportedGrantType(_)
         | Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-        Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified => {
-            (StatusCode::UNAUTHORIZED, "invalid_grant")
-        }
+        Error::InvalidGrant(_)
+        | Error::AccountDisabled
+        | Error::EmailNotVerified
+        | Error::SecondFactorRequired => (StatusCode::UNAUTHORIZED, "invalid_grant"),
         Error::InvalidClient(_) => (StatusCode::UNAUTHORIZED, "invalid_client"),
         Error::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {

@@ -65,6 +65,7 @@ pub fn core(e: &Error, context: &str) -> HttpResponse {
         Error::AccountDisabled | Error::EmailNotVerified => {
             envelope(20003, "Wrong password.", context)
         }
+        Error::SecondFactorRequired => envelope(403, &e.to_string(), context),
         Error::Unavailable(_) => envelope(503, "Service unavailable.", context),
         Error::NotFound(_)
         | Error::Conflict(_)

@@ -13,9 +13,10 @@ pub fn render(e: &Error) -> HttpResponse {
         Error::Invalid { .. } | Error::InvalidRequest(_) => {
             (StatusCode::BAD_REQUEST, "invalid_request")
         }
-        Error::InvalidGrant(_) | Error::AccountDisabled | Error::EmailNotVerified => {
-            (StatusCode::UNAUTHORIZED, "invalid_grant")
-        }
+        Error::InvalidGrant(_)
+        | Error::AccountDisabled
+        | Error::EmailNotVerified
+        | Error::SecondFactorRequired => (StatusCode::UNAUTHORIZED, "invalid_grant"),
         Error::InvalidToken(_) | Error::InvalidClient(_) => {
             (StatusCode::UNAUTHORIZED, "invalid_token")
         }

@@ -43,7 +43,8 @@ impl From<&Error> for RpcError {
             | Error::InvalidClient(_)
             | Error::LoginRequired(_)
             | Error::AccountDisabled
-            | Error::EmailNotVerified => RpcError::new(401, e.to_string()),
+            | Error::EmailNotVerified
+            | Error::SecondFactorRequired => RpcError::new(401, e.to_string()),
             Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
                 RpcError::new(403, e.to_string())
             }

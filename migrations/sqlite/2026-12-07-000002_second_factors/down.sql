@@ -1,0 +1,3 @@
+DROP TABLE sign_in_steps;
+DROP TABLE recovery_codes;
+DROP TABLE totp_credentials;
