@@ -95,7 +95,8 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
 }
 
 /// Headers on every answer: no sniffing, no framing, no referrers, a strict CSP for pages
-/// (images from here, and from the configured logo's origin).
+/// (scripts only from here: the passkey script, no inline code; images from here and from
+/// the configured logo's origin).
 fn security_headers(config: &crate::config::Config) -> DefaultHeaders {
     let img = match config.branding.logo_origin() {
         Some(origin) => format!("'self' {origin}"),
@@ -108,7 +109,7 @@ fn security_headers(config: &crate::config::Config) -> DefaultHeaders {
         .add((
             "Content-Security-Policy",
             format!(
-                "default-src 'none'; style-src 'self'; img-src {img}; frame-ancestors 'none'; base-uri 'none'"
+                "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src {img}; frame-ancestors 'none'; base-uri 'none'"
             ),
         ))
 }

@@ -17,6 +17,7 @@ pub struct Overview {
     pub sessions: Vec<SessionRow>,
     pub apps: Vec<AuthorizedApp>,
     pub factors: crate::core::factors::Enrolled,
+    pub passkeys: Vec<crate::core::passkeys::PasskeyRow>,
 }
 
 /// The person's account as the page shows it.
@@ -31,6 +32,7 @@ pub async fn overview(state: &AppState, call: &Call, user_id: &str) -> Result<Ov
                 sessions: accounts::sessions(conn, now, &id)?,
                 apps: accounts::apps(conn, &id)?,
                 factors: crate::core::factors::enrolled(conn, &id)?,
+                passkeys: crate::core::passkeys::list(conn, &id)?,
             })
         })
         .await

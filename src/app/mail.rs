@@ -117,11 +117,11 @@ impl Look {
 
 /// A lifetime in words: "1 hour", "24 hours", "30 minutes", "90 seconds".
 fn lifetime(secs: u64) -> String {
-    let (n, unit) = if secs % 86_400 == 0 && secs >= 2 * 86_400 {
+    let (n, unit) = if secs.is_multiple_of(86_400) && secs >= 2 * 86_400 {
         (secs / 86_400, "day")
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         (secs / 3600, "hour")
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         (secs / 60, "minute")
     } else {
         (secs, "second")

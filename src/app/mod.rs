@@ -21,6 +21,7 @@ pub mod introspect;
 pub mod logout;
 pub mod mail;
 pub mod notices;
+pub mod passkeys;
 pub mod passwords;
 pub mod personal_tokens;
 pub mod principal;

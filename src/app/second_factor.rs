@@ -248,10 +248,24 @@ pub async fn complete_step(
     proof: Proof,
     previous: Option<String>,
 ) -> Result<Completed, Error> {
-    let Some((step, user)) = self::step(state, value).await? else {
+    let Some((_, user)) = self::step(state, value).await? else {
         return Err(Error::InvalidToken("the sign-in step expired".into()));
     };
     let method = verify(state, call, &user, proof).await?;
+    complete_step_with(state, call, value, method, previous).await
+}
+
+/// Completes a sign-in step whose second factor (`method`: `otp`, `hwk`) was checked.
+pub async fn complete_step_with(
+    state: &AppState,
+    call: &Call,
+    value: &str,
+    method: &'static str,
+    previous: Option<String>,
+) -> Result<Completed, Error> {
+    let Some((step, user)) = self::step(state, value).await? else {
+        return Err(Error::InvalidToken("the sign-in step expired".into()));
+    };
     let owned = value.to_owned();
     if !state
         .db
@@ -279,6 +293,16 @@ pub async fn step_up(
     proof: Proof,
 ) -> Result<(), Error> {
     let method = verify(state, call, &signed_in.user, proof).await?;
+    step_up_with(state, call, signed_in, method).await
+}
+
+/// Steps a session up with a second factor (`method`) that was checked.
+pub async fn step_up_with(
+    state: &AppState,
+    call: &Call,
+    signed_in: &SignedIn,
+    method: &'static str,
+) -> Result<(), Error> {
     let first: Vec<String> = serde_json::from_str(&signed_in.amr).unwrap_or_default();
     let amr = factors::with_second(&first, method);
     let (now, sid) = (call.now, signed_in.sid.clone());

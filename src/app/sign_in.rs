@@ -59,6 +59,23 @@ pub async fn after_password(
     })
 }
 
+/// A sign-in with a passkey alone (a discoverable credential with user verification: what
+/// the person has and what they know or are, so `hwk` and `mfa`).
+pub async fn with_passkey(
+    state: &AppState,
+    call: &Call,
+    user: &User,
+    previous: Option<String>,
+) -> Result<SignedIn, Error> {
+    let amr = vec!["hwk".to_string(), "mfa".to_string()];
+    let session = sessions::start(state, call, user, previous, amr).await?;
+    Ok(SignedIn::Session {
+        session,
+        needs_terms: needs_terms(state, user).await?,
+        must_enrol: false,
+    })
+}
+
 /// Whether the person must accept the configured terms before going on.
 pub async fn needs_terms(state: &AppState, user: &User) -> Result<bool, Error> {
     Ok(match state.config.terms_version.clone() {

@@ -15,7 +15,7 @@ use totp_rs::{Algorithm, TOTP};
 use super::crypto::{self, MasterKey};
 use super::users::User;
 use super::{events, Error, Timestamp};
-use crate::db::schema::{recovery_codes, sign_in_steps, totp_credentials, users};
+use crate::db::schema::{passkeys, recovery_codes, sign_in_steps, totp_credentials, users};
 use crate::db::DbConnection;
 
 /// Recovery codes made at a time.
@@ -61,6 +61,8 @@ pub struct TotpRow {
 pub struct Enrolled {
     /// A confirmed authenticator app.
     pub totp: bool,
+    /// Registered passkeys.
+    pub passkeys: i64,
     /// Unused recovery codes.
     pub recovery_codes: i64,
 }
@@ -68,7 +70,7 @@ pub struct Enrolled {
 impl Enrolled {
     /// Whether signing in needs a second factor.
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
 }
 
@@ -84,8 +86,13 @@ pub fn enrolled(conn: &mut DbConnection, user_id: &str) -> Result<Enrolled, Erro
         .filter(recovery_codes::used_at.is_null())
         .count()
         .get_result(conn)?;
+    let passkeys: i64 = passkeys::table
+        .filter(passkeys::user_id.eq(user_id))
+        .count()
+        .get_result(conn)?;
     Ok(Enrolled {
         totp: totp > 0,
+        passkeys,
         recovery_codes: recovery,
     })
 }
@@ -208,8 +215,14 @@ pub fn totp_remove(conn: &mut DbConnection, now: Timestamp, user_id: &str) -> Re
         if n > 0 {
             events::record(conn, now, events::NewEvent::user("totp.removed", user_id))?;
             // Recovery codes stand in for a second factor; without one they mean nothing.
-            diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
-                .execute(conn)?;
+            let passkeys_left: i64 = passkeys::table
+                .filter(passkeys::user_id.eq(user_id))
+                .count()
+                .get_result(conn)?;
+            if passkeys_left == 0 {
+                diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
+                    .execute(conn)?;
+            }
         }
         Ok(n > 0)
     })
@@ -301,11 +314,13 @@ pub fn recovery_use(
     })
 }
 
-/// Removes every second factor of a person (an administrator's reset); whether there was any.
+/// Removes every second factor of a person (an administrator's reset: authenticator app,
+/// passkeys, recovery codes); whether there was any.
 pub fn reset(conn: &mut DbConnection, now: Timestamp, user_id: &str) -> Result<bool, Error> {
     crate::db::transaction(conn, |conn| {
         super::users::get(conn, user_id)?;
         let mut n = diesel::delete(totp_credentials::table.find(user_id)).execute(conn)?;
+        n += diesel::delete(passkeys::table.filter(passkeys::user_id.eq(user_id))).execute(conn)?;
         n += diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
             .execute(conn)?;
         diesel::delete(sign_in_steps::table.filter(sign_in_steps::user_id.eq(user_id)))

@@ -12,6 +12,7 @@ use crate::db::schema::{
     authorization_codes as codes, cloudtrax_nonces as nonces, email_outbox as outbox, events,
     grants, one_time_tokens as ott, refresh_tokens as refresh, revocations, sessions,
     sign_in_steps as steps, throttle_counters as counters, throttle_places as places,
+    webauthn_ceremonies as ceremonies,
 };
 use crate::db::DbConnection;
 
@@ -50,6 +51,8 @@ pub enum Rule {
     Sessions,
     /// Sign-in steps (password right, second factor to come) past their five minutes.
     SignInSteps,
+    /// Passkey ceremonies (registration, sign-in) past their five minutes.
+    WebauthnCeremonies,
     /// Refresh tokens past their expiry, once no access token they issued can be live.
     ExpiredRefreshTokens,
     /// Rotated refresh tokens, `ROTATED_REFRESH_MEMORY_SECS` after rotation.
@@ -78,10 +81,11 @@ pub enum Rule {
 impl Rule {
     /// Every rule, in the order a pass applies them (refresh tokens before the grants they
     /// keep alive).
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::Codes,
         Rule::Sessions,
         Rule::SignInSteps,
+        Rule::WebauthnCeremonies,
         Rule::ExpiredRefreshTokens,
         Rule::RotatedRefreshTokens,
         Rule::RevokedRefreshTokens,
@@ -101,6 +105,7 @@ impl Rule {
             Rule::Codes => "authorization_codes",
             Rule::Sessions => "sessions",
             Rule::SignInSteps => "sign_in_steps",
+            Rule::WebauthnCeremonies => "webauthn_ceremonies",
             Rule::ExpiredRefreshTokens
             | Rule::RotatedRefreshTokens
             | Rule::RevokedRefreshTokens => "refresh_tokens",
@@ -161,6 +166,12 @@ pub fn batch(
             sessions::expires_at.lt(now)
         ),
         Rule::SignInSteps => purge!(conn, steps, steps::id_hash, steps::expires_at.lt(now)),
+        Rule::WebauthnCeremonies => purge!(
+            conn,
+            ceremonies,
+            ceremonies::id_hash,
+            ceremonies::expires_at.lt(now)
+        ),
         Rule::ExpiredRefreshTokens => {
             purge!(
                 conn,

@@ -24,6 +24,7 @@ pub mod keys;
 pub mod oauth;
 pub mod oidc;
 pub mod onetime;
+pub mod passkeys;
 pub mod password;
 pub mod principal;
 pub mod revocation;

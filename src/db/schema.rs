@@ -255,6 +255,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        passkey -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id_hash) {
+        id_hash -> Text,
+        user_id -> Nullable<Text>,
+        kind -> Text,
+        state -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(clients -> users (owner_id));
 diesel::joinable!(sign_in_steps -> users (user_id));
 diesel::joinable!(grants -> clients (client_id));
@@ -285,6 +306,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     totp_credentials,
     recovery_codes,
     sign_in_steps,
+    passkeys,
+    webauthn_ceremonies,
 );
 
 diesel::table! {

@@ -57,6 +57,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         ep(get(), paths::HOME, Pages, pages::home),
         ep(get(), paths::STYLESHEET, Pages, pages::stylesheet),
         ep(get(), paths::FAVICON, Pages, pages::favicon),
+        ep(get(), paths::PASSKEY_SCRIPT, Pages, pages::passkey_script),
         ep(get(), paths::SIGNIN, Pages, pages::signin::show),
         ep(post(), paths::SIGNIN, Pages, pages::signin::submit),
         ep(
@@ -70,6 +71,30 @@ pub fn endpoints() -> Vec<Endpoint> {
             paths::SECOND_FACTOR,
             Pages,
             pages::second_factor::submit,
+        ),
+        ep(
+            post(),
+            paths::PASSKEY_SIGNIN_START,
+            Pages,
+            pages::passkeys::signin_start,
+        ),
+        ep(
+            post(),
+            paths::PASSKEY_SIGNIN_FINISH,
+            Pages,
+            pages::passkeys::signin_finish,
+        ),
+        ep(
+            post(),
+            paths::PASSKEY_REGISTER_START,
+            Pages,
+            pages::passkeys::register_start,
+        ),
+        ep(
+            post(),
+            paths::PASSKEY_REGISTER_FINISH,
+            Pages,
+            pages::passkeys::register_finish,
         ),
         ep(get(), paths::TERMS, Pages, pages::terms::show),
         ep(post(), paths::TERMS, Pages, pages::terms::submit),

@@ -514,12 +514,17 @@ impl<'a> Gallery<'a> {
 /// field at fault, readable muted text in both modes.
 pub async fn every_page_on_a_phone_a_desktop_and_in_dark_mode() -> Outcome {
     available()?;
+    // A host-name issuer, so the pages offer passkeys as they do in production.
     let (app, addr, handle) = served_app_with(|c| {
+        c.issuer = c
+            .issuer
+            .as_ref()
+            .map(|i| i.replace("127.0.0.1", "localhost"));
         c.registration = portcullis::config::Registration::Open;
         c.terms_version = Some("2026-12".into());
         c.terms_url = Some("https://example.com/terms".into());
     });
-    let base = format!("http://{addr}");
+    let base = format!("http://localhost:{}", addr.port());
     app.user_with(
         portcullis::core::users::NewUser {
             email: "ada@example.com".into(),
@@ -709,6 +714,125 @@ pub async fn every_page_on_a_phone_a_desktop_and_in_dark_mode() -> Outcome {
     wait_for_url(&client, &format!("{base}/account")).await;
     open(format!("{base}/favicon.ico"), "img").await;
 
+    client.close().await.unwrap();
+    drop(driver);
+    handle.stop(true).await;
+    Ok(())
+}
+
+/// Waits until the element is shown (passkey controls stay hidden until the script runs).
+async fn shown(client: &Client, css: &str) -> fantoccini::elements::Element {
+    let started = Instant::now();
+    loop {
+        let el = client.wait().for_element(Locator::Css(css)).await.unwrap();
+        if el.is_displayed().await.unwrap_or(false) {
+            return el;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{css} never shown"
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn passkey_count(app: &crate::helpers::TestApp) -> i64 {
+    use diesel::prelude::*;
+    portcullis::db::schema::passkeys::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+/// Passkeys in Chromium with WebDriver's virtual authenticator (a platform authenticator
+/// with user verification and discoverable credentials): register one on the account page,
+/// sign in with it alone (no username typed), use it as the second step after a password,
+/// and remove it.
+pub async fn passkeys_register_sign_in_and_second_step() -> Outcome {
+    available()?;
+    // WebAuthn needs a host name: the issuer is localhost (the server listens on 127.0.0.1).
+    let (app, addr, handle) = served_app_with(|c| {
+        c.issuer = c
+            .issuer
+            .as_ref()
+            .map(|i| i.replace("127.0.0.1", "localhost"));
+    });
+    let base = format!("http://localhost:{}", addr.port());
+    app.user_with(
+        portcullis::core::users::NewUser {
+            email: "ada@example.com".into(),
+            username: Some("ada".into()),
+            display_name: Some("Ada Lovelace".into()),
+            verified: true,
+            ..Default::default()
+        },
+        "analytical engine",
+    );
+    let (driver, client) = start().await;
+    let session = client.session_id().await.unwrap().expect("a session");
+    let r = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/session/{session}/webauthn/authenticator",
+            driver.port
+        ))
+        .json(&serde_json::json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserVerified": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "virtual authenticator: {}",
+        r.text().await.unwrap()
+    );
+
+    // Register a passkey on the account page.
+    sign_in_as(&client, &base, "ada", "analytical engine").await;
+    shown(&client, "#passkey-add").await;
+    fill(&client, "#passkey_name", "Laptop").await;
+    submit(&client, "#passkey-add button").await;
+    wait_for_url(&client, &format!("{base}/account?notice=passkey-added")).await;
+    assert_eq!(passkey_count(&app), 1);
+    assert!(client
+        .source()
+        .await
+        .unwrap()
+        .contains("<strong>Laptop</strong>"));
+
+    // Sign in with the passkey alone: no username, no password.
+    client.delete_all_cookies().await.unwrap();
+    client.goto(&format!("{base}/signin")).await.unwrap();
+    shown(&client, "#passkey-use").await.click().await.unwrap();
+    wait_for_url(&client, &format!("{base}/account")).await;
+    let amr: Vec<String> = {
+        use diesel::prelude::*;
+        portcullis::db::schema::sessions::table
+            .select(portcullis::db::schema::sessions::amr)
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    assert!(amr.iter().any(|a| a == r#"["hwk","mfa"]"#), "{amr:?}");
+
+    // A password now needs a second step, and the passkey is one.
+    client.delete_all_cookies().await.unwrap();
+    client.goto(&format!("{base}/signin")).await.unwrap();
+    fill(&client, "#login", "ada").await;
+    fill(&client, "#password", "analytical engine").await;
+    submit(&client, "form[action='/signin'] button[type=submit]").await;
+    wait_for_url(&client, &format!("{base}/signin/second-factor")).await;
+    shown(&client, "#passkey-use").await.click().await.unwrap();
+    wait_for_url(&client, &format!("{base}/account")).await;
+
+    // Remove it.
+    submit(
+        &client,
+        "form[action='/account/actions/passkeys/remove'] button",
+    )
+    .await;
+    wait_for_url(&client, &format!("{base}/account?notice=passkey-removed")).await;
+    assert_eq!(passkey_count(&app), 0);
     client.close().await.unwrap();
     drop(driver);
     handle.stop(true).await;

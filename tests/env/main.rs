@@ -74,6 +74,7 @@ fn main() {
         browser::sign_in_consent_and_land_on_the_redirect_uri,
         browser::self_service_accounts_in_a_real_browser,
         browser::every_page_on_a_phone_a_desktop_and_in_dark_mode,
+        browser::passkeys_register_sign_in_and_second_step,
         nodes::a_token_a_session_and_a_code_made_on_one_node_work_on_another,
         nodes::a_refresh_token_replayed_on_another_node_revokes_the_family,
         nodes::failed_passwords_count_across_nodes,

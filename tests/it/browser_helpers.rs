@@ -87,6 +87,14 @@ impl<'a> Browser<'a> {
         res
     }
 
+    /// Posts JSON (what the passkey script sends), with the browser's cookies.
+    pub async fn post_json(&mut self, path: &str, body: serde_json::Value) -> Response {
+        let req = self.with_cookies(TestRequest::post().uri(path).set_json(body));
+        let res = self.send(req).await;
+        self.keep_cookies(&res);
+        res
+    }
+
     /// Signs in through the page; returns the response of the form post.
     pub async fn sign_in(&mut self, login: &str, password: &str, return_to: &str) -> Response {
         let page = self

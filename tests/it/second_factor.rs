@@ -107,10 +107,7 @@ async fn an_authenticator_app_from_enrolment_to_sign_in() {
     );
     let (totp, codes) = enrol_on_the_page(&app, &mut b).await;
     let page = b.get("/account").await.text();
-    assert!(
-        page.contains("Recovery codes: <strong>10</strong> left"),
-        "{page}"
-    );
+    assert!(page.contains("<p><strong>10</strong> left."), "{page}");
 
     // Signing in now takes the password, then a code: no session before the code.
     let mut b = Browser::new(&app);
@@ -584,4 +581,87 @@ async fn step_up_with_acr_values_through_the_openidconnect_crate() {
     assert_eq!(info["acr"], "mfa");
     assert_eq!(info["amr"], json!(["pwd", "otp", "mfa"]));
     handle.stop(true).await;
+}
+
+/// The passkey requests refuse what cannot work: an issuer that is an IP address (WebAuthn
+/// needs a host name), a missing CSRF token, a ceremony that does not exist or was used, an
+/// answer that is no credential; the account page says why passkeys are unavailable.
+#[actix_rt::test]
+async fn passkey_requests_refuse_what_cannot_work() {
+    let app = TestApp::new();
+    app.user("ada@example.com", "correct horse");
+    let mut b = Browser::new(&app);
+    password_step(&mut b, "/account").await;
+    let page = b.get("/account").await.text();
+    assert!(
+        page.contains("passkeys need the issuer to be a host name"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("id=\"passkey-add\""),
+        "no form that cannot work"
+    );
+    let csrf = hidden(&page, "csrf");
+    let r = b
+        .post_json("/webauthn/register/start", json!({ "csrf": csrf }))
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["error"], "unavailable");
+
+    let named = TestApp::builder()
+        .config(|c| c.issuer = Some("http://localhost:8080".into()))
+        .build();
+    named.user("ada@example.com", "correct horse");
+    let mut b = Browser::new(&named);
+    b.sign_in("ada@example.com", "correct horse", "/account")
+        .await;
+    let page = b.get("/account").await.text();
+    assert!(page.contains("id=\"passkey-add\""), "{page}");
+    let csrf = hidden(&page, "csrf");
+    // Without the page's CSRF token.
+    let r = b
+        .post_json("/webauthn/register/start", json!({ "csrf": "forged" }))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "csrf");
+    // Options for a discoverable credential with user verification.
+    let r = b
+        .post_json("/webauthn/register/start", json!({ "csrf": csrf }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let start = r.json();
+    let selection = &start["options"]["publicKey"]["authenticatorSelection"];
+    assert_eq!(selection["residentKey"], "required");
+    assert_eq!(selection["userVerification"], "required");
+    assert_eq!(start["options"]["publicKey"]["rp"]["id"], "localhost");
+    // A made-up answer is refused, and the ceremony is gone after one try.
+    let bogus = json!({ "csrf": csrf, "ceremony": start["ceremony"], "name": "x",
+                        "credential": { "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+                                        "response": { "attestationObject": "AAAA", "clientDataJSON": "AAAA" } } });
+    let r = b
+        .post_json("/webauthn/register/finish", bogus.clone())
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = b.post_json("/webauthn/register/finish", bogus).await;
+    assert!(r.text().contains("expired"), "single use: {}", r.text());
+    // Sign-in: an unknown ceremony, and an answer that is no credential.
+    let mut stranger = Browser::new(&named);
+    let page = stranger.get("/signin").await.text();
+    let csrf = hidden(&page, "csrf");
+    let r = stranger
+        .post_json(
+            "/webauthn/authenticate/finish",
+            json!({ "csrf": csrf, "ceremony": "nope", "credential": {} }),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "not_accepted");
+    let r = stranger
+        .post_json("/webauthn/authenticate/start", json!({ "csrf": csrf }))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["options"]["publicKey"]["userVerification"],
+        "required"
+    );
 }

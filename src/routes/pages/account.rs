@@ -34,6 +34,9 @@ struct AccountPage<'a> {
     totp: bool,
     /// Unused recovery codes.
     recovery_left: i64,
+    passkeys: Vec<PasskeyView>,
+    /// Why passkeys cannot be added here (an issuer that is an IP address).
+    passkeys_unavailable: Option<String>,
     /// `security.second_factor` requires one of this person.
     factor_required: bool,
     tokens: Vec<TokenView>,
@@ -46,6 +49,13 @@ struct TokenView {
     created: When,
     last_used: Option<When>,
     id: String,
+}
+
+struct PasskeyView {
+    id: String,
+    name: String,
+    created: When,
+    last_used: Option<When>,
 }
 
 struct SessionView {
@@ -122,7 +132,9 @@ fn notice(code: &str) -> Option<&'static str> {
         "session-ended" => "That device is signed out.",
         "app-revoked" => "The app's access is removed.",
         "totp-enrolled" => "Your authenticator app is set up: signing in now asks for its code.",
-        "totp-removed" => "Your authenticator app is removed; so are your recovery codes.",
+        "totp-removed" => "Your authenticator app is removed.",
+        "passkey-added" => "Your passkey is added. Make recovery codes too, in case you lose it.",
+        "passkey-removed" => "The passkey is removed.",
         "second-factor-required" => {
             "Set up a second factor (an authenticator app) to go on using your apps."
         }
@@ -138,9 +150,9 @@ async fn page(
     status: StatusCode,
     error: Option<&str>,
 ) -> HttpResponse {
-    let (user, tokens, sessions, apps, factors) =
+    let (user, tokens, sessions, apps, factors, keys) =
         match account::overview(state, call, &s.user.id).await {
-            Ok(o) => (o.user, o.tokens, o.sessions, o.apps, o.factors),
+            Ok(o) => (o.user, o.tokens, o.sessions, o.apps, o.factors, o.passkeys),
             Err(e) => {
                 tracing::error!(error = %e, "account page failed");
                 return error_page(
@@ -171,6 +183,18 @@ async fn page(
         phone_verified: user.phone_number_verified,
         totp: factors.totp,
         recovery_left: factors.recovery_codes,
+        passkeys: keys
+            .into_iter()
+            .map(|p| PasskeyView {
+                id: p.id,
+                name: p.name,
+                created: When::new(p.created_at),
+                last_used: p.last_used_at.map(When::new),
+            })
+            .collect(),
+        passkeys_unavailable: crate::core::passkeys::relying_party(&state.config)
+            .err()
+            .map(|e| e.to_string()),
         factor_required: state.config.security.second_factor.requires(user.is_admin),
         tokens: tokens
             .into_iter()
@@ -368,6 +392,12 @@ pub async fn action(
             second_factor::totp_remove(&state, &call, &s.user, current)
                 .await
                 .map(|_| done("totp-removed"))
+        }
+        "passkeys/remove" => {
+            let id = text("id").unwrap_or_default();
+            crate::app::passkeys::remove(&state, &call, &s.user, &id)
+                .await
+                .map(|_| done("passkey-removed"))
         }
         "recovery/new" => second_factor::recovery_new(&state, &call, &s.user)
             .await

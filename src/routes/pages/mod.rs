@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub mod brand;
 pub(crate) mod consent;
+pub(crate) mod passkeys;
 pub(crate) mod recovery;
 pub(crate) mod second_factor;
 pub mod session;
@@ -239,6 +240,14 @@ pub(crate) async fn stylesheet(_: Public, state: web::Data<AppState>) -> HttpRes
             include_str!("../../../static/portcullis.css"),
             b.accent_text()
         ))
+}
+
+/// The script of passkeys (WebAuthn needs JavaScript; nothing else on the pages does).
+pub(crate) async fn passkey_script(_: Public) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../../static/webauthn.js"))
 }
 
 /// `/favicon.ico`: the portcullis mark (a 32x32 PNG in an ICO container).

@@ -12,6 +12,7 @@ use super::session::{self, csrf, csrf_ok, safe_return};
 use super::{render, see_other};
 use crate::app::second_factor::{self, Proof};
 use crate::app::Call;
+use crate::core::factors::Enrolled;
 use crate::core::Error;
 use crate::paths;
 use crate::routes::auth::{Admitted, Public};
@@ -28,6 +29,8 @@ struct SecondFactorPage<'a> {
     step_up: bool,
     /// The person has an authenticator app.
     totp: bool,
+    /// The person has passkeys.
+    passkeys: bool,
 }
 
 /// Who is giving the second factor.
@@ -38,21 +41,21 @@ enum Who {
     Session(Box<crate::core::authorize::SignedIn>),
 }
 
-async fn who(req: &HttpRequest, state: &AppState) -> Result<Option<(Who, bool)>, Error> {
+async fn who(req: &HttpRequest, state: &AppState) -> Result<Option<(Who, Enrolled)>, Error> {
     if let Some(value) = req
         .cookie(session::STEP_COOKIE)
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
     {
         if let Some((_, user)) = second_factor::step(state, &value).await? {
-            let totp = second_factor::enrolled(state, &user.id).await?.totp;
-            return Ok(Some((Who::Step(value), totp)));
+            let enrolled = second_factor::enrolled(state, &user.id).await?;
+            return Ok(Some((Who::Step(value), enrolled)));
         }
     }
     match session::current(req, state).await? {
         Some(s) => {
-            let totp = second_factor::enrolled(state, &s.user.id).await?.totp;
-            Ok(Some((Who::Session(Box::new(s)), totp)))
+            let enrolled = second_factor::enrolled(state, &s.user.id).await?;
+            Ok(Some((Who::Session(Box::new(s)), enrolled)))
         }
         None => Ok(None),
     }
@@ -64,7 +67,7 @@ fn page(
     status: StatusCode,
     return_to: &str,
     step_up: bool,
-    totp: bool,
+    enrolled: &Enrolled,
     error: Option<&str>,
 ) -> HttpResponse {
     let (token, cookie) = csrf(req, &state.config);
@@ -73,7 +76,8 @@ fn page(
         return_to,
         error,
         step_up,
-        totp,
+        totp: enrolled.totp,
+        passkeys: enrolled.passkeys > 0,
     };
     render(status, &view, cookie.into_iter().collect())
 }
@@ -82,7 +86,7 @@ fn page(
 pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let return_to = safe_return(super::query_param(&req, "return_to").as_deref());
     match who(&req, &state).await {
-        Ok(Some((who, totp))) => {
+        Ok(Some((who, enrolled))) => {
             let step_up = matches!(who, Who::Session(_));
             page(
                 &req,
@@ -90,7 +94,7 @@ pub async fn show(_: Public, req: HttpRequest, state: web::Data<AppState>) -> Ht
                 StatusCode::OK,
                 &return_to,
                 step_up,
-                totp,
+                &enrolled,
                 None,
             )
         }
@@ -111,7 +115,7 @@ pub async fn submit(
         Err(e) => return super::error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string()),
     };
     let return_to = safe_return(form.get("return_to"));
-    let (who, totp) = match who(&req, &state).await {
+    let (who, enrolled) = match who(&req, &state).await {
         Ok(Some(w)) => w,
         Ok(None) => {
             return see_other(
@@ -123,7 +127,15 @@ pub async fn submit(
     };
     let step_up = matches!(who, Who::Session(_));
     let again = |status: StatusCode, error: &str| {
-        page(&req, &state, status, &return_to, step_up, totp, Some(error))
+        page(
+            &req,
+            &state,
+            status,
+            &return_to,
+            step_up,
+            &enrolled,
+            Some(error),
+        )
     };
     if !csrf_ok(&req, form.get("csrf")) {
         return again(
