@@ -19,7 +19,11 @@
       body: JSON.stringify(body),
     });
     const answer = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(answer.error_description || "the server refused");
+    if (!res.ok) {
+      throw Object.assign(new Error(answer.error_description || "the server refused"), {
+        code: answer.error,
+      });
+    }
     return answer;
   };
   const say = (message) => {
@@ -35,7 +39,10 @@
       event.preventDefault();
       const csrf = add.elements.csrf.value;
       try {
-        const start = await post("/webauthn/register/start", { csrf });
+        const start = await post("/webauthn/register/start", {
+          csrf,
+          current_password: add.elements.current_password.value,
+        });
         const credential = await navigator.credentials.create({
           publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(start.options.publicKey),
         });
@@ -47,6 +54,11 @@
         });
         window.location.assign(done.redirect);
       } catch (err) {
+        if (err.code === "step_up") {
+          // A session that has not used the second factor: confirm it first.
+          window.location.assign("/signin/second-factor?return_to=%2Faccount");
+          return;
+        }
         say(cancelled(err) ? "The passkey was not added: cancelled." : "The passkey was not added: " + err.message);
       }
     });

@@ -181,7 +181,9 @@ pub async fn reset_password(
 
 /// Checks the person's current password for a sensitive change (throttled like a sign-in):
 /// a wrong one is a validation error of `current_password`.
-async fn prove(state: &AppState, user: &User, current: &str, ip: &str) -> Result<(), Error> {
+/// Checks the person's current password for a sensitive change: a wrong one is a field error
+/// of `current_password`.
+pub async fn prove(state: &AppState, user: &User, current: &str, ip: &str) -> Result<(), Error> {
     match super::passwords::check(state, &user.id, current, ip, "account").await {
         // The password is right; whether it may sign in is not the question here (an
         // unverified address is what an email change may be correcting).

@@ -11,6 +11,7 @@ use webauthn_rs::prelude::{
 };
 
 use crate::app::Call;
+use crate::core::authorize::SignedIn;
 use crate::core::passkeys::{self, PasskeyRow};
 use crate::core::throttle::{self, Bucket};
 use crate::core::users::{self, User};
@@ -30,14 +31,18 @@ pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<PasskeyRow>, Er
     state.db.run(move |conn| passkeys::list(conn, &id)).await
 }
 
-/// Starts registering a passkey for the person: the ceremony's name and the options for
+/// Starts registering a passkey for the person, once the change is proved (the current
+/// password, and the second factor if they have one): the ceremony's name and the options for
 /// `navigator.credentials.create` (a discoverable credential with user verification).
 pub async fn register_start(
     state: &AppState,
     call: &Call,
-    user: &User,
+    signed_in: &SignedIn,
+    current_password: &str,
 ) -> Result<(String, Value), Error> {
     let rp = passkeys::relying_party(&state.config)?;
+    crate::app::second_factor::prove_for_change(state, call, signed_in, current_password).await?;
+    let user = &signed_in.user;
     let existing = list(state, &user.id).await?;
     let exclude = existing
         .iter()
@@ -223,9 +228,16 @@ async fn check_assertion(
     Ok(user)
 }
 
-/// Removes one of the person's passkeys (not found: `NotFound`).
-pub async fn remove(state: &AppState, call: &Call, user: &User, id: &str) -> Result<(), Error> {
-    let (now, owner, id) = (call.now, user.id.clone(), id.to_owned());
+/// Removes one of the person's passkeys once the change is proved (not found: `NotFound`).
+pub async fn remove(
+    state: &AppState,
+    call: &Call,
+    signed_in: &SignedIn,
+    current_password: &str,
+    id: &str,
+) -> Result<(), Error> {
+    crate::app::second_factor::prove_for_change(state, call, signed_in, current_password).await?;
+    let (now, owner, id) = (call.now, signed_in.user.id.clone(), id.to_owned());
     let removed = state
         .db
         .run(move |conn| passkeys::remove(conn, now, &owner, &id))

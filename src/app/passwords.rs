@@ -108,9 +108,10 @@ pub async fn admit(state: &AppState, buckets: &[Bucket]) -> Result<Places, Error
 }
 
 /// Checks a password at a door that has no place for a second factor (the password grant, the
-/// compatibility sign-ins, HTTP Basic): a person who has a second factor is refused with
-/// `SecondFactorRequired` (after a right password only, so it tells nothing to a guesser),
-/// unless `security.password_only_api_sign_in` allows the password alone.
+/// compatibility sign-ins, HTTP Basic): a person who has a second factor, or whom
+/// `security.second_factor` requires to have one, is refused with `SecondFactorRequired`
+/// (after a right password only, so it tells nothing to a guesser), unless
+/// `security.password_only_api_sign_in` allows the password alone.
 pub async fn check_without_code(
     state: &AppState,
     login: &str,
@@ -119,8 +120,12 @@ pub async fn check_without_code(
     door: &'static str,
 ) -> Result<User, Error> {
     let user = check(state, login, secret, ip, door).await?;
-    if !state.config.security.password_only_api_sign_in
-        && crate::app::second_factor::enrolled(state, &user.id)
+    if state.config.security.password_only_api_sign_in {
+        return Ok(user);
+    }
+    // Refused too: someone the policy requires a second factor of who has none yet.
+    if crate::app::second_factor::required_by_policy(state, &user)
+        || crate::app::second_factor::enrolled(state, &user.id)
             .await?
             .any()
     {

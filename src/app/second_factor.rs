@@ -34,8 +34,40 @@ pub fn required_by_policy(state: &AppState, user: &User) -> bool {
     state.config.security.second_factor.requires(user.is_admin)
 }
 
-/// Starts enrolling an authenticator app: the `otpauth://` URL for the QR code, and the seed
-/// in base32 to type in.
+/// Changing second factors (adding or removing one, new recovery codes) needs the current
+/// password and, once the person has a second factor, a session that used one (`acr` `mfa`):
+/// a stolen session cookie, or a session from before the factor was added, cannot swap them.
+/// `LoginRequired` asks for the second factor (a step-up) first.
+pub async fn prove_for_change(
+    state: &AppState,
+    call: &Call,
+    signed_in: &SignedIn,
+    current_password: &str,
+) -> Result<(), Error> {
+    crate::app::accounts::prove(state, &signed_in.user, current_password, &call.ip).await?;
+    let amr: Vec<String> = serde_json::from_str(&signed_in.amr).unwrap_or_default();
+    if factors::acr_of(&amr) != factors::ACR_MFA && enrolled(state, &signed_in.user.id).await?.any()
+    {
+        return Err(Error::LoginRequired(
+            "confirm it's you with your second factor before changing it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Starts enrolling an authenticator app, once the change is proved (`prove_for_change`).
+pub async fn totp_start(
+    state: &AppState,
+    call: &Call,
+    signed_in: &SignedIn,
+    current_password: &str,
+) -> Result<(String, String), Error> {
+    prove_for_change(state, call, signed_in, current_password).await?;
+    totp_begin(state, call, &signed_in.user).await
+}
+
+/// A new key for the authenticator app being enrolled: the `otpauth://` URL for the QR code,
+/// and the seed in base32 to type in. (Callers prove the change first: `totp_start`.)
 pub async fn totp_begin(
     state: &AppState,
     call: &Call,
@@ -86,16 +118,16 @@ pub async fn totp_confirm(
     result.ok_or_else(wrong_code)
 }
 
-/// Removes the authenticator app (and with it the recovery codes); the current password
-/// proves the person.
+/// Removes the authenticator app (and with it the recovery codes, when no passkey is left),
+/// once the change is proved.
 pub async fn totp_remove(
     state: &AppState,
     call: &Call,
-    user: &User,
+    signed_in: &SignedIn,
     current_password: &str,
 ) -> Result<(), Error> {
-    passwords::check(state, &user.id, current_password, &call.ip, "account").await?;
-    let (now, id) = (call.now, user.id.clone());
+    prove_for_change(state, call, signed_in, current_password).await?;
+    let (now, id) = (call.now, signed_in.user.id.clone());
     state
         .db
         .run(move |conn| factors::totp_remove(conn, now, &id))
@@ -103,13 +135,16 @@ pub async fn totp_remove(
     Ok(())
 }
 
-/// New recovery codes in place of the old ones (for a person with a second factor).
+/// New recovery codes in place of the old ones (for a person with a second factor), once the
+/// change is proved.
 pub async fn recovery_new(
     state: &AppState,
     call: &Call,
-    user: &User,
+    signed_in: &SignedIn,
+    current_password: &str,
 ) -> Result<Vec<String>, Error> {
-    let (now, id) = (call.now, user.id.clone());
+    prove_for_change(state, call, signed_in, current_password).await?;
+    let (now, id) = (call.now, signed_in.user.id.clone());
     state
         .db
         .run(move |conn| {
@@ -124,7 +159,10 @@ pub async fn recovery_new(
 }
 
 fn bucket(state: &AppState, user_id: &str) -> Bucket {
-    Bucket::account(&state.config.throttle, &format!("second-factor:{user_id}"))
+    Bucket::account(
+        &state.config.throttle,
+        &crate::core::factors::throttle_account(user_id),
+    )
 }
 
 fn wrong_code() -> Error {

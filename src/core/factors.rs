@@ -26,6 +26,12 @@ pub const STEP_TTL: u64 = 300;
 pub const ACR_MFA: &str = "mfa";
 pub const ACR_PWD: &str = "pwd";
 
+/// The account name of a person's wrong second factors in the throttle (next to their wrong
+/// passwords, `throttle::account_key(user_id)`).
+pub fn throttle_account(user_id: &str) -> String {
+    format!("second-factor:{user_id}")
+}
+
 /// The `acr` for a list of `amr` values.
 pub fn acr_of(amr: &[String]) -> &'static str {
     if amr.iter().any(|m| m == "mfa") {

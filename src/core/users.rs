@@ -265,6 +265,9 @@ pub fn unlock(
         let user = get(conn, id)?;
         let forgotten =
             super::throttle::forget(conn, now, &super::throttle::account_key(id), window)?;
+        // Wrong second-factor codes lock out the same way.
+        let second = super::throttle::account_key(&super::factors::throttle_account(id));
+        let forgotten = forgotten + super::throttle::forget(conn, now, &second, window)?;
         events::record(
             conn,
             now,

@@ -168,27 +168,9 @@ pub async fn sign_in_consent_and_land_on_the_redirect_uri() -> Outcome {
     );
     shot(&client, "flow-signin-phone").await;
     // A wrong password first: a message, and the form again.
-    client
-        .find(Locator::Css("#login"))
-        .await
-        .unwrap()
-        .send_keys("ada")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys("not-the-password")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill(&client, "#login", "ada").await;
+    fill(&client, "#password", "not-the-password").await;
+    submit(&client, "button[type=submit]").await;
     let alert = client
         .wait()
         .for_element(Locator::Css("[role=alert]"))
@@ -199,20 +181,8 @@ pub async fn sign_in_consent_and_land_on_the_redirect_uri() -> Outcome {
         .await
         .unwrap()
         .contains("Incorrect username or password"));
-    client
-        .find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys("password1")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill(&client, "#password", "password1").await;
+    submit(&client, "button[type=submit]").await;
     // The consent page.
     let allow = client
         .wait()
@@ -657,27 +627,20 @@ pub async fn every_page_on_a_phone_a_desktop_and_in_dark_mode() -> Outcome {
         "form[action='/account/actions/totp/start'] button",
     )
     .await;
+    fill(&client, "#totp_start_password", "analytical engine").await;
     submit(&client, "form[action='/account/actions/totp/start'] button").await;
-    let secret: String = client
+    let key = client
         .wait()
         .for_element(Locator::Css("#totp-secret"))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap()
-        .split_whitespace()
-        .collect();
+        .unwrap();
     g.shoot("totp-setup").await;
-    let totp = totp_rs::TOTP::new_unchecked(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        totp_rs::Secret::Encoded(secret).to_bytes().unwrap(),
-        None,
-        String::new(),
-    );
+    client.set_window_size(720, 1000).await.unwrap();
+    shot(&client, "readme-totp-setup").await;
+    let totp = crate::helpers::TestApp::totp_from_key(&key);
     fill(&client, "#code", &app.totp_code(&totp)).await;
     submit(
         &client,
@@ -709,6 +672,8 @@ pub async fn every_page_on_a_phone_a_desktop_and_in_dark_mode() -> Outcome {
         .await
         .unwrap();
     g.shoot("second-factor").await;
+    client.set_window_size(720, 640).await.unwrap();
+    shot(&client, "readme-second-factor").await;
     fill(&client, "#code", &app.totp_code(&totp)).await;
     submit(&client, "form button[type=submit]").await;
     wait_for_url(&client, &format!("{base}/account")).await;
@@ -792,6 +757,7 @@ pub async fn passkeys_register_sign_in_and_second_step() -> Outcome {
     sign_in_as(&client, &base, "ada", "analytical engine").await;
     shown(&client, "#passkey-add").await;
     fill(&client, "#passkey_name", "Laptop").await;
+    fill(&client, "#passkey_add_password", "analytical engine").await;
     submit(&client, "#passkey-add button").await;
     wait_for_url(&client, &format!("{base}/account?notice=passkey-added")).await;
     assert_eq!(passkey_count(&app), 1);
@@ -825,7 +791,8 @@ pub async fn passkeys_register_sign_in_and_second_step() -> Outcome {
     shown(&client, "#passkey-use").await.click().await.unwrap();
     wait_for_url(&client, &format!("{base}/account")).await;
 
-    // Remove it.
+    // Remove it (with the current password; this session used the passkey).
+    fill(&client, "#passkey_remove_password", "analytical engine").await;
     submit(
         &client,
         "form[action='/account/actions/passkeys/remove'] button",

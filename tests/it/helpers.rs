@@ -334,6 +334,21 @@ impl TestApp {
         totp
     }
 
+    /// The TOTP an authenticator app makes from the key the set-up page shows (base32,
+    /// grouped with spaces).
+    pub fn totp_from_key(key: &str) -> totp_rs::TOTP {
+        let key: String = key.split_whitespace().collect();
+        totp_rs::TOTP::new_unchecked(
+            totp_rs::Algorithm::SHA1,
+            6,
+            1,
+            30,
+            totp_rs::Secret::Encoded(key).to_bytes().unwrap(),
+            None,
+            String::new(),
+        )
+    }
+
     /// The code `totp` shows at this app's clock.
     pub fn totp_code(&self, totp: &totp_rs::TOTP) -> String {
         totp.generate(self.clock.now().timestamp() as u64)

@@ -12,35 +12,45 @@ use crate::helpers::{plain_basic, served_app, TestApp};
 
 const CB: &str = "https://app.example.com/cb";
 
-/// Enrols an authenticator app through the account page; the TOTP and the recovery codes.
-async fn enrol_on_the_page(app: &TestApp, b: &mut Browser<'_>) -> (totp_rs::TOTP, Vec<String>) {
-    let page = b.get("/account").await.text();
-    assert!(page.contains("Set up an authenticator app"), "{page}");
-    let csrf = hidden(&page, "csrf");
-    let setup = b
-        .post("/account/actions/totp/start", &[("csrf", &csrf)])
-        .await;
-    assert_eq!(setup.status, 200);
-    let html = setup.text();
-    assert!(html.contains("<svg"), "a QR code: {html}");
-    let secret: String = html
+/// The TOTP of the key a set-up page shows.
+fn key_on(html: &str) -> totp_rs::TOTP {
+    let key = html
         .split("<code id=\"totp-secret\">")
         .nth(1)
         .unwrap()
         .split('<')
         .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let totp = totp_rs::TOTP::new_unchecked(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        totp_rs::Secret::Encoded(secret).to_bytes().unwrap(),
-        None,
-        String::new(),
+        .unwrap();
+    TestApp::totp_from_key(key)
+}
+
+/// Enrols an authenticator app through the account page; the TOTP and the recovery codes.
+async fn enrol_on_the_page(app: &TestApp, b: &mut Browser<'_>) -> (totp_rs::TOTP, Vec<String>) {
+    let page = b.get("/account").await.text();
+    assert!(page.contains("Set up an authenticator app"), "{page}");
+    let csrf = hidden(&page, "csrf");
+    // The current password is needed, and checked.
+    let wrong = b
+        .post(
+            "/account/actions/totp/start",
+            &[("csrf", &csrf), ("current_password", "wrong horse")],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert!(
+        wrong.text().contains("Current password is incorrect"),
+        "{}",
+        wrong.text()
     );
+    let setup = b
+        .post(
+            "/account/actions/totp/start",
+            &[("csrf", &csrf), ("current_password", "correct horse")],
+        )
+        .await;
+    assert_eq!(setup.status, 200);
+    let html = setup.text();
+    assert!(html.contains("<svg"), "a QR code: {html}");
     // A wrong code does not turn it on.
     let csrf = hidden(&html, "csrf");
     let r = b
@@ -51,24 +61,8 @@ async fn enrol_on_the_page(app: &TestApp, b: &mut Browser<'_>) -> (totp_rs::TOTP
         .await;
     assert_eq!(r.status, 400);
     let html = r.text();
-    let secret: String = html
-        .split("<code id=\"totp-secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let totp = totp_rs::TOTP::new_unchecked(
-        totp.algorithm,
-        6,
-        1,
-        30,
-        totp_rs::Secret::Encoded(secret).to_bytes().unwrap(),
-        None,
-        String::new(),
-    );
+    // The page shows a new key with the error: the app's entry is made from that one.
+    let totp = key_on(&html);
     let r = b
         .post(
             "/account/actions/totp/confirm",
@@ -280,8 +274,28 @@ async fn apps_and_policy_can_require_a_second_factor() {
     // prompt=none cannot ask.
     let r = b.get(&format!("{authorize}&prompt=none")).await;
     assert_eq!(query(&location(&r))["error"], "interaction_required");
+    // Posting the consent form directly skips nothing: the request goes back through the
+    // authorization endpoint's checks, and no code is issued.
+    let csrf = hidden(&b.get("/account").await.text(), "csrf");
+    let authz = authorize.trim_start_matches("/authorize?").to_owned();
+    let r = b
+        .post(
+            "/consent",
+            &[("csrf", &csrf), ("authz", &authz), ("decision", "allow")],
+        )
+        .await;
+    let back = location(&r);
+    assert!(back.starts_with("/authorize?"), "no code: {back}");
     // With one (set up after this session began): step-up, then the code.
     let totp = app.enrol_totp(&uid);
+    // Changing factors in this password-only session needs the second factor first.
+    let r = b
+        .post(
+            "/account/actions/recovery/new",
+            &[("csrf", &csrf), ("current_password", "correct horse")],
+        )
+        .await;
+    assert_eq!(location(&r), "/signin/second-factor?return_to=%2Faccount");
     let r = b.get(&authorize).await;
     let step = location(&r);
     assert!(
@@ -319,6 +333,11 @@ async fn apps_and_policy_can_require_a_second_factor() {
         location(&r),
         "/account?notice=second-factor-required#security"
     );
+    // ... and the doors with no place for a code refuse the password alone meanwhile.
+    let client = strict.password_client("openid");
+    let r = password_grant(&strict, &client, "correct horse").await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("second factor"), "{}", r.text());
 }
 
 async fn password_grant(
@@ -625,8 +644,17 @@ async fn passkey_requests_refuse_what_cannot_work() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"], "csrf");
     // Options for a discoverable credential with user verification.
+    // Without the current password.
     let r = b
         .post_json("/webauthn/register/start", json!({ "csrf": csrf }))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "current_password");
+    let r = b
+        .post_json(
+            "/webauthn/register/start",
+            json!({ "csrf": csrf, "current_password": "correct horse" }),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let start = r.json();

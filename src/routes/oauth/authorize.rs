@@ -319,6 +319,19 @@ pub async fn decide(
             &v.error("access_denied", "the user denied the request"),
         );
     }
+    // Consent is the last step: whatever else the request needs (a fresh sign-in, the terms,
+    // a second factor) is checked again here, so that posting the form skips nothing.
+    match app::authorize::next_step(&state, &call, &v, Some(&signed_in)).await {
+        Ok(Ok(Next::Consent | Next::Issue)) => {}
+        Ok(Ok(_)) => {
+            return see_other(
+                &format!("{}?{}", paths::AUTHORIZE, encode(&pairs)),
+                Vec::new(),
+            )
+        }
+        Ok(Err(e)) => return error_redirect(&state, &e),
+        Err(e) => return unavailable(&e),
+    }
     with_code(
         &state,
         &v,

@@ -102,6 +102,30 @@ fn qr_svg(url: &str) -> String {
     }
 }
 
+/// The set-up page of an authenticator app: a new key, its QR code, and the code field (400
+/// with `error` after a wrong code).
+async fn totp_setup(
+    req: &HttpRequest,
+    state: &AppState,
+    call: &Call,
+    user: &crate::core::users::User,
+    error: Option<&str>,
+) -> Result<HttpResponse, Error> {
+    let (url, secret) = second_factor::totp_begin(state, call, user).await?;
+    let (token, cookie) = csrf(req, &state.config);
+    let view = TotpSetup {
+        csrf: &token,
+        qr_svg: &qr_svg(&url),
+        secret: &grouped(&secret),
+        error,
+    };
+    let status = match error {
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::OK,
+    };
+    Ok(render(status, &view, cookie.into_iter().collect()))
+}
+
 fn grouped(secret: &str) -> String {
     secret
         .as_bytes()
@@ -346,19 +370,13 @@ pub async fn action(
                     vec![session::clear_session_cookie(&state.config)],
                 )
             }),
-        "totp/start" => match second_factor::totp_begin(&state, &call, &s.user).await {
-            Ok((url, secret)) => {
-                let (token, cookie) = csrf(&req, &state.config);
-                let view = TotpSetup {
-                    csrf: &token,
-                    qr_svg: &qr_svg(&url),
-                    secret: &grouped(&secret),
-                    error: None,
-                };
-                Ok(render(StatusCode::OK, &view, cookie.into_iter().collect()))
+        "totp/start" => {
+            let current = form.get("current_password").unwrap_or_default();
+            match second_factor::prove_for_change(&state, &call, &s, current).await {
+                Ok(()) => totp_setup(&req, &state, &call, &s.user, None).await,
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
         "totp/confirm" => {
             let code = text("code").unwrap_or_default();
             match second_factor::totp_confirm(&state, &call, &s.user, &code).await {
@@ -369,39 +387,39 @@ pub async fn action(
                     Vec::new(),
                 )),
                 Err(Error::InvalidGrant(_)) => {
-                    // The same seed again, with the error: the person keeps their app entry.
-                    return match second_factor::totp_begin(&state, &call, &s.user).await {
-                        Ok((url, secret)) => {
-                            let (token, cookie) = csrf(&req, &state.config);
-                            let view = TotpSetup {
-                                csrf: &token,
-                                qr_svg: &qr_svg(&url),
-                                secret: &grouped(&secret),
-                                error: Some("That code is not right. Scan this new code and try again with the code it shows."),
-                            };
-                            render(StatusCode::BAD_REQUEST, &view, cookie.into_iter().collect())
-                        }
-                        Err(e) => super::refusal_for(&e),
-                    };
+                    totp_setup(
+                        &req,
+                        &state,
+                        &call,
+                        &s.user,
+                        Some("That code is not right. Scan this new code and try again with the code it shows."),
+                    )
+                    .await
                 }
                 Err(e) => Err(e),
             }
         }
         "totp/remove" => {
             let current = form.get("current_password").unwrap_or_default();
-            second_factor::totp_remove(&state, &call, &s.user, current)
+            second_factor::totp_remove(&state, &call, &s, current)
                 .await
                 .map(|_| done("totp-removed"))
         }
         "passkeys/remove" => {
             let id = text("id").unwrap_or_default();
-            crate::app::passkeys::remove(&state, &call, &s.user, &id)
+            let current = form.get("current_password").unwrap_or_default();
+            crate::app::passkeys::remove(&state, &call, &s, current, &id)
                 .await
                 .map(|_| done("passkey-removed"))
         }
-        "recovery/new" => second_factor::recovery_new(&state, &call, &s.user)
-            .await
-            .map(|codes| render(StatusCode::OK, &RecoveryCodes { codes: &codes }, Vec::new())),
+        "recovery/new" => second_factor::recovery_new(
+            &state,
+            &call,
+            &s,
+            form.get("current_password").unwrap_or_default(),
+        )
+        .await
+        .map(|codes| render(StatusCode::OK, &RecoveryCodes { codes: &codes }, Vec::new())),
         "apps/revoke" => {
             let client_id = text("client_id").unwrap_or_default();
             account::revoke_app(&state, &call, &s.user, &client_id)
@@ -442,6 +460,11 @@ pub async fn action(
         Err(Error::Conflict(m)) => {
             page(&req, &state, &call, &s, StatusCode::CONFLICT, Some(&m)).await
         }
+        // Changing second factors in a session that has not used one: the step-up first.
+        Err(Error::LoginRequired(_)) => see_other(
+            &format!("{}?return_to=%2Faccount", paths::SECOND_FACTOR),
+            Vec::new(),
+        ),
         Err(Error::NotFound(what)) => {
             page(
                 &req,

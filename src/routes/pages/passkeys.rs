@@ -22,6 +22,14 @@ pub struct Start {
 }
 
 #[derive(Debug, Deserialize)]
+pub struct RegisterStart {
+    csrf: String,
+    /// Changing second factors needs the current password.
+    #[serde(default)]
+    current_password: String,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct RegisterFinish {
     csrf: String,
     ceremony: String,
@@ -43,9 +51,15 @@ fn failed(e: &Error) -> HttpResponse {
     match e {
         Error::InvalidGrant(m) => json_error(StatusCode::BAD_REQUEST, "not_accepted", m),
         Error::InvalidRequest(m) => json_error(StatusCode::BAD_REQUEST, "invalid_request", m),
+        Error::Invalid { field, message } if *field == "current_password" => json_error(
+            StatusCode::BAD_REQUEST,
+            "current_password",
+            &format!("the current password {message}"),
+        ),
         Error::Invalid { .. } => {
             json_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string())
         }
+        Error::LoginRequired(m) => json_error(StatusCode::FORBIDDEN, "step_up", m),
         Error::Conflict(m) => json_error(StatusCode::CONFLICT, "conflict", m),
         Error::Forbidden(m) => json_error(StatusCode::FORBIDDEN, "unavailable", m),
         Error::NotFound(_) => json_error(StatusCode::NOT_FOUND, "not_found", &e.to_string()),
@@ -92,13 +106,13 @@ pub async fn register_start(
         call,
     }: Admitted<Session>,
     req: HttpRequest,
-    body: web::Json<Start>,
+    body: web::Json<RegisterStart>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     if !csrf_ok(&req, Some(&body.csrf)) {
         return expired_form();
     }
-    match passkeys::register_start(&state, &call, &s.user).await {
+    match passkeys::register_start(&state, &call, &s, &body.current_password).await {
         Ok((ceremony, opts)) => options(ceremony, opts),
         Err(e) => failed(&e),
     }
@@ -178,7 +192,6 @@ async fn finish(
     let previous = req
         .cookie(session::SESSION_COOKIE)
         .map(|c| c.value().to_owned());
-    let not_yours = || Error::InvalidGrant("this passkey belongs to another account".into());
     // The second step of a sign-in: the passkey must be that person's.
     if let Some(step) = req
         .cookie(session::STEP_COOKIE)
@@ -187,7 +200,9 @@ async fn finish(
     {
         if let Some((_, who)) = second_factor::step(state, &step).await? {
             if who.id != user.id {
-                return Err(not_yours());
+                // Another person's unfinished sign-in in this browser: this passkey signs
+                // its own owner in (below), and that step is forgotten.
+                return passkey_alone(state, call, user, previous, return_to, true).await;
             }
             let done =
                 second_factor::complete_step_with(state, call, &step, "hwk", previous).await?;
@@ -213,7 +228,18 @@ async fn finish(
             return Ok(redirect(&return_to, Vec::new()));
         }
     }
-    // The passkey alone.
+    passkey_alone(state, call, user, previous, return_to, false).await
+}
+
+/// A sign-in with the passkey alone; `clear_step` drops another person's unfinished step.
+async fn passkey_alone(
+    state: &AppState,
+    call: &Call,
+    user: &crate::core::users::User,
+    previous: Option<String>,
+    return_to: String,
+    clear_step: bool,
+) -> Result<HttpResponse, Error> {
     match sign_in::with_passkey(state, call, user, previous).await? {
         sign_in::SignedIn::Session {
             session: value,
@@ -225,10 +251,11 @@ async fn finish(
             } else {
                 return_to
             };
-            Ok(redirect(
-                &next,
-                vec![session::session_cookie(value, &state.config)],
-            ))
+            let mut cookies = vec![session::session_cookie(value, &state.config)];
+            if clear_step {
+                cookies.push(session::clear_step_cookie(&state.config));
+            }
+            Ok(redirect(&next, cookies))
         }
         sign_in::SignedIn::SecondFactor { .. } => {
             Err(Error::Internal("a passkey sign-in asked for a step".into()))

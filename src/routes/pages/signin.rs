@@ -195,20 +195,22 @@ pub async fn submit(
             must_enrol,
         } => (session, needs_terms, must_enrol),
     };
+    // The session replaces any unfinished sign-in step of this browser.
     let cookie = session::session_cookie(session, &state.config);
+    let cookie_cleared = session::clear_step_cookie(&state.config);
     if needs_terms {
         let target = format!(
             "{}?return_to={}",
             paths::TERMS,
             url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
         );
-        return see_other(&target, vec![cookie]);
+        return see_other(&target, vec![cookie, cookie_cleared]);
     }
     if must_enrol {
         return see_other(
             &format!("{}?notice=second-factor-required#security", paths::ACCOUNT),
-            vec![cookie],
+            vec![cookie, cookie_cleared],
         );
     }
-    see_other(&return_to, vec![cookie])
+    see_other(&return_to, vec![cookie, cookie_cleared])
 }
