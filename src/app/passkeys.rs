@@ -126,6 +126,12 @@ pub async fn register_finish(
 /// `navigator.credentials.get` (any of this site's passkeys; user verification required).
 pub async fn authenticate_start(state: &AppState, call: &Call) -> Result<(String, Value), Error> {
     let rp = passkeys::relying_party(&state.config)?;
+    // A throttled client IP may not open more ceremonies (each is a row until it expires).
+    let (now, bucket) = (call.now, Bucket::ip(&state.config.throttle, &call.ip));
+    state
+        .db
+        .run(move |conn| throttle::check(conn, now, &[&bucket]))
+        .await?;
     let (options, auth) = rp
         .start_discoverable_authentication()
         .map_err(|e| Error::Internal(format!("webauthn: {e}")))?;

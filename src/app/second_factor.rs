@@ -92,7 +92,7 @@ pub async fn totp_confirm(
     user: &User,
     code: &str,
 ) -> Result<Vec<String>, Error> {
-    let places = passwords::admit(state, &[bucket(state, &user.id)]).await?;
+    let places = passwords::admit(state, &buckets(state, &user.id)).await?;
     let (now, master, id, code) = (
         call.now,
         state.config.master_key(),
@@ -158,11 +158,19 @@ pub async fn recovery_new(
         .await
 }
 
-fn bucket(state: &AppState, user_id: &str) -> Bucket {
-    Bucket::account(
-        &state.config.throttle,
-        &crate::core::factors::throttle_account(user_id),
-    )
+/// The throttle of wrong codes: per account per `throttle.account_window` (like wrong
+/// passwords), and per account per day, which a right code does not reset: 6-digit codes
+/// (three valid at a time) must not be guessable at 480 tries a day.
+fn buckets(state: &AppState, user_id: &str) -> [Bucket; 2] {
+    let account = crate::core::factors::throttle_account(user_id);
+    [
+        Bucket::account(&state.config.throttle, &account),
+        Bucket {
+            key: crate::core::throttle::account_key(&crate::core::factors::throttle_day(user_id)),
+            limit: crate::core::factors::DAILY_FAILURES,
+            window: 86_400,
+        },
+    ]
 }
 
 fn wrong_code() -> Error {
@@ -170,8 +178,12 @@ fn wrong_code() -> Error {
 }
 
 async fn settle(places: passwords::Places, ok: bool) -> Result<(), Error> {
-    let how = if ok { Settle::Reset } else { Settle::Count };
-    places.settle(&[how]).await
+    let how = if ok {
+        [Settle::Reset, Settle::Release]
+    } else {
+        [Settle::Count, Settle::Count]
+    };
+    places.settle(&how).await
 }
 
 /// Checks a second factor of `user` (throttled like passwords); the method it proves (`otp`).
@@ -182,7 +194,7 @@ pub async fn verify(
     user: &User,
     proof: Proof,
 ) -> Result<&'static str, Error> {
-    let places = passwords::admit(state, &[bucket(state, &user.id)]).await?;
+    let places = passwords::admit(state, &buckets(state, &user.id)).await?;
     let (now, master, id) = (call.now, state.config.master_key(), user.id.clone());
     let proof_owned = proof.clone();
     let outcome = state

@@ -26,6 +26,14 @@ pub const STEP_TTL: u64 = 300;
 pub const ACR_MFA: &str = "mfa";
 pub const ACR_PWD: &str = "pwd";
 
+/// Wrong second-factor codes a person may give in a day (what a right code does not reset).
+pub const DAILY_FAILURES: u32 = 20;
+
+/// The throttle account of a person's wrong second factors in a day.
+pub fn throttle_day(user_id: &str) -> String {
+    format!("second-factor-day:{user_id}")
+}
+
 /// The account name of a person's wrong second factors in the throttle (next to their wrong
 /// passwords, `throttle::account_key(user_id)`).
 pub fn throttle_account(user_id: &str) -> String {

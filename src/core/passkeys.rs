@@ -200,7 +200,8 @@ pub fn save(
     })
 }
 
-/// Notes a sign-in with a passkey: when, and its updated counter.
+/// Notes a sign-in with a passkey: when, and its updated counter (`InvalidGrant` when another
+/// sign-in with it changed it meanwhile).
 pub fn used(
     conn: &mut DbConnection,
     now: Timestamp,
@@ -213,12 +214,21 @@ pub fn used(
         }
         None => row.passkey.clone(),
     };
-    diesel::update(passkeys::table.find(&row.id))
-        .set((
-            passkeys::passkey.eq(stored),
-            passkeys::last_used_at.eq(Some(now)),
-        ))
-        .execute(conn)?;
+    // Compare and set: a concurrent use of the same passkey that stored a newer counter first
+    // makes this one a failure (a cloned authenticator looks exactly like that).
+    let n = diesel::update(
+        passkeys::table
+            .find(&row.id)
+            .filter(passkeys::passkey.eq(&row.passkey)),
+    )
+    .set((
+        passkeys::passkey.eq(stored),
+        passkeys::last_used_at.eq(Some(now)),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(Error::InvalidGrant("the passkey was not accepted".into()));
+    }
     events::record(
         conn,
         now,

@@ -268,6 +268,8 @@ pub fn unlock(
         // Wrong second-factor codes lock out the same way.
         let second = super::throttle::account_key(&super::factors::throttle_account(id));
         let forgotten = forgotten + super::throttle::forget(conn, now, &second, window)?;
+        let day = super::throttle::account_key(&super::factors::throttle_day(id));
+        super::throttle::forget(conn, now, &day, 86_400)?;
         events::record(
             conn,
             now,

@@ -693,3 +693,45 @@ async fn passkey_requests_refuse_what_cannot_work() {
         "required"
     );
 }
+
+/// Wrong codes are also counted per day, and a right code does not reset that count: past 20
+/// a day, even the right code waits (or an administrator unlocks the account).
+#[actix_rt::test]
+async fn wrong_codes_are_limited_per_day_too() {
+    let app = TestApp::new();
+    let uid = app.user("ada@example.com", "correct horse");
+    let totp = app.enrol_totp(&uid);
+    let mut b = Browser::new(&app);
+    password_step(&mut b, "/account").await;
+    let page = b.get("/signin/second-factor").await.text();
+    let csrf = hidden(&page, "csrf");
+    for _ in 0..4 {
+        for _ in 0..5 {
+            let r = b
+                .post(
+                    "/signin/second-factor",
+                    &[("csrf", &csrf), ("code", "123456")],
+                )
+                .await;
+            assert_eq!(r.status, 401);
+        }
+        // The 15-minute window passes; the day's count stays.
+        app.clock.advance(std::time::Duration::from_secs(16 * 60));
+        password_step(&mut b, "/account").await;
+    }
+    let r = b
+        .post(
+            "/signin/second-factor",
+            &[("csrf", &csrf), ("code", &app.totp_code(&totp))],
+        )
+        .await;
+    assert_eq!(r.status, 429, "20 wrong codes today: {}", r.text());
+    app.cli(&["user", "unlock", "ada@example.com"]).unwrap();
+    let r = b
+        .post(
+            "/signin/second-factor",
+            &[("csrf", &csrf), ("code", &app.totp_code(&totp))],
+        )
+        .await;
+    assert_eq!(location(&r), "/account", "{}", r.text());
+}
