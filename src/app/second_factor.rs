@@ -44,7 +44,14 @@ pub async fn prove_for_change(
     signed_in: &SignedIn,
     current_password: &str,
 ) -> Result<(), Error> {
-    crate::app::accounts::prove(state, &signed_in.user, current_password, &call.ip).await?;
+    // The second factor first: a stolen password-only session learns nothing about the
+    // password here.
+    require_factor_session(state, signed_in).await?;
+    crate::app::accounts::prove(state, &signed_in.user, current_password, &call.ip).await
+}
+
+/// A person who has a second factor changes factors only in a session that used one.
+async fn require_factor_session(state: &AppState, signed_in: &SignedIn) -> Result<(), Error> {
     let amr: Vec<String> = serde_json::from_str(&signed_in.amr).unwrap_or_default();
     if factors::acr_of(&amr) != factors::ACR_MFA && enrolled(state, &signed_in.user.id).await?.any()
     {
@@ -66,6 +73,24 @@ pub async fn totp_start(
     totp_begin(state, call, &signed_in.user).await
 }
 
+/// The authenticator app being set up, to show again after a wrong code (`None`: nothing is
+/// pending, or it was begun more than ten minutes ago).
+pub async fn totp_pending(
+    state: &AppState,
+    call: &Call,
+    user: &User,
+) -> Result<Option<(String, String)>, Error> {
+    let (now, master, who) = (call.now, state.config.master_key(), user.clone());
+    let issuer = state.config.branding.name.clone();
+    state
+        .db
+        .run(move |conn| {
+            let key = secrets::sealing_key(conn, master.as_ref())?;
+            factors::totp_pending(conn, now, &key, &who, &issuer)
+        })
+        .await
+}
+
 /// A new key for the authenticator app being enrolled: the `otpauth://` URL for the QR code,
 /// and the seed in base32 to type in. (Callers prove the change first: `totp_start`.)
 pub async fn totp_begin(
@@ -84,14 +109,17 @@ pub async fn totp_begin(
         .await
 }
 
-/// Confirms the authenticator app being enrolled with one of its codes. When it is the
-/// person's first second factor, ten recovery codes are made and returned (shown once).
+/// Confirms the authenticator app being enrolled (begun by a proved `totp_start` in the last
+/// ten minutes) with one of its codes. When it is the person's first second factor, ten
+/// recovery codes are made and returned (shown once).
 pub async fn totp_confirm(
     state: &AppState,
     call: &Call,
-    user: &User,
+    signed_in: &SignedIn,
     code: &str,
 ) -> Result<Vec<String>, Error> {
+    require_factor_session(state, signed_in).await?;
+    let user = &signed_in.user;
     let places = passwords::admit(state, &buckets(state, &user.id)).await?;
     let (now, master, id, code) = (
         call.now,

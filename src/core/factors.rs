@@ -159,6 +159,35 @@ pub fn totp_begin(
     Ok((totp.get_url(), totp.get_secret_base32()))
 }
 
+/// Seconds an authenticator app being set up waits for its confirming code.
+pub const PENDING_TTL: i64 = 600;
+
+/// The authenticator app being set up (not confirmed yet, begun in the last ten minutes):
+/// its `otpauth://` URL and its seed in base32, to show again after a wrong code.
+pub fn totp_pending(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    key: &MasterKey,
+    user: &User,
+    issuer: &str,
+) -> Result<Option<(String, String)>, Error> {
+    let row: Option<TotpRow> = totp_credentials::table
+        .find(&user.id)
+        .select(TotpRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(row) = row.filter(|r| {
+        r.confirmed_at.is_none() && r.created_at + Duration::seconds(PENDING_TTL) > now
+    }) else {
+        return Ok(None);
+    };
+    let seed = key
+        .open(&row.secret_sealed)
+        .map_err(|e| Error::Internal(format!("totp seed: {e}")))?;
+    let totp = totp_for(seed, issuer, &user.email)?;
+    Ok(Some((totp.get_url(), totp.get_secret_base32())))
+}
+
 /// Checks a code of the person's authenticator: accepted once, within a step of the clock.
 /// `pending` checks the unconfirmed authenticator of an enrolment (and confirms it) instead of
 /// the confirmed one. `Ok(false)` for a wrong or reused code, or no authenticator.
@@ -184,6 +213,9 @@ pub fn totp_check(
             return Ok(false);
         };
         if row.confirmed_at.is_some() == pending {
+            return Ok(false);
+        }
+        if pending && row.created_at + Duration::seconds(PENDING_TTL) <= now {
             return Ok(false);
         }
         let seed = key

@@ -269,7 +269,7 @@ pub fn unlock(
         let second = super::throttle::account_key(&super::factors::throttle_account(id));
         let forgotten = forgotten + super::throttle::forget(conn, now, &second, window)?;
         let day = super::throttle::account_key(&super::factors::throttle_day(id));
-        super::throttle::forget(conn, now, &day, 86_400)?;
+        let forgotten = forgotten + super::throttle::forget(conn, now, &day, 86_400)?;
         events::record(
             conn,
             now,

@@ -61,7 +61,7 @@ async fn enrol_on_the_page(app: &TestApp, b: &mut Browser<'_>) -> (totp_rs::TOTP
         .await;
     assert_eq!(r.status, 400);
     let html = r.text();
-    // The page shows a new key with the error: the app's entry is made from that one.
+    // The page shows the same key again with the error (a new key needs the password).
     let totp = key_on(&html);
     let r = b
         .post(
@@ -99,6 +99,15 @@ async fn an_authenticator_app_from_enrolment_to_sign_in() {
         location(&password_step(&mut b, "/account").await),
         "/account"
     );
+    // Nothing being set up: a confirming code shows no key.
+    let csrf = hidden(&b.get("/account").await.text(), "csrf");
+    let r = b
+        .post(
+            "/account/actions/totp/confirm",
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(location(&r), "/account#security");
     let (totp, codes) = enrol_on_the_page(&app, &mut b).await;
     let page = b.get("/account").await.text();
     assert!(page.contains("<p><strong>10</strong> left."), "{page}");
@@ -296,6 +305,15 @@ async fn apps_and_policy_can_require_a_second_factor() {
         )
         .await;
     assert_eq!(location(&r), "/signin/second-factor?return_to=%2Faccount");
+    // Nor can this session get a new authenticator key through a wrong confirming code.
+    let r = b
+        .post(
+            "/account/actions/totp/confirm",
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(location(&r), "/signin/second-factor?return_to=%2Faccount");
+    assert!(!r.text().contains("totp-secret"));
     let r = b.get(&authorize).await;
     let step = location(&r);
     assert!(

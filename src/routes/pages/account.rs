@@ -111,7 +111,20 @@ async fn totp_setup(
     user: &crate::core::users::User,
     error: Option<&str>,
 ) -> Result<HttpResponse, Error> {
-    let (url, secret) = second_factor::totp_begin(state, call, user).await?;
+    // A new key when starting; after a wrong code the same one again (a new key is only ever
+    // made by a proved start).
+    let (url, secret) = match error {
+        None => second_factor::totp_begin(state, call, user).await?,
+        Some(_) => match second_factor::totp_pending(state, call, user).await? {
+            Some(pending) => pending,
+            None => {
+                return Ok(see_other(
+                    &format!("{}#security", paths::ACCOUNT),
+                    Vec::new(),
+                ))
+            }
+        },
+    };
     let (token, cookie) = csrf(req, &state.config);
     let view = TotpSetup {
         csrf: &token,
@@ -379,7 +392,7 @@ pub async fn action(
         }
         "totp/confirm" => {
             let code = text("code").unwrap_or_default();
-            match second_factor::totp_confirm(&state, &call, &s.user, &code).await {
+            match second_factor::totp_confirm(&state, &call, &s, &code).await {
                 Ok(codes) if codes.is_empty() => Ok(done("totp-enrolled")),
                 Ok(codes) => Ok(render(
                     StatusCode::OK,
@@ -392,7 +405,7 @@ pub async fn action(
                         &state,
                         &call,
                         &s.user,
-                        Some("That code is not right. Scan this new code and try again with the code it shows."),
+                        Some("That code is not right. Check the app shows this account, and enter the code it shows now."),
                     )
                     .await
                 }
@@ -405,6 +418,10 @@ pub async fn action(
                 .await
                 .map(|_| done("totp-removed"))
         }
+        // The add form is the script's; posted without it (it stays hidden then), say so.
+        "passkeys/add" => Err(Error::Conflict(
+            "Adding a passkey needs JavaScript in this browser.".into(),
+        )),
         "passkeys/remove" => {
             let id = text("id").unwrap_or_default();
             let current = form.get("current_password").unwrap_or_default();
