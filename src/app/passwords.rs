@@ -28,6 +28,11 @@ impl Places {
     /// Settles the attempt: one outcome per bucket, in the order they were admitted.
     pub async fn settle(mut self, outcome: &[Settle]) -> Result<(), Error> {
         let held = std::mem::take(&mut self.held);
+        debug_assert_eq!(
+            held.len(),
+            outcome.len(),
+            "one outcome per bucket, in order"
+        );
         let settled = held
             .into_iter()
             .zip(outcome.iter().copied())

@@ -240,6 +240,8 @@ pub async fn verify(
                 }
                 Ok(ok.then_some(None))
             }
+            // Recovery codes stand in for a second factor the person still has.
+            Proof::Recovery(_) if !factors::enrolled(conn, &id)?.any() => Ok(None),
             Proof::Recovery(code) => Ok(factors::recovery_use(conn, now, &id, code)?.map(Some)),
         })
         .await?;

@@ -256,22 +256,26 @@ pub fn totp_check(
 
 /// Removes the person's authenticator (confirmed or not); whether there was one.
 pub fn totp_remove(conn: &mut DbConnection, now: Timestamp, user_id: &str) -> Result<bool, Error> {
-    crate::db::transaction(conn, |conn| {
+    let removed = crate::db::transaction(conn, |conn| {
         let n = diesel::delete(totp_credentials::table.find(user_id)).execute(conn)?;
         if n > 0 {
             events::record(conn, now, events::NewEvent::user("totp.removed", user_id))?;
-            // Recovery codes stand in for a second factor; without one they mean nothing.
-            let passkeys_left: i64 = passkeys::table
-                .filter(passkeys::user_id.eq(user_id))
-                .count()
-                .get_result(conn)?;
-            if passkeys_left == 0 {
-                diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
-                    .execute(conn)?;
-            }
         }
-        Ok(n > 0)
-    })
+        Ok::<bool, Error>(n > 0)
+    })?;
+    forget_orphan_recovery_codes(conn, user_id)?;
+    Ok(removed)
+}
+
+/// Recovery codes stand in for a second factor; without one left they mean nothing and go.
+/// Run after a removal has committed: of two removals racing (the app and the last passkey),
+/// the later one's check sees both gone.
+pub fn forget_orphan_recovery_codes(conn: &mut DbConnection, user_id: &str) -> Result<(), Error> {
+    if !enrolled(conn, user_id)?.any() {
+        diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// A recovery code as people read it: ten base32 letters and digits in two groups.

@@ -16,7 +16,7 @@ use webauthn_rs::prelude::{Passkey, Url, Uuid, Webauthn, WebauthnBuilder};
 
 use super::{crypto, events, Error, Timestamp};
 use crate::config::Config;
-use crate::db::schema::{passkeys, recovery_codes, totp_credentials, webauthn_ceremonies};
+use crate::db::schema::{passkeys, webauthn_ceremonies};
 use crate::db::DbConnection;
 
 /// Seconds a ceremony (registration or sign-in) may take.
@@ -214,68 +214,58 @@ pub fn used(
         }
         None => row.passkey.clone(),
     };
-    // Compare and set: a concurrent use of the same passkey that stored a newer counter first
-    // makes this one a failure (a cloned authenticator looks exactly like that).
-    let n = diesel::update(
-        passkeys::table
-            .find(&row.id)
-            .filter(passkeys::passkey.eq(&row.passkey)),
-    )
-    .set((
-        passkeys::passkey.eq(stored),
-        passkeys::last_used_at.eq(Some(now)),
-    ))
-    .execute(conn)?;
-    if n == 0 {
-        return Err(Error::InvalidGrant("the passkey was not accepted".into()));
-    }
-    events::record(
-        conn,
-        now,
-        events::NewEvent::user("passkey.used", &row.user_id)
-            .with_detail(serde_json::json!({ "name": row.name })),
-    )?;
-    Ok(())
+    crate::db::transaction(conn, |conn| {
+        // Compare and set: a concurrent use of the same passkey that stored a newer counter
+        // first makes this one a failure (a cloned authenticator looks exactly like that).
+        let n = diesel::update(
+            passkeys::table
+                .find(&row.id)
+                .filter(passkeys::passkey.eq(&row.passkey)),
+        )
+        .set((
+            passkeys::passkey.eq(&stored),
+            passkeys::last_used_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            return Err(Error::InvalidGrant("the passkey was not accepted".into()));
+        }
+        events::record(
+            conn,
+            now,
+            events::NewEvent::user("passkey.used", &row.user_id)
+                .with_detail(serde_json::json!({ "name": row.name })),
+        )?;
+        Ok(())
+    })
 }
 
 /// Removes one of the person's passkeys; whether it was theirs. Without any second factor
-/// left, the recovery codes go too.
+/// left, the recovery codes go too (checked after the removal commits).
 pub fn remove(
     conn: &mut DbConnection,
     now: Timestamp,
     user_id: &str,
     id: &str,
 ) -> Result<bool, Error> {
-    crate::db::transaction(conn, |conn| {
+    let removed = crate::db::transaction(conn, |conn| {
         let n = diesel::delete(
             passkeys::table
                 .filter(passkeys::id.eq(id))
                 .filter(passkeys::user_id.eq(user_id)),
         )
         .execute(conn)?;
-        if n == 0 {
-            return Ok(false);
+        if n > 0 {
+            events::record(
+                conn,
+                now,
+                events::NewEvent::user("passkey.removed", user_id),
+            )?;
         }
-        events::record(
-            conn,
-            now,
-            events::NewEvent::user("passkey.removed", user_id),
-        )?;
-        let left: i64 = passkeys::table
-            .filter(passkeys::user_id.eq(user_id))
-            .count()
-            .get_result(conn)?;
-        let totp: i64 = totp_credentials::table
-            .filter(totp_credentials::user_id.eq(user_id))
-            .filter(totp_credentials::confirmed_at.is_not_null())
-            .count()
-            .get_result(conn)?;
-        if left == 0 && totp == 0 {
-            diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
-                .execute(conn)?;
-        }
-        Ok(true)
-    })
+        Ok::<bool, Error>(n > 0)
+    })?;
+    super::factors::forget_orphan_recovery_codes(conn, user_id)?;
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -190,6 +190,34 @@ async fn an_authenticator_app_from_enrolment_to_sign_in() {
     assert_eq!(r.status, 429, "{}", r.text());
     assert!(r.header("retry-after").is_some());
 
+    // Removing the app (in the session that used it, with the password) takes the recovery
+    // codes with it: the last factor is gone.
+    let page = b.get("/account").await.text();
+    let r = b
+        .post(
+            "/account/actions/totp/remove",
+            &[
+                ("csrf", &hidden(&page, "csrf")),
+                ("current_password", "correct horse"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/account?notice=totp-removed");
+    let left: i64 = {
+        use diesel::prelude::*;
+        use portcullis::db::schema::recovery_codes;
+        recovery_codes::table
+            .filter(recovery_codes::user_id.eq(&uid))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(left, 0);
+    assert_eq!(
+        location(&password_step(&mut Browser::new(&app), "/account").await),
+        "/account"
+    );
+
     // Every enrolment and use is an event.
     let kinds: Vec<String> = {
         use diesel::prelude::*;
@@ -202,6 +230,7 @@ async fn an_authenticator_app_from_enrolment_to_sign_in() {
     };
     for kind in [
         "totp.enrolled",
+        "totp.removed",
         "recovery_codes.generated",
         "totp.used",
         "recovery_code.used",
