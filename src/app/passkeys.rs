@@ -234,6 +234,75 @@ async fn check_assertion(
     Ok(user)
 }
 
+/// What a sign-in with a passkey did.
+pub enum PasskeySignIn {
+    /// A new session: the browser's sign-in step finished with the passkey as its second
+    /// factor, or the passkey alone. `return_to` is where the sign-in goes (the step's own
+    /// destination when it finished one); `ends_step`: the browser's step cookie is done with.
+    Session {
+        session: String,
+        return_to: String,
+        needs_terms: bool,
+        ends_step: bool,
+    },
+    /// The browser's session was stepped up (the passkey is that person's).
+    SteppedUp,
+}
+
+/// Signs in with a passkey (checked by `authenticate_finish`). The browser's open sign-in
+/// step of the passkey's owner is finished with it (`hwk` as the second factor); its session
+/// of the same person is stepped up; otherwise the passkey alone signs its owner in (and
+/// another person's unfinished step in this browser is forgotten).
+#[allow(clippy::too_many_arguments)]
+pub async fn sign_in(
+    state: &AppState,
+    call: &Call,
+    ceremony: &str,
+    credential: Value,
+    step: Option<&str>,
+    signed_in: Option<&SignedIn>,
+    previous: Option<String>,
+    return_to: &str,
+) -> Result<PasskeySignIn, Error> {
+    use crate::app::{second_factor, sign_in};
+    let user = authenticate_finish(state, call, ceremony, credential).await?;
+    let mut ends_step = false;
+    if let Some(step) = step {
+        if let Some((_, who)) = second_factor::step(state, step).await? {
+            if who.id == user.id {
+                let done =
+                    second_factor::complete_step_with(state, call, step, "hwk", previous).await?;
+                return Ok(PasskeySignIn::Session {
+                    session: done.session,
+                    return_to: done.return_to,
+                    needs_terms: done.needs_terms,
+                    ends_step: true,
+                });
+            }
+            ends_step = true;
+        }
+    }
+    if let Some(s) = signed_in.filter(|s| s.user.id == user.id) {
+        second_factor::step_up_with(state, call, s, "hwk").await?;
+        return Ok(PasskeySignIn::SteppedUp);
+    }
+    match sign_in::with_passkey(state, call, &user, previous).await? {
+        sign_in::SignedIn::Session {
+            session,
+            needs_terms,
+            ..
+        } => Ok(PasskeySignIn::Session {
+            session,
+            return_to: return_to.to_owned(),
+            needs_terms,
+            ends_step,
+        }),
+        sign_in::SignedIn::SecondFactor { .. } => {
+            Err(Error::Internal("a passkey sign-in asked for a step".into()))
+        }
+    }
+}
+
 /// Removes one of the person's passkeys once the change is proved (not found: `NotFound`).
 pub async fn remove(
     state: &AppState,

@@ -62,88 +62,92 @@ async fn require_factor_session(state: &AppState, signed_in: &SignedIn) -> Resul
     Ok(())
 }
 
-/// Starts enrolling an authenticator app, once the change is proved (`prove_for_change`).
+/// An authenticator app's key, as the set-up page shows it: the `otpauth://` URL (for the QR
+/// code) and the seed in base32 (to type in).
+pub struct TotpKey {
+    pub url: String,
+    pub secret: String,
+}
+
+/// What a confirming code did.
+pub enum Confirmed {
+    /// The app is on; the recovery codes made with it (empty when the person had some).
+    On { recovery_codes: Vec<String> },
+    /// A wrong code: the key being set up, to show again (`None`: nothing is being set up,
+    /// or it was begun more than ten minutes ago). A new key only comes from `totp_start`.
+    Wrong { pending: Option<TotpKey> },
+}
+
+/// Runs `f` with the database, the sealing key and the brand name (the TOTP issuer).
+async fn with_sealing_key<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(
+            &mut crate::db::DbConnection,
+            &crate::core::crypto::MasterKey,
+            &str,
+        ) -> Result<T, Error>
+        + Send
+        + 'static,
+) -> Result<T, Error> {
+    let (master, issuer) = (
+        state.config.master_key(),
+        state.config.branding.name.clone(),
+    );
+    state
+        .db
+        .run(move |conn| {
+            let key = secrets::sealing_key(conn, master.as_ref())?;
+            f(conn, &key, &issuer)
+        })
+        .await
+}
+
+/// Starts enrolling an authenticator app, once the change is proved (`prove_for_change`): a
+/// new key, not counted until a code confirms it.
 pub async fn totp_start(
     state: &AppState,
     call: &Call,
     signed_in: &SignedIn,
     current_password: &str,
-) -> Result<(String, String), Error> {
+) -> Result<TotpKey, Error> {
     prove_for_change(state, call, signed_in, current_password).await?;
-    totp_begin(state, call, &signed_in.user).await
-}
-
-/// The authenticator app being set up, to show again after a wrong code (`None`: nothing is
-/// pending, or it was begun more than ten minutes ago).
-pub async fn totp_pending(
-    state: &AppState,
-    call: &Call,
-    user: &User,
-) -> Result<Option<(String, String)>, Error> {
-    let (now, master, who) = (call.now, state.config.master_key(), user.clone());
-    let issuer = state.config.branding.name.clone();
-    state
-        .db
-        .run(move |conn| {
-            let key = secrets::sealing_key(conn, master.as_ref())?;
-            factors::totp_pending(conn, now, &key, &who, &issuer)
-        })
-        .await
-}
-
-/// A new key for the authenticator app being enrolled: the `otpauth://` URL for the QR code,
-/// and the seed in base32 to type in. (Callers prove the change first: `totp_start`.)
-pub async fn totp_begin(
-    state: &AppState,
-    call: &Call,
-    user: &User,
-) -> Result<(String, String), Error> {
-    let (now, master, who) = (call.now, state.config.master_key(), user.clone());
-    let issuer = state.config.branding.name.clone();
-    state
-        .db
-        .run(move |conn| {
-            let key = secrets::sealing_key(conn, master.as_ref())?;
-            factors::totp_begin(conn, now, &key, &who, &issuer)
-        })
-        .await
+    let (now, user) = (call.now, signed_in.user.clone());
+    let (url, secret) = with_sealing_key(state, move |conn, key, issuer| {
+        factors::totp_begin(conn, now, key, &user, issuer)
+    })
+    .await?;
+    Ok(TotpKey { url, secret })
 }
 
 /// Confirms the authenticator app being enrolled (begun by a proved `totp_start` in the last
 /// ten minutes) with one of its codes. When it is the person's first second factor, ten
-/// recovery codes are made and returned (shown once).
+/// recovery codes are made with it (shown once).
 pub async fn totp_confirm(
     state: &AppState,
     call: &Call,
     signed_in: &SignedIn,
     code: &str,
-) -> Result<Vec<String>, Error> {
+) -> Result<Confirmed, Error> {
     require_factor_session(state, signed_in).await?;
-    let user = &signed_in.user;
+    let user = signed_in.user.clone();
     let places = passwords::admit(state, &buckets(state, &user.id)).await?;
-    let (now, master, id, code) = (
-        call.now,
-        state.config.master_key(),
-        user.id.clone(),
-        code.to_owned(),
-    );
-    let result = state
-        .db
-        .run(move |conn| {
-            let key = secrets::sealing_key(conn, master.as_ref())?;
-            if !factors::totp_check(conn, now, &key, &id, &code, true)? {
-                return Ok(None);
-            }
-            // The first second factor comes with recovery codes; later ones keep them.
-            let codes = match factors::enrolled(conn, &id)?.recovery_codes {
-                0 => factors::recovery_generate(conn, now, &id)?,
-                _ => Vec::new(),
-            };
-            Ok(Some(codes))
-        })
-        .await?;
-    settle(places, result.is_some()).await?;
-    result.ok_or_else(wrong_code)
+    let (now, code) = (call.now, code.to_owned());
+    let result = with_sealing_key(state, move |conn, key, issuer| {
+        if !factors::totp_check(conn, now, key, &user.id, &code, true)? {
+            let pending = factors::totp_pending(conn, now, key, &user, issuer)?
+                .map(|(url, secret)| TotpKey { url, secret });
+            return Ok(Confirmed::Wrong { pending });
+        }
+        // The first second factor comes with recovery codes; later ones keep them.
+        let recovery_codes = match factors::enrolled(conn, &user.id)?.recovery_codes {
+            0 => factors::recovery_generate(conn, now, &user.id)?,
+            _ => Vec::new(),
+        };
+        Ok(Confirmed::On { recovery_codes })
+    })
+    .await?;
+    settle(places, matches!(result, Confirmed::On { .. })).await?;
+    Ok(result)
 }
 
 /// Removes the authenticator app (and with it the recovery codes, when no passkey is left),

@@ -12,7 +12,7 @@ use crate::db::schema::{
     authorization_codes as codes, cloudtrax_nonces as nonces, email_outbox as outbox, events,
     grants, one_time_tokens as ott, refresh_tokens as refresh, revocations, sessions,
     sign_in_steps as steps, throttle_counters as counters, throttle_places as places,
-    webauthn_ceremonies as ceremonies,
+    totp_credentials as totp, webauthn_ceremonies as ceremonies,
 };
 use crate::db::DbConnection;
 
@@ -53,6 +53,8 @@ pub enum Rule {
     SignInSteps,
     /// Passkey ceremonies (registration, sign-in) past their five minutes.
     WebauthnCeremonies,
+    /// Authenticator apps set up but never confirmed, past their ten minutes.
+    PendingTotp,
     /// Refresh tokens past their expiry, once no access token they issued can be live.
     ExpiredRefreshTokens,
     /// Rotated refresh tokens, `ROTATED_REFRESH_MEMORY_SECS` after rotation.
@@ -81,11 +83,12 @@ pub enum Rule {
 impl Rule {
     /// Every rule, in the order a pass applies them (refresh tokens before the grants they
     /// keep alive).
-    pub const ALL: [Rule; 15] = [
+    pub const ALL: [Rule; 16] = [
         Rule::Codes,
         Rule::Sessions,
         Rule::SignInSteps,
         Rule::WebauthnCeremonies,
+        Rule::PendingTotp,
         Rule::ExpiredRefreshTokens,
         Rule::RotatedRefreshTokens,
         Rule::RevokedRefreshTokens,
@@ -106,6 +109,7 @@ impl Rule {
             Rule::Sessions => "sessions",
             Rule::SignInSteps => "sign_in_steps",
             Rule::WebauthnCeremonies => "webauthn_ceremonies",
+            Rule::PendingTotp => "totp_credentials",
             Rule::ExpiredRefreshTokens
             | Rule::RotatedRefreshTokens
             | Rule::RevokedRefreshTokens => "refresh_tokens",
@@ -166,6 +170,14 @@ pub fn batch(
             sessions::expires_at.lt(now)
         ),
         Rule::SignInSteps => purge!(conn, steps, steps::id_hash, steps::expires_at.lt(now)),
+        Rule::PendingTotp => purge!(
+            conn,
+            totp,
+            totp::user_id,
+            totp::confirmed_at
+                .is_null()
+                .and(totp::created_at.lt(now - secs(super::factors::PENDING_TTL)))
+        ),
         Rule::WebauthnCeremonies => purge!(
             conn,
             ceremonies,

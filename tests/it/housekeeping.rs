@@ -224,3 +224,41 @@ async fn a_standing_mongoose_app_grant_stays_until_revoked() {
     assert_eq!(pass(&app).await.from("grants"), 1);
     assert_eq!(count(&app, "grants"), 0);
 }
+
+/// The second factors' short-lived rows go once stale: a sign-in step never finished, a
+/// passkey ceremony never finished, an authenticator app set up but never confirmed; a
+/// confirmed app stays.
+#[actix_rt::test]
+async fn unfinished_second_factor_rows_go() {
+    let app = TestApp::builder()
+        .config(|c| c.issuer = Some("http://localhost:8080".into()))
+        .build();
+    let ada = app.user("ada@example.com", "correct horse");
+    let bob = app.user("bob@example.com", "correct horse");
+    app.enrol_totp(&ada);
+    let now = app.clock.now_naive();
+    {
+        let mut conn = app.conn();
+        let key = portcullis::core::secrets::sealing_key(&mut conn, None).unwrap();
+        let user = portcullis::core::users::get(&mut conn, &bob).unwrap();
+        portcullis::core::factors::totp_begin(&mut conn, now, &key, &user, "P").unwrap();
+        portcullis::core::factors::step_begin(&mut conn, now, &bob, &["pwd".into()], "/").unwrap();
+        portcullis::core::passkeys::ceremony_begin(&mut conn, now, None, "authenticate", "{}")
+            .unwrap();
+    }
+    pass(&app).await;
+    assert_eq!(count(&app, "totp_credentials"), 2, "nothing is stale yet");
+    assert_eq!(count(&app, "sign_in_steps"), 1);
+    assert_eq!(count(&app, "webauthn_ceremonies"), 1);
+    app.clock.advance(Duration::from_secs(11 * 60));
+    pass(&app).await;
+    assert_eq!(
+        count(&app, "totp_credentials"),
+        1,
+        "ada's confirmed app stays"
+    );
+    assert_eq!(count(&app, "sign_in_steps"), 0);
+    assert_eq!(count(&app, "webauthn_ceremonies"), 0);
+    let enrolled = portcullis::core::factors::enrolled(&mut app.conn(), &ada).unwrap();
+    assert!(enrolled.totp);
+}

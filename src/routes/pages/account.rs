@@ -102,41 +102,26 @@ fn qr_svg(url: &str) -> String {
     }
 }
 
-/// The set-up page of an authenticator app: a new key, its QR code, and the code field (400
-/// with `error` after a wrong code).
-async fn totp_setup(
+/// The set-up page of an authenticator app: its key as a QR code and as text, and the code
+/// field (400 with `error` after a wrong code).
+fn totp_setup(
     req: &HttpRequest,
     state: &AppState,
-    call: &Call,
-    user: &crate::core::users::User,
+    key: &second_factor::TotpKey,
     error: Option<&str>,
-) -> Result<HttpResponse, Error> {
-    // A new key when starting; after a wrong code the same one again (a new key is only ever
-    // made by a proved start).
-    let (url, secret) = match error {
-        None => second_factor::totp_begin(state, call, user).await?,
-        Some(_) => match second_factor::totp_pending(state, call, user).await? {
-            Some(pending) => pending,
-            None => {
-                return Ok(see_other(
-                    &format!("{}#security", paths::ACCOUNT),
-                    Vec::new(),
-                ))
-            }
-        },
-    };
+) -> HttpResponse {
     let (token, cookie) = csrf(req, &state.config);
     let view = TotpSetup {
         csrf: &token,
-        qr_svg: &qr_svg(&url),
-        secret: &grouped(&secret),
+        qr_svg: &qr_svg(&key.url),
+        secret: &grouped(&key.secret),
         error,
     };
     let status = match error {
         Some(_) => StatusCode::BAD_REQUEST,
         None => StatusCode::OK,
     };
-    Ok(render(status, &view, cookie.into_iter().collect()))
+    render(status, &view, cookie.into_iter().collect())
 }
 
 fn grouped(secret: &str) -> String {
@@ -385,32 +370,35 @@ pub async fn action(
             }),
         "totp/start" => {
             let current = form.get("current_password").unwrap_or_default();
-            match second_factor::prove_for_change(&state, &call, &s, current).await {
-                Ok(()) => totp_setup(&req, &state, &call, &s.user, None).await,
-                Err(e) => Err(e),
-            }
+            second_factor::totp_start(&state, &call, &s, current)
+                .await
+                .map(|key| totp_setup(&req, &state, &key, None))
         }
         "totp/confirm" => {
             let code = text("code").unwrap_or_default();
-            match second_factor::totp_confirm(&state, &call, &s, &code).await {
-                Ok(codes) if codes.is_empty() => Ok(done("totp-enrolled")),
-                Ok(codes) => Ok(render(
-                    StatusCode::OK,
-                    &RecoveryCodes { codes: &codes },
-                    Vec::new(),
-                )),
-                Err(Error::InvalidGrant(_)) => {
-                    totp_setup(
+            second_factor::totp_confirm(&state, &call, &s, &code)
+                .await
+                .map(|confirmed| match confirmed {
+                    second_factor::Confirmed::On { recovery_codes } if recovery_codes.is_empty() => {
+                        done("totp-enrolled")
+                    }
+                    second_factor::Confirmed::On { recovery_codes } => render(
+                        StatusCode::OK,
+                        &RecoveryCodes {
+                            codes: &recovery_codes,
+                        },
+                        Vec::new(),
+                    ),
+                    second_factor::Confirmed::Wrong { pending: Some(key) } => totp_setup(
                         &req,
                         &state,
-                        &call,
-                        &s.user,
+                        &key,
                         Some("That code is not right. Check the app shows this account, and enter the code it shows now."),
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            }
+                    ),
+                    second_factor::Confirmed::Wrong { pending: None } => {
+                        see_other(&format!("{}#security", paths::ACCOUNT), Vec::new())
+                    }
+                })
         }
         "totp/remove" => {
             let current = form.get("current_password").unwrap_or_default();

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::{self, csrf_ok, safe_return};
-use crate::app::{passkeys, second_factor, sign_in, Call};
+use crate::app::passkeys::{self, PasskeySignIn};
 use crate::core::Error;
 use crate::paths;
 use crate::routes::auth::{Admitted, Public, Session};
@@ -171,95 +171,46 @@ pub async fn signin_finish(
     if !csrf_ok(&req, Some(&b.csrf)) {
         return expired_form();
     }
-    let user = match passkeys::authenticate_finish(&state, &call, &b.ceremony, b.credential).await {
-        Ok(u) => u,
-        Err(e) => return failed(&e),
-    };
-    let return_to = safe_return(b.return_to.as_deref());
-    match finish(&req, &state, &call, &user, return_to).await {
-        Ok(res) => res,
-        Err(e) => failed(&e),
-    }
-}
-
-async fn finish(
-    req: &HttpRequest,
-    state: &AppState,
-    call: &Call,
-    user: &crate::core::users::User,
-    return_to: String,
-) -> Result<HttpResponse, Error> {
+    let step = req
+        .cookie(session::STEP_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty());
     let previous = req
         .cookie(session::SESSION_COOKIE)
         .map(|c| c.value().to_owned());
-    // The second step of a sign-in: the passkey must be that person's.
-    if let Some(step) = req
-        .cookie(session::STEP_COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty())
-    {
-        if let Some((_, who)) = second_factor::step(state, &step).await? {
-            if who.id != user.id {
-                // Another person's unfinished sign-in in this browser: this passkey signs
-                // its own owner in (below), and that step is forgotten.
-                return passkey_alone(state, call, user, previous, return_to, true).await;
-            }
-            let done =
-                second_factor::complete_step_with(state, call, &step, "hwk", previous).await?;
-            let back = safe_return(Some(&done.return_to));
-            let next = if done.needs_terms {
-                terms_then(&back)
-            } else {
-                back
-            };
-            return Ok(redirect(
-                &next,
-                vec![
-                    session::session_cookie(done.session, &state.config),
-                    session::clear_step_cookie(&state.config),
-                ],
-            ));
-        }
-    }
-    // A signed-in person stepping up for an app.
-    if let Some(s) = session::current(req, state).await? {
-        if s.user.id == user.id {
-            second_factor::step_up_with(state, call, &s, "hwk").await?;
-            return Ok(redirect(&return_to, Vec::new()));
-        }
-    }
-    passkey_alone(state, call, user, previous, return_to, false).await
-}
-
-/// A sign-in with the passkey alone; `clear_step` drops another person's unfinished step.
-async fn passkey_alone(
-    state: &AppState,
-    call: &Call,
-    user: &crate::core::users::User,
-    previous: Option<String>,
-    return_to: String,
-    clear_step: bool,
-) -> Result<HttpResponse, Error> {
-    match sign_in::with_passkey(state, call, user, previous).await? {
-        sign_in::SignedIn::Session {
+    let signed_in = match session::current(&req, &state).await {
+        Ok(s) => s,
+        Err(e) => return failed(&e),
+    };
+    let return_to = safe_return(b.return_to.as_deref());
+    let done = passkeys::sign_in(
+        &state,
+        &call,
+        &b.ceremony,
+        b.credential,
+        step.as_deref(),
+        signed_in.as_ref(),
+        previous,
+        &return_to,
+    )
+    .await;
+    match done {
+        Ok(PasskeySignIn::SteppedUp) => redirect(&return_to, Vec::new()),
+        Ok(PasskeySignIn::Session {
             session: value,
+            return_to: back,
             needs_terms,
-            ..
-        } => {
-            let next = if needs_terms {
-                terms_then(&return_to)
-            } else {
-                return_to
-            };
+            ends_step,
+        }) => {
+            let back = safe_return(Some(&back));
+            let next = if needs_terms { terms_then(&back) } else { back };
             let mut cookies = vec![session::session_cookie(value, &state.config)];
-            if clear_step {
+            if ends_step {
                 cookies.push(session::clear_step_cookie(&state.config));
             }
-            Ok(redirect(&next, cookies))
+            redirect(&next, cookies)
         }
-        sign_in::SignedIn::SecondFactor { .. } => {
-            Err(Error::Internal("a passkey sign-in asked for a step".into()))
-        }
+        Err(e) => failed(&e),
     }
 }
 
