@@ -171,9 +171,10 @@ pub async fn sign_in_consent_and_land_on_the_redirect_uri() -> Outcome {
     fill(&client, "#login", "ada").await;
     fill(&client, "#password", "not-the-password").await;
     submit(&client, "button[type=submit]").await;
+    // The form's own error (the page has another, hidden alert for passkeys).
     let alert = client
         .wait()
-        .for_element(Locator::Css("[role=alert]"))
+        .for_element(Locator::Css("#signin-error"))
         .await
         .unwrap();
     assert!(alert
@@ -533,7 +534,7 @@ pub async fn every_page_on_a_phone_a_desktop_and_in_dark_mode() -> Outcome {
     submit(&client, "button[type=submit]").await;
     client
         .wait()
-        .for_element(Locator::Css("[role=alert]"))
+        .for_element(Locator::Css("#signup-error"))
         .await
         .unwrap();
     let focused = client
