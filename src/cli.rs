@@ -146,6 +146,23 @@ pub enum ClientCommand {
     List,
     /// Delete a client and revoke everything issued to it.
     Remove { id: String },
+    /// Issue an initial access token for dynamic client registration (`POST /register`,
+    /// RFC 7591); prints it once.
+    RegistrationToken {
+        /// Registrations it allows.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// Seconds it lives.
+        #[arg(long, value_name = "SECS", default_value_t = 86_400)]
+        expires_in: u64,
+        /// What it is for (shown by `registration-tokens`).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// List the initial access tokens that can still register a client.
+    RegistrationTokens,
+    /// Revoke an initial access token.
+    RevokeRegistrationToken { id: String },
 }
 
 #[derive(Debug, Args)]
@@ -189,12 +206,23 @@ pub struct ClientAdd {
     /// The client stops working after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub expires_in: Option<u64>,
-    /// client_secret_basic (default), client_secret_post, or none (public clients).
+    /// client_secret_basic (default), client_secret_post, client_secret_jwt, private_key_jwt
+    /// (with --jwks-uri or --jwks-file), or none (public clients).
     #[arg(long)]
     pub auth_method: Option<String>,
     /// People must sign in to this app with a second factor.
     #[arg(long)]
     pub require_second_factor: bool,
+    /// Where the client publishes its public keys (https), for private_key_jwt and signed
+    /// request objects.
+    #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
+    pub jwks_uri: Option<String>,
+    /// A JSON file with the client's public keys (a JWK Set).
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// Its authorization requests must be pushed first (PAR, RFC 9126).
+    #[arg(long)]
+    pub require_par: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -569,41 +597,54 @@ fn run_client(
                 }
                 None => None,
             };
-            // Keys that sign requests (CloudTrax kinds): their secret is sealed, not just hashed.
-            let sealed = a.kind.as_deref().and_then(clients::ClientKind::parse);
-            let seal_with = if sealed.is_some_and(clients::ClientKind::sealed) {
-                Some(crate::core::secrets::sealing_key(
+            let jwks = match &a.jwks_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading --jwks-file {}", path.display()))?;
+                    Some(
+                        serde_json::from_str::<serde_json::Value>(&text).with_context(|| {
+                            format!("--jwks-file {} is not JSON", path.display())
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            let metadata = clients::ClientMetadata {
+                require_second_factor: a.require_second_factor,
+                jwks,
+                jwks_uri: a.jwks_uri,
+                require_pushed_authorization_requests: a.require_par,
+                ..Default::default()
+            };
+            let mut new = clients::NewClient {
+                id: a.id,
+                name: a.name,
+                secret: a.secret,
+                public: a.public,
+                redirect_uris: a.redirect_uris,
+                post_logout_redirect_uris: a.post_logout_redirect_uris,
+                grant_types: a.grants,
+                scopes: a.scopes,
+                resources: a.resources,
+                trusted: a.trusted,
+                kind: a.kind,
+                owner_id: a.owner,
+                cert_thumbprint,
+                expires_in: a.expires_in,
+                auth_method: a.auth_method,
+                metadata: Some(metadata.to_value()),
+                allow_private_jwks_uri: config.allow_private_jwks_uri,
+                ..Default::default()
+            };
+            // Keys that sign requests (CloudTrax kinds, client_secret_jwt): their secret is
+            // sealed, not just hashed.
+            if new.needs_sealing() {
+                new.seal_with = Some(crate::core::secrets::sealing_key(
                     &mut conn,
                     config.master_key().as_ref(),
-                )?)
-            } else {
-                None
-            };
-            let created = clients::create(
-                &mut conn,
-                now,
-                clients::NewClient {
-                    id: a.id,
-                    name: a.name,
-                    secret: a.secret,
-                    public: a.public,
-                    redirect_uris: a.redirect_uris,
-                    post_logout_redirect_uris: a.post_logout_redirect_uris,
-                    grant_types: a.grants,
-                    scopes: a.scopes,
-                    resources: a.resources,
-                    trusted: a.trusted,
-                    kind: a.kind,
-                    owner_id: a.owner,
-                    cert_thumbprint,
-                    expires_in: a.expires_in,
-                    auth_method: a.auth_method,
-                    metadata: a
-                        .require_second_factor
-                        .then(|| json!({ "require_second_factor": true })),
-                    seal_with,
-                },
-            )?;
+                )?);
+            }
+            let created = clients::create(&mut conn, now, new)?;
             if json {
                 return print_json(
                     out,
@@ -634,21 +675,78 @@ fn run_client(
             }
             writeln!(
                 out,
-                "{:<38} {:<24} {:<12} {:<20} GRANTS",
-                "CLIENT ID", "NAME", "KIND", "AUTH"
+                "{:<38} {:<24} {:<12} {:<8} {:<20} GRANTS",
+                "CLIENT ID", "NAME", "KIND", "BY", "AUTH"
             )?;
             for c in list {
                 writeln!(
                     out,
-                    "{:<38} {:<24} {:<12} {:<20} {}",
+                    "{:<38} {:<24} {:<12} {:<8} {:<20} {}",
                     c.client_id,
                     c.name,
                     c.kind,
+                    // Who registered it: an admin, or the client itself (never trusted).
+                    if c.dynamic { "itself" } else { "admin" },
                     c.token_endpoint_auth_method,
                     c.grant_types.join(",")
                 )?;
             }
             Ok(())
+        }
+        ClientCommand::RegistrationToken {
+            uses,
+            expires_in,
+            note,
+        } => {
+            let (info, token) = crate::core::registration::issue_initial_token(
+                &mut conn, now, uses, expires_in, &note,
+            )?;
+            if json {
+                return print_json(
+                    out,
+                    &json!({ "initial_access_token": token, "token": info }),
+                );
+            }
+            writeln!(out, "initial_access_token: {token}")?;
+            writeln!(
+                out,
+                "id {}: {} registration(s), until {}",
+                info.id,
+                info.uses_left,
+                crate::core::time::rfc3339(info.expires_at)
+            )?;
+            writeln!(
+                out,
+                "(shown once; send it as `Authorization: Bearer` to POST /register)"
+            )?;
+            Ok(())
+        }
+        ClientCommand::RegistrationTokens => {
+            let list = crate::core::registration::list_initial_tokens(&mut conn, now)?;
+            if json {
+                return print_json(out, &json!(list));
+            }
+            writeln!(out, "{:<38} {:<6} {:<22} NOTE", "ID", "USES", "EXPIRES")?;
+            for t in list {
+                writeln!(
+                    out,
+                    "{:<38} {:<6} {:<22} {}",
+                    t.id,
+                    t.uses_left,
+                    crate::core::time::rfc3339(t.expires_at),
+                    t.note
+                )?;
+            }
+            Ok(())
+        }
+        ClientCommand::RevokeRegistrationToken { id } => {
+            crate::core::registration::revoke_initial_token(&mut conn, now, &id)?;
+            if json {
+                print_json(out, &json!({ "revoked": id }))
+            } else {
+                writeln!(out, "revoked initial access token {id}")?;
+                Ok(())
+            }
         }
         ClientCommand::Remove { id } => {
             clients::remove(&mut conn, now, &id, config.revocation_ttl())?;

@@ -55,6 +55,18 @@ pub enum Registration {
     Closed,
 }
 
+/// Who may register OAuth clients at `/register` (RFC 7591).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientRegistration {
+    /// With an initial access token an admin issued (the default).
+    Token,
+    /// Anyone (rate-limited per IP), and with an initial access token too.
+    Open,
+    /// Nobody: `/register` refuses and discovery does not advertise it.
+    Closed,
+}
+
 /// How log lines are written to standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -124,6 +136,14 @@ pub struct Config {
     pub database_timeout: u64,
     /// `open` lets people sign up; `closed` leaves account creation to admins.
     pub registration: Registration,
+    /// Dynamic client registration (RFC 7591): `token` (with an initial access token an admin
+    /// issued), `open` (anyone, rate-limited per IP) or `closed`.
+    pub client_registration: ClientRegistration,
+    /// Every authorization request must be pushed first (RFC 9126 PAR), for every client.
+    pub require_pushed_authorization_requests: bool,
+    /// Fetch clients' `jwks_uri` from loopback and private addresses, and over plain http
+    /// (development only: in production this lets a client make the server call its network).
+    pub allow_private_jwks_uri: bool,
     /// Current terms-of-service version users must accept; none when unset.
     #[serde(deserialize_with = "opt_text")]
     pub terms_version: Option<String>,
@@ -205,6 +225,8 @@ pub struct ThrottleSettings {
     pub ip_window: u64,
     pub signups_per_ip: u32,
     pub signup_window: u64,
+    /// Clients one IP may register at `/register` per `signup_window`.
+    pub registrations_per_ip: u32,
 }
 
 /// argon2id parameters for people's passwords (OWASP defaults).
@@ -394,6 +416,9 @@ impl Default for Config {
             database_pool_size: 10,
             database_timeout: crate::db::DEFAULT_TIMEOUT_SECS,
             registration: Registration::Closed,
+            client_registration: ClientRegistration::Token,
+            require_pushed_authorization_requests: false,
+            allow_private_jwks_uri: false,
             terms_version: None,
             terms_url: None,
             require_verified_email: false,
@@ -453,6 +478,7 @@ impl Default for ThrottleSettings {
             ip_window: 900,
             signups_per_ip: 10,
             signup_window: 3600,
+            registrations_per_ip: 20,
         }
     }
 }
@@ -682,6 +708,10 @@ impl Config {
             ("throttle.ip_window", th.ip_window),
             ("throttle.signups_per_ip", th.signups_per_ip as u64),
             ("throttle.signup_window", th.signup_window),
+            (
+                "throttle.registrations_per_ip",
+                th.registrations_per_ip as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(name, "must be at least 1"));

@@ -33,3 +33,6 @@ pub const FAVICON: &str = "/favicon.ico";
 pub const VERIFY_EMAIL_RESEND: &str = "/verify-email/resend";
 pub const ACCOUNT_ACTION: &str = "/account/actions/{action:.+}";
 pub const OPENAPI: &str = "/openapi.json";
+pub const PAR: &str = "/par";
+pub const REGISTER: &str = "/register";
+pub const REGISTERED_CLIENT: &str = "/register/{client_id}";

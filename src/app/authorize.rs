@@ -6,20 +6,245 @@ use crate::app::Call;
 use crate::core::authorize::{
     self, AuthorizeParams, ErrorRedirect, Next, Reject, SignedIn, Validated,
 };
-use crate::core::{consents, oidc, Error};
+use crate::core::clients::ClientRow;
+use crate::core::{consents, oidc, pushed, Error};
 use crate::state::AppState;
 
 /// Checks a request: a page error (unknown client or redirect URI), an error for the client,
-/// or the valid request.
+/// or the valid request. A `request_uri` of this server opens the request kept behind it
+/// (pushed to `/par`, or a request object kept by [`keep_request_object`]).
 pub async fn validate(
     state: &AppState,
     call: &Call,
     params: AuthorizeParams,
 ) -> Result<Result<Validated, Reject>, Error> {
-    let now = call.now;
+    let (now, require_par) = (call.now, state.config.require_pushed_authorization_requests);
     state
         .db
-        .run(move |conn| Ok(authorize::validate(conn, now, &params)))
+        .run(move |conn| {
+            let params = match open_kept(conn, now, params)? {
+                Ok(p) => p,
+                Err(r) => return Ok(Err(r)),
+            };
+            Ok(authorize::validate(conn, now, &params, require_par)
+                .map_err(|r| not_redirected_for_strangers(conn, &params, r)))
+        })
+        .await
+}
+
+/// A client that registered itself chose its redirect URIs unchecked: the errors of its
+/// requests are shown here rather than sent there, so that this server is nobody's open
+/// redirector (RFC 9700 §4.11.2). Errors after the person has acted (a denial) and those of
+/// `prompt=none` still go back to the client.
+fn not_redirected_for_strangers(
+    conn: &mut crate::db::DbConnection,
+    params: &AuthorizeParams,
+    reject: Reject,
+) -> Reject {
+    let Reject::Redirect(e) = reject else {
+        return reject;
+    };
+    let dynamic = params
+        .client_id
+        .as_deref()
+        .is_some_and(|id| crate::core::clients::get(conn, id).is_ok_and(|c| c.dynamic));
+    if dynamic {
+        Reject::Page(format!(
+            "The application sent an invalid request ({}): {}.",
+            e.error, e.description
+        ))
+    } else {
+        Reject::Redirect(e)
+    }
+}
+
+/// The request behind a `request_uri` (the other parameters are ignored, RFC 9126 §4), or the
+/// parameters as they are.
+fn open_kept(
+    conn: &mut crate::db::DbConnection,
+    now: crate::core::Timestamp,
+    params: AuthorizeParams,
+) -> Result<Result<AuthorizeParams, Reject>, Error> {
+    let Some(uri) = &params.request_uri else {
+        return Ok(Ok(params));
+    };
+    if params.request.is_some() {
+        return Ok(Err(Reject::Page(
+            "The request has both request and request_uri.".into(),
+        )));
+    }
+    let Some(client_id) = &params.client_id else {
+        return Ok(Err(Reject::Page("The request has no client_id.".into())));
+    };
+    Ok(match pushed::open(conn, now, client_id, uri)? {
+        Err(m) => Err(outer_error(conn, &params, "invalid_request_uri", m)),
+        Ok(kept) => {
+            let mut p = AuthorizeParams::from_pairs(&kept.pairs);
+            p.pushed = kept.pushed;
+            p.signed = kept.signed;
+            p.kept = Some((kept.hash, kept.started_at));
+            Ok(p)
+        }
+    })
+}
+
+/// A request whose `request_uri` cannot be opened: back to the client when the query names
+/// its client and one of its registered redirect URIs (RFC 9126 §4), else a page.
+fn outer_error(
+    conn: &mut crate::db::DbConnection,
+    params: &AuthorizeParams,
+    error: &'static str,
+    message: &str,
+) -> Reject {
+    let mut registered = |id: &str, uri: &str| {
+        crate::core::clients::get(conn, id)
+            .is_ok_and(|c| !c.dynamic && c.redirect_uris.iter().any(|r| r == uri))
+    };
+    match (&params.client_id, &params.redirect_uri) {
+        (Some(id), Some(uri)) if registered(id, uri) => Reject::Redirect(ErrorRedirect {
+            redirect_uri: uri.clone(),
+            error,
+            description: message.to_owned(),
+            state: params.state.clone(),
+        }),
+        _ => Reject::Page(message.to_owned()),
+    }
+}
+
+/// A signed request object sent to `/authorize` (RFC 9101 by value): checked with the
+/// client's keys, validated, and kept like a pushed request; the `request_uri` to go on with.
+pub async fn keep_request_object(
+    state: &AppState,
+    call: &Call,
+    params: AuthorizeParams,
+) -> Result<Result<String, Reject>, Error> {
+    let (Some(client_id), Some(jwt)) = (params.client_id.clone(), params.request.clone()) else {
+        return Ok(Err(Reject::Page("The request has no client_id.".into())));
+    };
+    let lookup = client_id.clone();
+    let client = match state
+        .db
+        .run(move |conn| crate::core::clients::get(conn, &lookup))
+        .await
+    {
+        Ok(c) => c,
+        Err(Error::NotFound(_)) => {
+            return Ok(Err(Reject::Page(
+                "The application is not registered here.".into(),
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    let pairs = match crate::app::client_jwt::request_object(state, &client, &jwt).await {
+        Ok(p) => p,
+        Err(m) => {
+            let redirect = params
+                .redirect_uri
+                .clone()
+                .filter(|r| !client.dynamic && client.redirect_uris.iter().any(|x| x == r));
+            return Ok(Err(match redirect {
+                Some(redirect_uri) => Reject::Redirect(ErrorRedirect {
+                    redirect_uri,
+                    error: "invalid_request_object",
+                    description: format!("the request object {m}"),
+                    state: params.state.clone(),
+                }),
+                None => Reject::Page(format!(
+                    "The signed request is not valid: the request object {m}."
+                )),
+            }));
+        }
+    };
+    // OIDC Core §6.1: the parameters outside the object that OAuth requires must agree.
+    let inside = AuthorizeParams::from_pairs(&pairs);
+    if params
+        .response_type
+        .as_ref()
+        .is_some_and(|outer| inside.response_type.as_ref() != Some(outer))
+    {
+        return Ok(Err(Reject::Page(
+            "The signed request is not valid: response_type differs inside and outside the request object.".into(),
+        )));
+    }
+    let (now, require_par) = (call.now, state.config.require_pushed_authorization_requests);
+    state
+        .db
+        .run(move |conn| {
+            let mut p = inside;
+            p.signed = true;
+            if let Err(r) = authorize::validate(conn, now, &p, require_par) {
+                return Ok(Err(not_redirected_for_strangers(conn, &p, r)));
+            }
+            let (uri, _) = pushed::keep(conn, now, &client_id, &pairs, false, true)?;
+            Ok(Ok(uri))
+        })
+        .await
+}
+
+/// A pushed authorization request (RFC 9126 §2) of an authenticated client: the form's
+/// parameters (or the request object among them), validated as `/authorize` would, kept
+/// behind a new `request_uri`. Answers the URI and its lifetime, or the error for the client
+/// (`error`, description).
+pub async fn push(
+    state: &AppState,
+    call: &Call,
+    client: &ClientRow,
+    form: Vec<(String, String)>,
+) -> Result<Result<(String, i64), (&'static str, String)>, Error> {
+    const AUTHENTICATION: &[&str] = &["client_secret", "client_assertion", "client_assertion_type"];
+    let mut pairs: Vec<(String, String)> = form
+        .into_iter()
+        .filter(|(k, _)| !AUTHENTICATION.contains(&k.as_str()))
+        .collect();
+    let get = |pairs: &[(String, String)], k: &str| {
+        pairs
+            .iter()
+            .find(|(x, v)| x == k && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    if get(&pairs, "request_uri").is_some() {
+        return Ok(Err((
+            "invalid_request",
+            "request_uri is not allowed at the PAR endpoint".into(),
+        )));
+    }
+    if get(&pairs, "client_id").is_some_and(|id| id != client.id) {
+        return Ok(Err((
+            "invalid_request",
+            "client_id is not the authenticated client".into(),
+        )));
+    }
+    let mut signed = false;
+    if let Some(jwt) = get(&pairs, "request") {
+        pairs = match crate::app::client_jwt::request_object(state, client, &jwt).await {
+            Ok(p) => p,
+            Err(m) => {
+                return Ok(Err((
+                    "invalid_request_object",
+                    format!("the request object {m}"),
+                )))
+            }
+        };
+        signed = true;
+    } else if get(&pairs, "client_id").is_none() {
+        pairs.push(("client_id".into(), client.id.clone()));
+    }
+    let (now, client_id) = (call.now, client.id.clone());
+    state
+        .db
+        .run(move |conn| {
+            let mut p = AuthorizeParams::from_pairs(&pairs);
+            p.pushed = true;
+            p.signed = signed;
+            match authorize::validate(conn, now, &p, false) {
+                Err(Reject::Page(m)) => return Ok(Err(("invalid_request", m))),
+                Err(Reject::Redirect(e)) => return Ok(Err((e.error, e.description))),
+                Ok(_) => {}
+            }
+            Ok(Ok(pushed::keep(
+                conn, now, &client_id, &pairs, true, signed,
+            )?))
+        })
         .await
 }
 

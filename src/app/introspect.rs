@@ -24,6 +24,11 @@ pub async fn run(
             Err(Error::InvalidToken(_)) => return inactive(),
             Err(e) => return Err(e),
         };
+        // A client that registered itself learns about its own tokens only: anyone may
+        // register one, and it must not become an oracle for other people's tokens.
+        if caller.dynamic && claims.client_id != caller.id {
+            return inactive();
+        }
         if !claims.is_user() {
             return Ok(Introspection::Access(intro::access_token(claims, None)));
         }
@@ -48,6 +53,9 @@ pub async fn run(
             Some(n) => Ok(Introspection::Access(intro::access_token(claims, Some(n)))),
             None => inactive(),
         };
+    }
+    if caller.dynamic && crate::core::tokens::pat::looks_like_pat(token) {
+        return inactive();
     }
     let value = token.to_owned();
     let issuer = state.config.issuer().to_owned();

@@ -35,6 +35,72 @@ pub struct AuthorizeParams {
     pub request_uri: Option<String>,
     /// A parameter that appeared twice (RFC 6749 §3.1).
     pub repeated: Option<String>,
+    /// The request was pushed to `/par` (RFC 9126) by the authenticated client.
+    pub pushed: bool,
+    /// The request came as a signed request object (RFC 9101).
+    pub signed: bool,
+    /// The kept request behind its `request_uri` (hash, when a browser started with it).
+    pub kept: Option<(String, Timestamp)>,
+}
+
+/// Parameters that may not repeat in an authorization request.
+const SINGLE: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "id_token_hint",
+    "acr_values",
+    "request",
+    "request_uri",
+];
+
+impl AuthorizeParams {
+    /// Reads the parameters from pairs (query string, form body, a kept request); empty values
+    /// count as absent.
+    pub fn from_pairs(pairs: &[(String, String)]) -> AuthorizeParams {
+        let mut p = AuthorizeParams::default();
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if v.is_empty() {
+                continue;
+            }
+            if SINGLE.contains(&k.as_str())
+                && pairs[..i].iter().any(|(x, y)| x == k && !y.is_empty())
+            {
+                p.repeated.get_or_insert_with(|| k.clone());
+            }
+            let v = Some(v.clone());
+            match k.as_str() {
+                "client_id" => p.client_id = v,
+                "redirect_uri" => p.redirect_uri = v,
+                "response_type" => p.response_type = v,
+                "response_mode" => p.response_mode = v,
+                "scope" => p.scope = v,
+                "state" => p.state = v,
+                "nonce" => p.nonce = v,
+                "code_challenge" => p.code_challenge = v,
+                "code_challenge_method" => p.code_challenge_method = v,
+                "prompt" => p.prompt = v,
+                "max_age" => p.max_age = v,
+                "login_hint" => p.login_hint = v,
+                "id_token_hint" => p.id_token_hint = v,
+                "acr_values" => p.acr_values = v,
+                "resource" => p.resources.extend(v),
+                "request" => p.request = v,
+                "request_uri" => p.request_uri = v,
+                _ => {}
+            }
+        }
+        p
+    }
 }
 
 /// Why a request cannot go on.
@@ -79,6 +145,11 @@ pub struct Validated {
     pub resource: Option<String>,
     /// The request asks for a second factor (`acr_values` names `mfa`).
     pub wants_mfa: bool,
+    /// The hash of the kept request's URI (PAR, request objects): issuing the code consumes it.
+    pub kept: Option<String>,
+    /// A sign-in at or after this time is fresh for this request (`prompt=login`, `max_age`):
+    /// when the browser started with its kept request.
+    pub fresh_since: Option<Timestamp>,
 }
 
 impl Validated {
@@ -105,11 +176,12 @@ fn is_pkce_value(s: &str) -> bool {
 }
 
 /// Validates a request: first the client and redirect URI (a `Page` error), then the rest (a
-/// `Redirect` error).
+/// `Redirect` error). `require_par` is the server-wide `require_pushed_authorization_requests`.
 pub fn validate(
     conn: &mut DbConnection,
     now: Timestamp,
     params: &AuthorizeParams,
+    require_par: bool,
 ) -> Result<Validated, Reject> {
     let client_id = params
         .client_id
@@ -159,11 +231,32 @@ pub fn validate(
             &format!("parameter `{name}` is repeated"),
         );
     }
+    // Request objects and request URIs were opened before (`app::authorize`); one inside
+    // another is refused (RFC 9101 §4, RFC 9126 §2.1).
     if params.request.is_some() {
-        return fail("request_not_supported", "request objects are not supported");
+        return fail(
+            "invalid_request_object",
+            "a request object cannot carry another",
+        );
     }
     if params.request_uri.is_some() {
-        return fail("request_uri_not_supported", "request_uri is not supported");
+        return fail(
+            "invalid_request",
+            "a pushed request cannot carry a request_uri",
+        );
+    }
+    let meta = client.meta();
+    if (require_par || meta.require_pushed_authorization_requests) && !params.pushed {
+        return fail(
+            "invalid_request",
+            "this client must push its authorization requests first (PAR, RFC 9126)",
+        );
+    }
+    if meta.require_signed_request_object && !params.signed {
+        return fail(
+            "invalid_request",
+            "this client must sign its authorization requests (a request object, RFC 9101)",
+        );
     }
     match params.response_type.as_deref() {
         None => return fail("invalid_request", "response_type is required"),
@@ -194,7 +287,7 @@ pub fn validate(
         Ok(s) => s,
         Err(e) => return fail("invalid_scope", &e.to_string()),
     };
-    let public = client.secret_hash.is_none();
+    let public = client.is_public();
     let code_challenge = match (
         &params.code_challenge,
         params.code_challenge_method.as_deref(),
@@ -295,6 +388,8 @@ pub fn validate(
             .acr_values
             .as_deref()
             .is_some_and(|v| v.split_whitespace().any(|a| a == super::factors::ACR_MFA)),
+        kept: params.kept.as_ref().map(|(h, _)| h.clone()),
+        fresh_since: params.kept.as_ref().map(|(_, t)| *t),
     })
 }
 
@@ -346,7 +441,10 @@ pub fn next_step(
         .max_age
         .is_some_and(|max| now - s.auth_time > Duration::seconds(max as i64));
     let other_user = hint_sub.is_some_and(|sub| sub != s.user.id);
-    if req.prompt.login || too_old || other_user {
+    // A sign-in since a kept request started satisfies its prompt=login and max_age (the
+    // round trip through sign-in cannot drop them from the URL, as it does for plain ones).
+    let fresh = req.fresh_since.is_some_and(|t| s.auth_time >= t);
+    if (!fresh && (req.prompt.login || too_old)) || other_user {
         return Ok(if none {
             Err(req.error("login_required", "the user must sign in again"))
         } else {
@@ -401,6 +499,26 @@ pub fn next_step(
 
 /// Issues a code for a valid request and a signed-in person; returns its value.
 pub fn issue_code(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    config: &Config,
+    req: &Validated,
+    signed_in: &SignedIn,
+) -> Result<String, Error> {
+    crate::db::transaction(conn, |conn| {
+        if let Some(hash) = &req.kept {
+            if !super::pushed::consume(conn, hash)? {
+                return Err(Error::InvalidRequest(
+                    "this authorization request was already used; start again from the application"
+                        .into(),
+                ));
+            }
+        }
+        new_code(conn, now, config, req, signed_in)
+    })
+}
+
+fn new_code(
     conn: &mut DbConnection,
     now: Timestamp,
     config: &Config,

@@ -1,7 +1,9 @@
-//! Client authentication at the token, introspection and revocation endpoints: the method the
-//! client registered (`client_secret_basic`, `client_secret_post`, or `none` for public
-//! clients), secrets compared in constant time. `app::token::client::authenticate_client` loads
-//! the client (cached) and counts failures per client IP around `verify`.
+//! Client authentication at the token, introspection, revocation and PAR endpoints: the method
+//! the client registered (`client_secret_basic`, `client_secret_post`, a JWT assertion for
+//! `client_secret_jwt` and `private_key_jwt`, or `none` for public clients), secrets compared
+//! in constant time. `app::token::client::authenticate_client` loads the client (cached),
+//! checks an assertion's signature and single use (`core::client_jwt`), and counts failures
+//! per client IP around `verify`.
 
 use super::clients::ClientRow;
 use super::{crypto, Error, Timestamp};
@@ -15,6 +17,13 @@ pub enum Credentials {
     Post { client_id: String, secret: String },
     /// Only `client_id` (public clients).
     None { client_id: String },
+    /// A signed JWT (`client_assertion`, RFC 7523 §2.2); `client_id` from the form or, when
+    /// absent, the assertion's unverified `sub` (the signature is checked with that client's
+    /// keys).
+    Assertion {
+        client_id: String,
+        assertion: String,
+    },
 }
 
 impl Credentials {
@@ -22,7 +31,8 @@ impl Credentials {
         match self {
             Credentials::Basic { client_id, .. }
             | Credentials::Post { client_id, .. }
-            | Credentials::None { client_id } => client_id,
+            | Credentials::None { client_id }
+            | Credentials::Assertion { client_id, .. } => client_id,
         }
     }
 
@@ -30,8 +40,23 @@ impl Credentials {
     pub fn secret(&self) -> Option<&str> {
         match self {
             Credentials::Basic { secret, .. } | Credentials::Post { secret, .. } => Some(secret),
-            Credentials::None { .. } => None,
+            Credentials::None { .. } | Credentials::Assertion { .. } => None,
         }
+    }
+
+    /// The passphrase oxide-auth's machines are given. The door has authenticated the client
+    /// already; this only says whether it came as a confidential client (a secret, or an
+    /// assertion as an empty passphrase) or a public one (`None`).
+    pub fn passphrase(&self) -> Option<&str> {
+        match self {
+            Credentials::Assertion { .. } => Some(""),
+            other => other.secret(),
+        }
+    }
+
+    /// Whether a wrong one counts against the IP (a secret or an assertion was presented).
+    pub fn proves(&self) -> bool {
+        !matches!(self, Credentials::None { .. })
     }
 }
 
@@ -54,22 +79,31 @@ pub fn verify(
         return Err((Error::InvalidClient(FAILED.into()), false));
     }
     let registered = client.token_endpoint_auth_method.as_str();
-    match (&client.secret_hash, credentials) {
-        (None, Credentials::None { .. }) => Ok(()),
-        (None, _) => Err((
+    match (registered, credentials) {
+        ("none", Credentials::None { .. }) => Ok(()),
+        ("none", _) => Err((
             Error::InvalidClient("a public client does not authenticate with a secret".into()),
             false,
         )),
-        (Some(_), Credentials::None { .. }) => Err((
+        (_, Credentials::None { .. }) => Err((
             Error::InvalidClient("client authentication is required".into()),
             false,
         )),
-        (Some(hash), creds) => {
+        // The signature, claims and single use are checked by the caller, with the keys.
+        ("private_key_jwt" | "client_secret_jwt", Credentials::Assertion { .. }) => Ok(()),
+        (_, Credentials::Assertion { .. }) => Err((
+            Error::InvalidClient(format!("this client authenticates with {registered}")),
+            false,
+        )),
+        (_, creds) => {
             let used = match creds {
                 Credentials::Basic { .. } => "client_secret_basic",
                 _ => "client_secret_post",
             };
-            if !crypto::verify_secret_hash(creds.secret().unwrap_or_default(), hash) {
+            let right = client.secret_hash.as_deref().is_some_and(|hash| {
+                crypto::verify_secret_hash(creds.secret().unwrap_or_default(), hash)
+            });
+            if !right {
                 return Err((Error::InvalidClient(FAILED.into()), true));
             }
             if used != registered {

@@ -5,6 +5,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use serde::Serialize;
 
+pub use super::client_metadata::ClientMetadata;
 use super::{crypto, events, validate, Error, Timestamp};
 use crate::db::schema::{clients, revocations, users};
 use crate::db::{is_unique_violation, DbConnection, JsonList};
@@ -66,8 +67,14 @@ impl ClientKind {
     }
 }
 
-/// Token endpoint authentication methods.
-pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+/// Token endpoint authentication methods (RFC 7591 §2, OIDC Core §9).
+pub const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "none",
+];
 /// Scopes a client is allowed when none are given.
 pub const DEFAULT_SCOPES: &str = "openid profile email address phone offline_access";
 
@@ -98,16 +105,27 @@ pub struct ClientRow {
     pub tokens_valid_after: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Registered through `/register` (RFC 7591): never trusted.
+    pub dynamic: bool,
+    /// The hash of its registration access token (RFC 7592), for dynamic clients.
+    pub registration_token_hash: Option<String>,
 }
 
 impl ClientRow {
+    /// What it registered beyond the columns (the `metadata` JSON).
+    pub fn meta(&self) -> ClientMetadata {
+        ClientMetadata::parse(&self.metadata)
+    }
+
     /// Whether people must sign in to this app with a second factor (`metadata`'s
     /// `require_second_factor`).
     pub fn requires_second_factor(&self) -> bool {
-        serde_json::from_str::<serde_json::Value>(&self.metadata)
-            .ok()
-            .and_then(|m| m.get("require_second_factor").and_then(|v| v.as_bool()))
-            .unwrap_or(false)
+        self.meta().require_second_factor
+    }
+
+    /// A public client: it cannot keep a secret and authenticates with `none` (PKCE).
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == "none"
     }
 
     /// What the client is (`None` only for a row no version of Portcullis wrote).
@@ -121,9 +139,11 @@ impl ClientRow {
         self.kind() == Some(ClientKind::Internal)
     }
 
-    /// Whether its secret is sealed (readable) as well as hashed.
+    /// Whether its secret is sealed (readable) as well as hashed: the kinds that sign with it,
+    /// and `client_secret_jwt` clients (whose assertions are HMACs keyed with it).
     pub fn is_sealed(&self) -> bool {
         self.kind().is_some_and(ClientKind::sealed)
+            || self.token_endpoint_auth_method == "client_secret_jwt"
     }
 }
 
@@ -149,10 +169,16 @@ pub struct Client {
     pub created_at: Timestamp,
     /// People must sign in to this app with a second factor.
     pub require_second_factor: bool,
+    /// Registered through `/register` (RFC 7591): untrusted, managed with its registration
+    /// access token.
+    pub dynamic: bool,
+    /// Its metadata beyond the columns (keys, PAR, descriptive fields).
+    pub metadata: ClientMetadata,
 }
 
 impl From<&ClientRow> for Client {
     fn from(r: &ClientRow) -> Client {
+        let metadata = r.meta();
         Client {
             client_id: r.id.clone(),
             name: r.name.clone(),
@@ -164,12 +190,14 @@ impl From<&ClientRow> for Client {
             resources: r.resources.to_vec(),
             token_endpoint_auth_method: r.token_endpoint_auth_method.clone(),
             trusted: r.trusted,
-            public: r.secret_hash.is_none(),
+            public: r.is_public(),
             owner: r.owner_id.clone(),
             cert_thumbprint: r.cert_thumbprint.clone(),
             expires_at: r.expires_at,
             created_at: r.created_at,
-            require_second_factor: r.requires_second_factor(),
+            require_second_factor: metadata.require_second_factor,
+            dynamic: r.dynamic,
+            metadata,
         }
     }
 }
@@ -196,8 +224,27 @@ pub struct NewClient {
     /// `client_secret_basic` (`none` for public clients) when `None`.
     pub auth_method: Option<String>,
     pub metadata: Option<serde_json::Value>,
-    /// Seal the secret with this key so it can be read back (HMAC-signing keys: CloudTrax).
+    /// Seal the secret with this key so it can be read back (HMAC-signing keys: CloudTrax,
+    /// `client_secret_jwt`).
     pub seal_with: Option<super::crypto::MasterKey>,
+    /// Registered through `/register`: never trusted, never `account` or `admin`.
+    pub dynamic: bool,
+    /// The registration access token of a dynamic client (stored hashed).
+    pub registration_token: Option<String>,
+    /// Admit a plain-http or private `jwks_uri` (`allow_private_jwks_uri`, development).
+    pub allow_private_jwks_uri: bool,
+}
+
+impl NewClient {
+    /// Whether its secret must be sealed (readable) as well as hashed: the kinds that sign
+    /// requests with it (CloudTrax) and `client_secret_jwt` clients.
+    pub fn needs_sealing(&self) -> bool {
+        self.kind
+            .as_deref()
+            .and_then(ClientKind::parse)
+            .is_some_and(ClientKind::sealed)
+            || self.auth_method.as_deref() == Some("client_secret_jwt")
+    }
 }
 
 /// A created client and, once, its secret in plain text.
@@ -260,6 +307,13 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
     };
     one_of("auth_method", &auth_method, AUTH_METHODS)?;
     let public = new.public || auth_method == "none";
+    let keyed = auth_method == "private_key_jwt";
+    if auth_method.ends_with("_jwt") && !matches!(kind_of, ClientKind::App | ClientKind::Device) {
+        return Err(Error::invalid(
+            "auth_method",
+            format!("a {kind} key authenticates with its secret, not a JWT"),
+        ));
+    }
     if public && auth_method != "none" {
         return Err(Error::invalid(
             "auth_method",
@@ -269,6 +323,20 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
     if public && new.secret.is_some() {
         return Err(Error::invalid("secret", "a public client has no secret"));
     }
+    if keyed && new.secret.is_some() {
+        return Err(Error::invalid(
+            "secret",
+            "a private_key_jwt client authenticates with its keys, not a secret",
+        ));
+    }
+    let metadata = new
+        .metadata
+        .clone()
+        .unwrap_or_else(|| serde_json::json!({}));
+    if !metadata.is_object() {
+        return Err(Error::invalid("metadata", "must be a JSON object"));
+    }
+    ClientMetadata::parse(&metadata.to_string()).check(&auth_method, new.allow_private_jwks_uri)?;
     if let Some(s) = &new.secret {
         if s.is_empty() || s.len() > 1024 || s.chars().any(|c| c.is_control()) {
             return Err(Error::invalid(
@@ -334,6 +402,12 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
             "client_credentials is only for confidential clients",
         ));
     }
+    if new.dynamic && new.trusted {
+        return Err(Error::invalid(
+            "trusted",
+            "a dynamically registered client is never trusted",
+        ));
+    }
     if has("password") && !new.trusted {
         return Err(Error::invalid(
             "grant",
@@ -363,6 +437,12 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
             "the account scope is only for trusted (first-party) clients",
         ));
     }
+    if new.dynamic && scopes.iter().any(|s| s == super::principal::scopes::ADMIN) {
+        return Err(Error::invalid(
+            "scope",
+            "the admin scope is never given to a dynamically registered client",
+        ));
+    }
     if let Some(owner) = &new.owner_id {
         let exists: i64 = users::table
             .filter(users::id.eq(owner))
@@ -380,7 +460,7 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         ),
         None => None,
     };
-    let secret = if public {
+    let secret = if public || keyed {
         None
     } else {
         Some(
@@ -393,10 +473,17 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         (Some(s), Some(key)) => Some(key.seal(s.as_bytes()).map_err(Error::Internal)?),
         _ => None,
     };
-    if kind_of == ClientKind::CloudtraxApplication && secret_sealed.is_none() {
-        return Err(Error::Internal(
-            "a cloudtrax_application key needs its secret sealed".into(),
-        ));
+    if (kind_of == ClientKind::CloudtraxApplication || auth_method == "client_secret_jwt")
+        && secret_sealed.is_none()
+    {
+        return Err(Error::Internal(format!(
+            "a {} client needs its secret sealed",
+            if auth_method == "client_secret_jwt" {
+                "client_secret_jwt"
+            } else {
+                "cloudtrax_application"
+            }
+        )));
     }
     let row = ClientRow {
         id: new
@@ -416,15 +503,13 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
         trusted: new.trusted,
         owner_id: new.owner_id.clone(),
         cert_thumbprint: new.cert_thumbprint.clone(),
-        metadata: new
-            .metadata
-            .clone()
-            .unwrap_or_else(|| serde_json::json!({}))
-            .to_string(),
+        metadata: metadata.to_string(),
         expires_at,
         tokens_valid_after: None,
         created_at: now,
         updated_at: now,
+        dynamic: new.dynamic,
+        registration_token_hash: new.registration_token.as_deref().map(crypto::secret_hash),
     };
     crate::db::transaction(conn, |conn| {
         super::ids::claim(conn, &row.id, super::ids::Kind::Client)?;
@@ -440,7 +525,11 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
             })?;
         let mut event = events::NewEvent::client("client.created", &row.id);
         event.user_id = row.owner_id.clone();
-        event.detail = Some(serde_json::json!({ "kind": row.kind, "name": row.name }));
+        event.detail = Some(serde_json::json!({
+            "kind": row.kind,
+            "name": row.name,
+            "dynamic": row.dynamic,
+        }));
         events::record(conn, now, event)?;
         Ok::<(), Error>(())
     })?;
@@ -539,6 +628,8 @@ pub fn ensure_internal(
         tokens_valid_after: None,
         created_at: now,
         updated_at: now,
+        dynamic: false,
+        registration_token_hash: None,
     };
     let inserted = crate::db::transaction(conn, |conn| {
         super::ids::claim(conn, id, super::ids::Kind::Client)?;
@@ -567,6 +658,11 @@ pub struct ClientUpdate {
     pub resources: Option<Vec<String>>,
     pub trusted: Option<bool>,
     pub require_second_factor: Option<bool>,
+    /// The whole metadata (dynamic registration's update, RFC 7592 §2.2); its
+    /// `require_second_factor` is kept from the stored one.
+    pub metadata: Option<ClientMetadata>,
+    /// Admit a plain-http or private `jwks_uri` (development).
+    pub allow_private_jwks_uri: bool,
 }
 
 /// Updates a client after validating the whole result (as `create` does).
@@ -578,6 +674,40 @@ pub fn update(
 ) -> Result<Client, Error> {
     let row = get(conn, id)?;
     let current = Client::from(&row);
+    // The metadata as it will be: the stored JSON (other fields kept), with the new typed
+    // fields and the second-factor requirement.
+    let mut metadata: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&row.metadata).unwrap_or_default();
+    if let Some(m) = &u.metadata {
+        for key in [
+            "jwks",
+            "jwks_uri",
+            "token_endpoint_auth_signing_alg",
+            "request_object_signing_alg",
+            "require_pushed_authorization_requests",
+            "require_signed_request_object",
+            "client_uri",
+            "logo_uri",
+            "tos_uri",
+            "policy_uri",
+            "contacts",
+            "software_id",
+            "software_version",
+        ] {
+            metadata.remove(key);
+        }
+        let mut typed = m.clone();
+        typed.require_second_factor = false;
+        if let serde_json::Value::Object(fields) =
+            serde_json::to_value(&typed).map_err(|e| Error::Internal(e.to_string()))?
+        {
+            metadata.extend(fields);
+        }
+    }
+    if let Some(required) = u.require_second_factor {
+        metadata.insert("require_second_factor".into(), required.into());
+    }
+    let metadata = serde_json::Value::Object(metadata);
     // Validate the merged result with the same rules as creation.
     let probe = NewClient {
         name: u.name.clone().unwrap_or(current.name.clone()),
@@ -598,9 +728,14 @@ pub fn update(
             .unwrap_or_else(|| vec![current.scope.clone()]),
         resources: u.resources.clone().unwrap_or(current.resources.clone()),
         trusted: u.trusted.unwrap_or(current.trusted),
-        // The kind is not changing; a plain one keeps the probe free of sealing.
+        // The kind is not changing; a plain one keeps the probe free of sealing (a throwaway
+        // key stands in for `client_secret_jwt`'s, whose secret is not changing either).
         kind: Some("app".into()),
         auth_method: Some(current.token_endpoint_auth_method.clone()),
+        metadata: Some(metadata.clone()),
+        dynamic: row.dynamic,
+        allow_private_jwks_uri: u.allow_private_jwks_uri,
+        seal_with: Some(super::crypto::MasterKey::from_bytes(rand::random())),
         ..Default::default()
     };
     let checked = crate::db::transaction(conn, |conn| {
@@ -634,17 +769,10 @@ pub fn update(
             clients::scopes.eq(&merged.scope),
             clients::resources.eq(String::from(JsonList(merged.resources))),
             clients::trusted.eq(merged.trusted),
+            clients::metadata.eq(metadata.to_string()),
             clients::updated_at.eq(now),
         ))
         .execute(conn)?;
-    if let Some(required) = u.require_second_factor {
-        let mut metadata: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&row.metadata).unwrap_or_default();
-        metadata.insert("require_second_factor".into(), required.into());
-        diesel::update(clients::table.find(id))
-            .set(clients::metadata.eq(serde_json::Value::Object(metadata).to_string()))
-            .execute(conn)?;
-    }
     events::record(conn, now, events::NewEvent::client("client.updated", id))?;
     Ok(Client::from(&get(conn, id)?))
 }
@@ -672,7 +800,13 @@ pub fn rotate_secret(
 ) -> Result<String, Error> {
     let row = get(conn, id)?;
     if row.secret_hash.is_none() {
-        return Err(Error::invalid("client_id", "a public client has no secret"));
+        return Err(Error::invalid(
+            "client_id",
+            format!(
+                "this client has no secret (it authenticates with {})",
+                row.token_endpoint_auth_method
+            ),
+        ));
     }
     let secret = crypto::random_token(32);
     let sealed = match (row.is_sealed(), seal_with) {

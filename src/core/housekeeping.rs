@@ -14,6 +14,9 @@ use crate::db::schema::{
     sign_in_steps as steps, throttle_counters as counters, throttle_places as places,
     totp_credentials as totp, webauthn_ceremonies as ceremonies,
 };
+use crate::db::schema::{
+    client_assertions as assertions, initial_access_tokens as iat, pushed_requests as pushed,
+};
 use crate::db::DbConnection;
 
 /// Rows deleted per statement: small enough that a batch never holds locks for long.
@@ -55,6 +58,13 @@ pub enum Rule {
     WebauthnCeremonies,
     /// Authenticator apps set up but never confirmed, past their ten minutes.
     PendingTotp,
+    /// Pushed authorization requests and kept request objects past their lifetime.
+    PushedRequests,
+    /// `jti`s of client assertions, once the assertion has expired (a replay is refused by
+    /// its `exp` from then on).
+    ClientAssertions,
+    /// Initial access tokens expired or used up.
+    InitialAccessTokens,
     /// Refresh tokens past their expiry, once no access token they issued can be live.
     ExpiredRefreshTokens,
     /// Rotated refresh tokens, `ROTATED_REFRESH_MEMORY_SECS` after rotation.
@@ -83,12 +93,15 @@ pub enum Rule {
 impl Rule {
     /// Every rule, in the order a pass applies them (refresh tokens before the grants they
     /// keep alive).
-    pub const ALL: [Rule; 16] = [
+    pub const ALL: [Rule; 19] = [
         Rule::Codes,
         Rule::Sessions,
         Rule::SignInSteps,
         Rule::WebauthnCeremonies,
         Rule::PendingTotp,
+        Rule::PushedRequests,
+        Rule::ClientAssertions,
+        Rule::InitialAccessTokens,
         Rule::ExpiredRefreshTokens,
         Rule::RotatedRefreshTokens,
         Rule::RevokedRefreshTokens,
@@ -110,6 +123,9 @@ impl Rule {
             Rule::SignInSteps => "sign_in_steps",
             Rule::WebauthnCeremonies => "webauthn_ceremonies",
             Rule::PendingTotp => "totp_credentials",
+            Rule::PushedRequests => "pushed_requests",
+            Rule::ClientAssertions => "client_assertions",
+            Rule::InitialAccessTokens => "initial_access_tokens",
             Rule::ExpiredRefreshTokens
             | Rule::RotatedRefreshTokens
             | Rule::RevokedRefreshTokens => "refresh_tokens",
@@ -177,6 +193,19 @@ pub fn batch(
             totp::confirmed_at
                 .is_null()
                 .and(totp::created_at.lt(now - secs(super::factors::PENDING_TTL)))
+        ),
+        Rule::PushedRequests => purge!(conn, pushed, pushed::id_hash, pushed::expires_at.lt(now)),
+        Rule::ClientAssertions => purge!(
+            conn,
+            assertions,
+            assertions::id_hash,
+            assertions::expires_at.lt(now)
+        ),
+        Rule::InitialAccessTokens => purge!(
+            conn,
+            iat,
+            iat::id,
+            iat::expires_at.lt(now).or(iat::uses_left.le(0))
         ),
         Rule::WebauthnCeremonies => purge!(
             conn,

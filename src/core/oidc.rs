@@ -15,8 +15,14 @@ use super::{Error, Timestamp};
 use crate::config::{Config, SigningAlg};
 use crate::paths;
 
-/// Client authentication methods of the token, introspection and revocation endpoints.
-const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+/// Client authentication methods of confidential clients at the token, introspection,
+/// revocation and PAR endpoints.
+const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+];
 /// Scopes with a meaning here.
 pub const SCOPES: &[&str] = &[
     "openid",
@@ -64,13 +70,22 @@ pub struct Metadata {
     pub end_session_endpoint: Option<String>,
     pub introspection_endpoint: String,
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     pub revocation_endpoint: String,
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    /// Dynamic client registration (RFC 7591); absent while `client_registration = "closed"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    /// RFC 9126.
+    pub pushed_authorization_request_endpoint: String,
+    pub require_pushed_authorization_requests: bool,
     pub scopes_supported: Vec<&'static str>,
     pub response_types_supported: Vec<&'static str>,
     pub response_modes_supported: Vec<&'static str>,
     pub grant_types_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub authorization_response_iss_parameter_supported: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +103,8 @@ pub struct Metadata {
     pub acr_values_supported: Option<Vec<&'static str>>,
     pub claims_parameter_supported: bool,
     pub request_parameter_supported: bool,
+    /// RFC 9101 request objects, by value or pushed.
+    pub request_object_signing_alg_values_supported: Vec<&'static str>,
     pub request_uri_parameter_supported: bool,
     pub require_request_uri_registration: bool,
 }
@@ -104,8 +121,15 @@ pub fn metadata(config: &Config, openid: bool) -> Metadata {
         end_session_endpoint: Some(config.url(paths::LOGOUT)),
         introspection_endpoint: config.url(paths::INTROSPECT),
         introspection_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
+        introspection_endpoint_auth_signing_alg_values_supported: signing_algs(),
         revocation_endpoint: config.url(paths::REVOKE),
         revocation_endpoint_auth_methods_supported: AUTH_METHODS.to_vec(),
+        revocation_endpoint_auth_signing_alg_values_supported: signing_algs(),
+        registration_endpoint: (config.client_registration
+            != crate::config::ClientRegistration::Closed)
+            .then(|| config.url(paths::REGISTER)),
+        pushed_authorization_request_endpoint: config.url(paths::PAR),
+        require_pushed_authorization_requests: config.require_pushed_authorization_requests,
         scopes_supported: SCOPES.to_vec(),
         response_types_supported: vec!["code"],
         response_modes_supported: vec!["query"],
@@ -114,6 +138,7 @@ pub fn metadata(config: &Config, openid: bool) -> Metadata {
             .map(|g| g.as_str())
             .collect(),
         token_endpoint_auth_methods_supported: [AUTH_METHODS, &["none"]].concat(),
+        token_endpoint_auth_signing_alg_values_supported: signing_algs(),
         code_challenge_methods_supported: vec!["S256"],
         authorization_response_iss_parameter_supported: true,
         subject_types_supported: openid.then(|| vec!["public"]),
@@ -124,10 +149,18 @@ pub fn metadata(config: &Config, openid: bool) -> Metadata {
         acr_values_supported: openid
             .then(|| vec![super::factors::ACR_PWD, super::factors::ACR_MFA]),
         claims_parameter_supported: false,
-        request_parameter_supported: false,
+        request_parameter_supported: true,
+        request_object_signing_alg_values_supported: signing_algs(),
+        // Only this server's own request URIs (from `/par`) are accepted; none is fetched.
         request_uri_parameter_supported: false,
         require_request_uri_registration: false,
     }
+}
+
+/// The algorithms clients may sign assertions and request objects with.
+fn signing_algs() -> Vec<&'static str> {
+    use super::client_metadata::{ASYMMETRIC_ALGS, SYMMETRIC_ALGS};
+    [ASYMMETRIC_ALGS, SYMMETRIC_ALGS].concat()
 }
 
 /// The claims of an ID token.

@@ -48,6 +48,15 @@ impl Bucket {
             window: settings.signup_window,
         }
     }
+
+    /// Dynamic client registrations from one IP.
+    pub fn registration(settings: &ThrottleSettings, ip: &str) -> Bucket {
+        Bucket {
+            key: format!("register:{ip}"),
+            limit: settings.registrations_per_ip,
+            window: settings.signup_window,
+        }
+    }
 }
 
 /// The key of an account's wrong-password bucket.

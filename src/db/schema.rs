@@ -43,6 +43,8 @@ diesel::table! {
         tokens_valid_after -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        dynamic -> Bool,
+        registration_token_hash -> Nullable<Text>,
     }
 }
 
@@ -283,6 +285,39 @@ diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 
+diesel::table! {
+    initial_access_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        uses_left -> Integer,
+        note -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    client_assertions (id_hash) {
+        id_hash -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pushed_requests (id_hash) {
+        id_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        pushed -> Bool,
+        signed -> Bool,
+        started_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(pushed_requests -> clients (client_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     clients,
@@ -308,6 +343,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     sign_in_steps,
     passkeys,
     webauthn_ceremonies,
+    initial_access_tokens,
+    client_assertions,
+    pushed_requests,
 );
 
 diesel::table! {

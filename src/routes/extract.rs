@@ -124,6 +124,11 @@ impl Form {
         self.get(name).map(str::to_owned)
     }
 
+    /// Every parameter, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
@@ -167,6 +172,11 @@ pub fn basic_auth(req: &HttpRequest) -> Option<Result<(String, String), Error>> 
 pub fn client_credentials(req: &HttpRequest, form: &Form) -> Result<Credentials, Error> {
     let body_id = form.get("client_id");
     let body_secret = form.get("client_secret");
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        return client_assertion(req, body_id, body_secret, assertion_type, assertion);
+    }
     match basic_auth(req) {
         Some(basic) => {
             let (id, secret) = basic?;
@@ -203,6 +213,56 @@ pub fn client_credentials(req: &HttpRequest, form: &Form) -> Result<Credentials,
             )),
         },
     }
+}
+
+/// A JWT client assertion (RFC 7523 §2.2): alone (no Basic, no `client_secret`), of the
+/// jwt-bearer type; the client is `client_id` or, without one, the assertion's `sub`.
+fn client_assertion(
+    req: &HttpRequest,
+    body_id: Option<&str>,
+    body_secret: Option<&str>,
+    assertion_type: Option<&str>,
+    assertion: Option<&str>,
+) -> Result<Credentials, Error> {
+    use crate::core::client_jwt;
+    if basic_auth(req).is_some() || body_secret.is_some() {
+        return Err(Error::InvalidClient(
+            "use one client authentication method, not a client assertion and a secret".into(),
+        ));
+    }
+    if assertion_type != Some(client_jwt::ASSERTION_TYPE) {
+        return Err(Error::InvalidClient(format!(
+            "client_assertion_type must be {}",
+            client_jwt::ASSERTION_TYPE
+        )));
+    }
+    let assertion = assertion
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| Error::InvalidClient("client_assertion is missing".into()))?;
+    let sub = client_jwt::peek(assertion)
+        .map_err(|m| Error::InvalidClient(format!("client_assertion {m}")))?
+        .claims
+        .get("sub")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let client_id = match (body_id, sub) {
+        (Some(id), Some(sub)) if id != sub => {
+            return Err(Error::InvalidClient(
+                "client_id differs from the assertion's sub".into(),
+            ))
+        }
+        (Some(id), _) => id.to_owned(),
+        (None, Some(sub)) => sub,
+        (None, None) => {
+            return Err(Error::InvalidClient(
+                "client_assertion names no client (sub)".into(),
+            ))
+        }
+    };
+    Ok(Credentials::Assertion {
+        client_id,
+        assertion: assertion.to_owned(),
+    })
 }
 
 /// A bearer token from `Authorization: Bearer <t>` (or the older `Bearer: <t>` form).

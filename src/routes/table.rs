@@ -41,6 +41,26 @@ pub fn endpoints() -> Vec<Endpoint> {
             oauth::introspect::introspect,
         ),
         ep(post(), paths::REVOKE, OAuth, oauth::revoke::revoke),
+        ep(post(), paths::PAR, OAuth, oauth::par::push),
+        ep(post(), paths::REGISTER, OAuth, oauth::register::register),
+        ep(
+            get(),
+            paths::REGISTERED_CLIENT,
+            OAuth,
+            oauth::register::read,
+        ),
+        ep(
+            put(),
+            paths::REGISTERED_CLIENT,
+            OAuth,
+            oauth::register::update,
+        ),
+        ep(
+            delete(),
+            paths::REGISTERED_CLIENT,
+            OAuth,
+            oauth::register::delete,
+        ),
         ep(get(), paths::AUTHORIZE, Pages, oauth::authorize::authorize),
         ep(
             post(),
@@ -184,6 +204,24 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/admin/clients/{id}/rotate-secret",
             Admin,
             admin::clients::rotate_secret,
+        ),
+        ep(
+            get(),
+            "/admin/registration-tokens",
+            Admin,
+            admin::clients::registration_tokens,
+        ),
+        ep(
+            post(),
+            "/admin/registration-tokens",
+            Admin,
+            admin::clients::issue_registration_token,
+        ),
+        ep(
+            delete(),
+            "/admin/registration-tokens/{id}",
+            Admin,
+            admin::clients::revoke_registration_token,
         ),
         ep(get(), "/admin/keys", Admin, admin::resources::list_keys),
         ep(

@@ -67,6 +67,12 @@ pub struct Caches {
     /// saves the signature check (half of introspection's CPU with RS256), never the expiry,
     /// issuer or revocation checks. Only valid tokens get in; 4,096 of them are about 5 MiB.
     pub verified: Arc<TtlCache<String, (u64, crate::core::tokens::AccessClaims)>>,
+    /// Clients' key sets fetched from their `jwks_uri`, by URL (5 min).
+    pub jwks: Arc<TtlCache<String, Arc<Vec<josekit::jwk::Jwk>>>>,
+    /// `jwks_uri`s refetched for an unknown key id (60 s: at most one refetch a minute).
+    pub jwks_refetched: Arc<TtlCache<String, ()>>,
+    /// `jwks_uri`s whose fetch failed, with the reason (60 s: not fetched again meanwhile).
+    pub jwks_failed: Arc<TtlCache<String, String>>,
 }
 
 impl Default for Caches {
@@ -76,6 +82,9 @@ impl Default for Caches {
             ip_ok: TtlCache::new(Duration::from_secs(2), 100_000),
             usernames: TtlCache::new(Duration::from_secs(5), 100_000),
             verified: TtlCache::new(Duration::from_secs(60), 4096),
+            jwks: TtlCache::new(Duration::from_secs(300), 10_000),
+            jwks_refetched: TtlCache::new(Duration::from_secs(60), 10_000),
+            jwks_failed: TtlCache::new(Duration::from_secs(60), 10_000),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod argon2;
 pub mod audit;
 pub mod cache;
 pub mod changes;
+pub mod fetch;
 pub mod flight;
 pub mod keys;
 pub mod mail;

@@ -377,7 +377,20 @@ async fn client_add_refuses_what_cannot_work() {
         ),
         (vec!["--kind", "robot"], "kind"),
         (vec!["--owner", "nobody"], "nobody"),
-        (vec!["--auth-method", "private_key_jwt"], "auth_method"),
+        (vec!["--auth-method", "tls_client_auth"], "auth_method"),
+        (
+            vec!["--auth-method", "private_key_jwt"],
+            "needs the client's public keys",
+        ),
+        (
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-uri",
+                "https://127.0.0.1/jwks",
+            ],
+            "private or loopback",
+        ),
         (vec!["--scope", "bad\"scope"], "scope"),
         (vec!["--expires-in", "0"], "expires_in"),
         (vec!["--cert-file", "/nonexistent.pem"], "nonexistent.pem"),

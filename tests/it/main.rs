@@ -22,6 +22,7 @@ mod interop;
 mod introspection;
 mod keys;
 mod migrations;
+mod modern_clients;
 mod mongoose;
 mod oidc;
 mod openapi;

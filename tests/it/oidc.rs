@@ -322,11 +322,11 @@ async fn other_errors_go_back_to_the_client_with_state_and_iss() {
         ),
         (
             authorize_url(&rp, &[("request", "eyJ...")]),
-            "request_not_supported",
+            "invalid_request_object",
         ),
         (
             authorize_url(&rp, &[("request_uri", "https://rp.example/r")]),
-            "request_uri_not_supported",
+            "invalid_request_uri",
         ),
         (
             authorize_url(&rp, &[("response_mode", "fragment")]),

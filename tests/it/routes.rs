@@ -30,6 +30,8 @@ fn every_route_has_a_known_policy_and_door() {
         "session_or_sign_in",
         "client",
         "confidential_client",
+        "registrant",
+        "registration_token",
         "userinfo",
         "account",
         "account_or_admin",

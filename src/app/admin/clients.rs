@@ -2,7 +2,7 @@
 //! it), update, rotate the secret, delete (everything issued to it is revoked).
 
 use crate::app::Call;
-use crate::core::clients::{self, Client, ClientKind, ClientRow, ClientUpdate, Created, NewClient};
+use crate::core::clients::{self, Client, ClientRow, ClientUpdate, Created, NewClient};
 use crate::core::{secrets, Error};
 use crate::state::AppState;
 
@@ -31,12 +31,7 @@ pub async fn create(
             if let Some(pem) = &cert_pem {
                 new.cert_thumbprint = Some(clients::cert_thumbprint(pem.as_bytes())?);
             }
-            let sealed = new
-                .kind
-                .as_deref()
-                .and_then(ClientKind::parse)
-                .is_some_and(ClientKind::sealed);
-            if sealed {
+            if new.needs_sealing() {
                 new.seal_with = Some(secrets::sealing_key(conn, master.as_ref())?);
             }
             clients::create(conn, now, new)

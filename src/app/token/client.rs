@@ -11,7 +11,8 @@ use crate::state::AppState;
 
 /// Authenticates a client with the node's caches: the client row (5 s, dropped when the
 /// revocation log cuts the client off) and the IP's throttle state (2 s, dropped on any
-/// failure). Wrong secrets and unknown clients count against the IP, as everywhere.
+/// failure). Wrong secrets, bad assertions and unknown clients count against the IP, as
+/// everywhere.
 pub async fn authenticate_client(
     state: &AppState,
     credentials: &Credentials,
@@ -20,7 +21,7 @@ pub async fn authenticate_client(
     use crate::core::throttle::{self, Bucket};
     let now = state.clock.now_naive();
     let caches = &state.caches;
-    let checks_secret = credentials.secret().is_some();
+    let checks_secret = credentials.proves();
     if checks_secret && caches.ip_ok.get(&ip.to_owned()).is_none() {
         let settings = state.config.throttle.clone();
         let ip_owned = ip.to_owned();
@@ -81,10 +82,17 @@ pub async fn authenticate_client(
         )
         .await;
     };
-    match client_auth::verify(&client, credentials, now) {
-        Ok(()) => Ok(client),
-        Err((e, counts)) => failed(state, e, counts).await,
+    if let Err((e, counts)) = client_auth::verify(&client, credentials, now) {
+        return failed(state, e, counts).await;
     }
+    if let Credentials::Assertion { assertion, .. } = credentials {
+        match crate::app::client_jwt::check_assertion(state, &client, assertion).await {
+            Ok(()) => {}
+            Err(e @ Error::InvalidClient(_)) => return failed(state, e, true).await,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(client)
 }
 
 /// Forgets a client on this node (after a change made here).

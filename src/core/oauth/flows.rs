@@ -192,7 +192,7 @@ pub fn client_credentials(
     with_refresh: bool,
 ) -> Result<TokenResponse, Error> {
     require_grant(client, "client_credentials")?;
-    if client.secret_hash.is_none() {
+    if client.is_public() {
         return Err(Error::UnauthorizedClient(
             "client_credentials is only for confidential clients".into(),
         ));
@@ -217,7 +217,7 @@ pub fn client_credentials(
     let req = Req {
         params,
         client_id: &client.id,
-        secret: credentials.secret(),
+        secret: credentials.passphrase(),
     };
     let flow = Flow::ClientCredentials { sub, with_refresh };
     let mut ep = DbEndpoint::new(conn, ctx, client, flow, scope, audience);
@@ -286,9 +286,9 @@ pub fn authorization_code(
     let req = Req {
         params,
         client_id: &client.id,
-        secret: credentials.secret(),
+        secret: credentials.passphrase(),
     };
-    let public = client.secret_hash.is_none();
+    let public = client.is_public();
     let mut ep = DbEndpoint::new(
         Some(conn),
         ctx,
@@ -382,7 +382,7 @@ fn refresh_with(
     let req = Req {
         params,
         client_id: &client.id,
-        secret: credentials.secret(),
+        secret: credentials.passphrase(),
     };
     let mut ep = DbEndpoint::new(
         Some(conn),

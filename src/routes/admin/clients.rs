@@ -6,7 +6,8 @@ use actix_web::{web, HttpResponse};
 use super::dto::*;
 use super::error::ApiResult;
 use crate::app::admin::clients;
-use crate::core::clients::{Client, ClientUpdate, NewClient};
+use crate::core::clients::{Client, ClientMetadata, ClientUpdate, NewClient};
+use crate::core::registration::InitialAccessToken;
 use crate::routes::auth::{Admin, Admitted};
 use crate::state::AppState;
 
@@ -59,9 +60,20 @@ pub async fn create(
         owner_id: b.owner,
         expires_in: b.expires_in,
         auth_method: b.auth_method,
-        metadata: b
-            .require_second_factor
-            .then(|| serde_json::json!({ "require_second_factor": true })),
+        metadata: Some(
+            ClientMetadata {
+                require_second_factor: b.require_second_factor,
+                jwks: b.jwks,
+                jwks_uri: b.jwks_uri,
+                token_endpoint_auth_signing_alg: b.token_endpoint_auth_signing_alg,
+                request_object_signing_alg: b.request_object_signing_alg,
+                require_pushed_authorization_requests: b.require_pushed_authorization_requests,
+                require_signed_request_object: b.require_signed_request_object,
+                ..Default::default()
+            }
+            .to_value(),
+        ),
+        allow_private_jwks_uri: state.config.allow_private_jwks_uri,
         ..Default::default()
     };
     let created = clients::create(&state, &call, new, b.cert_pem).await?;
@@ -92,6 +104,8 @@ pub async fn update(
         resources: b.resources,
         trusted: b.trusted,
         require_second_factor: b.require_second_factor,
+        allow_private_jwks_uri: state.config.allow_private_jwks_uri,
+        ..Default::default()
     };
     let client = clients::update(&state, &call, &id, change).await?;
     Ok(HttpResponse::Ok().json(ClientOut::from(&client)))
@@ -122,5 +136,56 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     clients::delete(&state, &call, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Issue an initial access token for dynamic client registration (RFC 7591 §3): good for
+/// `uses` registrations (1 by default) within `expires_in` seconds (a day by default); the
+/// token is shown once.
+#[utoipa::path(post, path = "/admin/registration-tokens", tag = "admin", request_body = IssueRegistrationToken,
+    responses((status = 201, body = IssuedRegistrationToken), (status = 400, body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn issue_registration_token(
+    Admitted { call, .. }: Admitted<Admin>,
+    body: web::Json<IssueRegistrationToken>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let (info, token) = crate::app::registration::issue_initial_token(
+        &state,
+        &call,
+        b.uses.unwrap_or(1),
+        b.expires_in.unwrap_or(86_400),
+        b.note.unwrap_or_default(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(IssuedRegistrationToken {
+        initial_access_token: token,
+        token: info,
+    }))
+}
+
+/// The initial access tokens that can still register a client.
+#[utoipa::path(get, path = "/admin/registration-tokens", tag = "admin",
+    responses((status = 200, body = Vec<InitialAccessToken>)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn registration_tokens(
+    Admitted { call, .. }: Admitted<Admin>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let list = crate::app::registration::initial_tokens(&state, &call).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Revoke an initial access token.
+#[utoipa::path(delete, path = "/admin/registration-tokens/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("basic" = [])))]
+pub async fn revoke_registration_token(
+    Admitted { call, .. }: Admitted<Admin>,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    crate::app::registration::revoke_initial_token(&state, &call, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

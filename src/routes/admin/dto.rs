@@ -138,6 +138,23 @@ pub struct ClientOut {
     pub created_at: String,
     /// People must sign in to this app with a second factor.
     pub require_second_factor: bool,
+    /// Registered by the client itself (`/register`, RFC 7591): never trusted.
+    pub dynamic: bool,
+    /// Its public keys (`private_key_jwt`, signed request objects), inline.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where its public keys are published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
+    /// Its authorization requests must be pushed (PAR).
+    pub require_pushed_authorization_requests: bool,
+    /// Its authorization requests must be signed request objects.
+    pub require_signed_request_object: bool,
 }
 
 impl From<&crate::core::clients::Client> for ClientOut {
@@ -159,6 +176,13 @@ impl From<&crate::core::clients::Client> for ClientOut {
             expires_at: c.expires_at.map(rfc3339),
             created_at: rfc3339(c.created_at),
             require_second_factor: c.require_second_factor,
+            dynamic: c.dynamic,
+            jwks: c.metadata.jwks.clone(),
+            jwks_uri: c.metadata.jwks_uri.clone(),
+            token_endpoint_auth_signing_alg: c.metadata.token_endpoint_auth_signing_alg.clone(),
+            request_object_signing_alg: c.metadata.request_object_signing_alg.clone(),
+            require_pushed_authorization_requests: c.metadata.require_pushed_authorization_requests,
+            require_signed_request_object: c.metadata.require_signed_request_object,
         }
     }
 }
@@ -190,10 +214,27 @@ pub struct CreateClient {
     /// A PEM certificate for devices.
     pub cert_pem: Option<String>,
     pub expires_in: Option<u64>,
+    /// client_secret_basic (default), client_secret_post, client_secret_jwt, private_key_jwt,
+    /// or none (public clients).
     pub auth_method: Option<String>,
     /// People must sign in to this app with a second factor.
     #[serde(default)]
     pub require_second_factor: bool,
+    /// Its public keys, a JWK Set (for private_key_jwt and signed request objects).
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// Where it publishes its public keys (https).
+    pub jwks_uri: Option<String>,
+    /// The one algorithm its client assertions use.
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// The one algorithm its request objects use.
+    pub request_object_signing_alg: Option<String>,
+    /// Its authorization requests must be pushed (PAR, RFC 9126).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Its authorization requests must be signed request objects (RFC 9101).
+    #[serde(default)]
+    pub require_signed_request_object: bool,
 }
 
 /// A client with its secret, shown once.
@@ -335,3 +376,23 @@ pub struct EventFilter {
 
 /// The error body of every admin route.
 pub use crate::routes::error::ErrorBody;
+
+/// An initial access token to issue.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRegistrationToken {
+    /// Registrations it allows (1 to 10000; 1 by default).
+    pub uses: Option<u32>,
+    /// Seconds it lives (a day by default, a year at most).
+    pub expires_in: Option<u64>,
+    /// What it is for (shown in the list).
+    pub note: Option<String>,
+}
+
+/// An issued initial access token: the token, shown once, and what it allows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedRegistrationToken {
+    /// Send it as `Authorization: Bearer` to `/register`.
+    pub initial_access_token: String,
+    pub token: crate::core::registration::InitialAccessToken,
+}

@@ -138,6 +138,8 @@ pub trait HasPrincipal {
 }
 
 impl HasPrincipal for Public {}
+impl HasPrincipal for Registrant {}
+impl HasPrincipal for RegisteredClient {}
 impl HasPrincipal for Session {}
 impl HasPrincipal for SessionOrSignIn {}
 impl HasPrincipal for Client {}
@@ -623,7 +625,7 @@ pub struct Client {
 
 impl Policy for Client {
     const NAME: &'static str = "client";
-    const MEANS: &'static str = "a registered client, authenticated as it registered (`client_secret_basic`, `client_secret_post`, or `none` + PKCE for public clients)";
+    const MEANS: &'static str = "a registered client, authenticated as it registered (`client_secret_basic`, `client_secret_post`, a `client_secret_jwt` or `private_key_jwt` assertion, or `none` + PKCE for public clients)";
 }
 
 /// An authenticated confidential client (introspection, revocation).
@@ -631,7 +633,8 @@ pub struct ConfidentialClient(pub Client);
 
 impl Policy for ConfidentialClient {
     const NAME: &'static str = "confidential_client";
-    const MEANS: &'static str = "a confidential client authenticated with its secret";
+    const MEANS: &'static str =
+        "a confidential client authenticated with its secret or a client assertion";
 }
 
 async fn client_of(req: &HttpRequest, payload: Payload, state: &AppState) -> Result<Client, Error> {
@@ -681,12 +684,91 @@ impl FromRequest for ConfidentialClient {
             let client = client_of(&req, payload, &state)
                 .await
                 .map_err(oauth_refusal)?;
-            if client.client.secret_hash.is_none() {
+            if client.client.is_public() {
                 return Err(oauth_refusal(Error::InvalidClient(
                     "only confidential clients may call this endpoint".into(),
                 )));
             }
             Ok(ConfidentialClient(client))
+        })
+    }
+}
+
+/// Registering a client (RFC 7591 §3): an initial access token an admin issued, or no
+/// credential at all while `client_registration = "open"`. The token is only looked at here;
+/// the registration spends it (in the same transaction as the client it makes).
+pub struct Registrant {
+    pub initial_token: Option<String>,
+}
+
+impl Policy for Registrant {
+    const NAME: &'static str = "registrant";
+    const MEANS: &'static str = "an initial access token (Bearer) an admin issued; anyone while `client_registration = \"open\"` (limited per IP); nobody while it is `closed`";
+}
+
+impl FromRequest for Registrant {
+    type Error = actix_web::Error;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            use crate::config::ClientRegistration;
+            let (state, door) = context(&req)?;
+            let token = extract::bearer_from_header(&req);
+            let judged = match (state.config.client_registration, &token) {
+                (ClientRegistration::Closed, _) => Err(Error::Forbidden(
+                    "dynamic client registration is closed on this server".into(),
+                )),
+                (ClientRegistration::Token, None) => Err(Error::InvalidToken(
+                    "registering a client needs an initial access token".into(),
+                )),
+                (ClientRegistration::Open, None) => Ok(()),
+                (_, Some(t)) => crate::app::registration::initial_token_live(&state, t).await,
+            };
+            judged
+                .map(|()| Registrant {
+                    initial_token: token,
+                })
+                .map_err(|e| refuse(&req, door, e))
+        })
+    }
+}
+
+/// Managing a dynamically registered client (RFC 7592 §2): the registration access token
+/// issued with it, for the client in the path. An unknown client is refused the same way
+/// (401), so nothing is learned about which clients exist.
+pub struct RegisteredClient {
+    pub client: ClientRow,
+    pub token: String,
+}
+
+impl Policy for RegisteredClient {
+    const NAME: &'static str = "registration_token";
+    const MEANS: &'static str =
+        "the client's registration access token (Bearer), from its registration";
+}
+
+impl FromRequest for RegisteredClient {
+    type Error = actix_web::Error;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (state, door) = context(&req)?;
+            let Some(token) = extract::bearer_from_header(&req) else {
+                return Err(refuse(&req, door, no_credentials()));
+            };
+            let client_id = req
+                .match_info()
+                .get("client_id")
+                .unwrap_or_default()
+                .to_owned();
+            crate::app::registration::authorized(&state, &client_id, &token)
+                .await
+                .map(|client| RegisteredClient { client, token })
+                .map_err(|e| refuse(&req, door, e))
         })
     }
 }

@@ -15,59 +15,9 @@ use crate::routes::pages::session::{self, csrf_ok};
 use crate::routes::pages::{consent_page, error_page, see_other};
 use crate::state::AppState;
 
-/// Parameters that may not repeat in an authorization request.
-const SINGLE: &[&str] = &[
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "response_mode",
-    "scope",
-    "state",
-    "nonce",
-    "code_challenge",
-    "code_challenge_method",
-    "prompt",
-    "max_age",
-    "login_hint",
-    "id_token_hint",
-    "acr_values",
-    "request",
-    "request_uri",
-];
-
 /// Reads the authorization parameters from pairs (query string or form body).
 pub fn parse(pairs: &[(String, String)]) -> AuthorizeParams {
-    let mut p = AuthorizeParams::default();
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if v.is_empty() {
-            continue;
-        }
-        if SINGLE.contains(&k.as_str()) && pairs[..i].iter().any(|(x, y)| x == k && !y.is_empty()) {
-            p.repeated.get_or_insert_with(|| k.clone());
-        }
-        let v = Some(v.clone());
-        match k.as_str() {
-            "client_id" => p.client_id = v,
-            "redirect_uri" => p.redirect_uri = v,
-            "response_type" => p.response_type = v,
-            "response_mode" => p.response_mode = v,
-            "scope" => p.scope = v,
-            "state" => p.state = v,
-            "nonce" => p.nonce = v,
-            "code_challenge" => p.code_challenge = v,
-            "code_challenge_method" => p.code_challenge_method = v,
-            "prompt" => p.prompt = v,
-            "max_age" => p.max_age = v,
-            "login_hint" => p.login_hint = v,
-            "id_token_hint" => p.id_token_hint = v,
-            "acr_values" => p.acr_values = v,
-            "resource" => p.resources.extend(v),
-            "request" => p.request = v,
-            "request_uri" => p.request_uri = v,
-            _ => {}
-        }
-    }
-    p
+    AuthorizeParams::from_pairs(pairs)
 }
 
 fn pairs_of(query: &str) -> Vec<(String, String)> {
@@ -155,6 +105,8 @@ fn with_code(state: &AppState, v: &Validated, code: Result<String, Error>) -> Ht
             params.push(("iss", state.config.issuer()));
             redirect_to_client(&v.redirect_uri, &params)
         }
+        // The kept request was consumed meanwhile (a replay, or another tab got the code).
+        Err(Error::InvalidRequest(m)) => error_redirect(state, &v.error("invalid_request", m)),
         Err(e) => unavailable(&e),
     }
 }
@@ -205,7 +157,30 @@ async fn run(
     call: &Call,
     pairs: Vec<(String, String)>,
 ) -> HttpResponse {
-    let v = match validated(state, call, parse(&pairs)).await {
+    let params = parse(&pairs);
+    if params.request.is_some() && params.request_uri.is_none() {
+        // A request object by value (RFC 9101): kept on the server, then the same request
+        // by its request_uri, so the sign-in round trips carry only that.
+        return match app::authorize::keep_request_object(state, call, params).await {
+            Ok(Ok(uri)) => {
+                let client_id = pairs
+                    .iter()
+                    .find(|(k, _)| k == "client_id")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let query = encode(&[("client_id".into(), client_id), ("request_uri".into(), uri)]);
+                see_other(&format!("{}?{query}", paths::AUTHORIZE), Vec::new())
+            }
+            Ok(Err(Reject::Page(message))) => error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                &message,
+            ),
+            Ok(Err(Reject::Redirect(e))) => error_redirect(state, &e),
+            Err(e) => unavailable(&e),
+        };
+    }
+    let v = match validated(state, call, params).await {
         Ok(v) => v,
         Err(res) => return res,
     };

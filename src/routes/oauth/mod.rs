@@ -7,6 +7,8 @@ pub mod error;
 pub(crate) mod introspect;
 pub(crate) mod jwks;
 pub(crate) mod logout;
+pub(crate) mod par;
+pub(crate) mod register;
 pub(crate) mod revoke;
 pub mod token;
 pub(crate) mod userinfo;
