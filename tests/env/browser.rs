@@ -806,3 +806,130 @@ pub async fn passkeys_register_sign_in_and_second_step() -> Outcome {
     handle.stop(true).await;
     Ok(())
 }
+
+/// Issue 18: a client registers itself with an initial access token an admin issued through
+/// the admin API, pushes its authorization request, and a person completes the code flow in
+/// Chromium; the client redeems the code with the secret it was given.
+pub async fn a_self_registered_client_completes_a_pushed_code_flow() -> Outcome {
+    available()?;
+    let (app, addr, handle) = served_app();
+    app.user_with(
+        portcullis::core::users::NewUser {
+            email: "ada@example.com".into(),
+            username: Some("ada".into()),
+            ..Default::default()
+        },
+        "password1",
+    );
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    // An admin's token, then the initial access token through the admin API.
+    let (ops, ops_secret) = app.client(&["--grant", "client_credentials", "--scope", "admin"]);
+    let admin: serde_json::Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(&ops, Some(&ops_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = admin["access_token"].as_str().unwrap();
+    let issued: serde_json::Value = http
+        .post(format!("{base}/admin/registration-tokens"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"note": "browser test"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let iat = issued["initial_access_token"].as_str().unwrap();
+    let redirect = format!("http://{addr}/callback");
+    let res = http
+        .post(format!("{base}/register"))
+        .bearer_auth(iat)
+        .json(&serde_json::json!({
+            "client_name": "Self-registered App",
+            "redirect_uris": [redirect],
+            "grant_types": ["authorization_code"],
+            "require_pushed_authorization_requests": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let reg: serde_json::Value = res.json().await.unwrap();
+    let (id, secret) = (
+        reg["client_id"].as_str().unwrap(),
+        reg["client_secret"].as_str().unwrap(),
+    );
+    let verifier = "browser-test-verifier-0123456789-abcdefghijklmnop";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let pushed: serde_json::Value = http
+        .post(format!("{base}/par"))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", redirect.as_str()),
+            ("scope", "openid profile"),
+            ("state", "s1"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let request_uri = pushed["request_uri"].as_str().expect("a request_uri");
+    let auth = format!(
+        "{base}/authorize?client_id={id}&request_uri={}",
+        url::form_urlencoded::byte_serialize(request_uri.as_bytes()).collect::<String>()
+    );
+
+    let (_driver, client) = start().await;
+    client.goto(&auth).await.unwrap();
+    wait_for_url(&client, &format!("{base}/signin")).await;
+    let page = client.source().await.unwrap();
+    assert!(
+        page.contains("Self-registered App"),
+        "the sign-in names the app"
+    );
+    fill(&client, "#login", "ada").await;
+    fill(&client, "#password", "password1").await;
+    submit(&client, "button[type=submit]").await;
+    let allow = client
+        .wait()
+        .for_element(Locator::Css("button[value=allow]"))
+        .await
+        .unwrap();
+    shot(&client, "self-registered-consent").await;
+    allow.click().await.unwrap();
+    let landed = wait_for_url(&client, &redirect).await;
+    let params: std::collections::HashMap<_, _> = landed.query_pairs().into_owned().collect();
+    assert_eq!(params["state"], "s1");
+    client.close().await.unwrap();
+
+    let res = http
+        .post(format!("{base}/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", params["code"].as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["id_token"].is_string());
+    handle.stop(true).await;
+    Ok(())
+}

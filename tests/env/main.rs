@@ -17,6 +17,7 @@ mod browser_helpers;
 mod helpers;
 
 mod browser;
+mod interop;
 mod nodes;
 mod smtp;
 mod trouble;
@@ -75,6 +76,8 @@ fn main() {
         browser::self_service_accounts_in_a_real_browser,
         browser::every_page_on_a_phone_a_desktop_and_in_dark_mode,
         browser::passkeys_register_sign_in_and_second_step,
+        browser::a_self_registered_client_completes_a_pushed_code_flow,
+        interop::openid_client_registers_pushes_signs_and_completes_a_code_flow,
         nodes::a_token_a_session_and_a_code_made_on_one_node_work_on_another,
         nodes::a_refresh_token_replayed_on_another_node_revokes_the_family,
         nodes::failed_passwords_count_across_nodes,

@@ -1,0 +1,162 @@
+//! Interop with Node's openid-client (panva, `tests/interop/`), the way a third-party app or
+//! agent would use this server: it registers itself with an initial access token (RFC 7591),
+//! authenticates with private_key_jwt or client_secret_jwt (RFC 7523), signs its
+//! authorization request (RFC 9101) and pushes it (RFC 9126), then redeems the code, reads
+//! userinfo, introspects, refreshes and revokes. The person's part (sign-in, consent) is done
+//! here with a cookie-keeping client. Skipped when Node or the package is missing, unless
+//! `REQUIRE_NODE_TESTS=1` (set by `.ci/run`, which runs `npm ci` first).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use crate::browser_helpers::{hidden, location, query, Browser};
+use crate::helpers::{served_app, TestApp};
+use crate::{Outcome, Skip};
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+fn available() -> Result<(), Skip> {
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Skip::unless_required("REQUIRE_NODE_TESTS", "node is not installed");
+    }
+    if !interop_dir().join("node_modules/openid-client").exists() {
+        return Skip::unless_required(
+            "REQUIRE_NODE_TESTS",
+            "openid-client is not installed: npm ci --prefix tests/interop",
+        );
+    }
+    Ok(())
+}
+
+/// A running scenario of the Node client: JSON lines out, one line in.
+struct Scenario {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Scenario {
+    fn start(name: &str, issuer: &str, initial_token: &str) -> Scenario {
+        let mut child = Command::new("node")
+            .arg(interop_dir().join("openid-client.mjs"))
+            .arg(name)
+            .env("ISSUER", issuer)
+            .env("INITIAL_ACCESS_TOKEN", initial_token)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node starts");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Scenario { child, out }
+    }
+
+    /// The next line, which must carry `key` (an `error` line fails the test).
+    fn expect(&mut self, key: &str) -> serde_json::Value {
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("read from node");
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("node printed non-JSON ({e}): {line:?}"));
+        assert!(v.get("error").is_none(), "openid-client failed: {v}");
+        v.get(key)
+            .unwrap_or_else(|| panic!("expected {key}, got {v}"))
+            .clone()
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn finish(mut self) {
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "node exited with {status}");
+    }
+}
+
+/// The person's part of an authorization URL: sign in as ada, allow, and the redirect back.
+async fn person(app: &TestApp, url: &str) -> String {
+    let path = url.split_once("://").unwrap().1;
+    let path = &path[path.find('/').unwrap()..];
+    let mut b = Browser::new(app);
+    let r = b.get(path).await;
+    let next = location(&r);
+    assert!(next.starts_with("/signin"), "{next}");
+    let r = b
+        .sign_in("ada", "password1", &query(&next)["return_to"])
+        .await;
+    let r = b.get(&location(&r)).await;
+    assert_eq!(r.status, 200, "the consent page: {}", r.text());
+    let html = r.text();
+    let (csrf, authz) = (hidden(&html, "csrf"), hidden(&html, "authz"));
+    let r = b
+        .post(
+            "/consent",
+            &[("csrf", &csrf), ("authz", &authz), ("decision", "allow")],
+        )
+        .await;
+    location(&r)
+}
+
+pub async fn openid_client_registers_pushes_signs_and_completes_a_code_flow() -> Outcome {
+    available()?;
+    let (app, addr, _server) = served_app();
+    let ada = app.user_with(
+        portcullis::core::users::NewUser {
+            email: "ada@example.com".into(),
+            username: Some("ada".into()),
+            ..Default::default()
+        },
+        "password1",
+    );
+    let issuer = format!("http://{addr}");
+    let iat = app.cli_json(&["client", "registration-token", "--uses", "2"])
+        ["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // private_key_jwt + a signed, pushed request + the code flow.
+    let mut node = Scenario::start("par_jar_private_key_jwt", &issuer, &iat);
+    let registered = node.expect("registered");
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let url = node.expect("authorize");
+    let url = url.as_str().unwrap();
+    assert!(
+        url.contains("request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A"),
+        "{url}"
+    );
+    let back = person(&app, url).await;
+    assert!(back.starts_with("http://127.0.0.1/cb?"), "{back}");
+    node.send(&back);
+    let result = node.expect("result");
+    node.finish();
+    assert_eq!(result["sub"], ada.as_str());
+    assert_eq!(result["id_token_claims"]["aud"], client_id.as_str());
+    assert_eq!(result["userinfo"]["preferred_username"], "ada");
+    assert_eq!(result["introspection"]["active"], true);
+    assert_eq!(result["introspection"]["client_id"], client_id.as_str());
+    assert_eq!(result["refreshed"], true);
+    let listed = app.cli_json(&["client", "list"]);
+    let made = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == client_id.as_str())
+        .unwrap();
+    assert_eq!(made["dynamic"], true);
+    assert_eq!(made["token_endpoint_auth_method"], "private_key_jwt");
+
+    // client_secret_jwt with client credentials, on the token's second use.
+    let mut node = Scenario::start("client_secret_jwt", &issuer, &iat);
+    node.expect("registered");
+    let result = node.expect("result");
+    node.finish();
+    assert_eq!(result["introspection"]["active"], true);
+    assert_eq!(result["token_type"], "bearer");
+    Ok(())
+}
