@@ -1141,3 +1141,46 @@ async fn native_apps_register_their_own_scheme() {
     let r = post_json(&app, "/register", bare, Some(&iat)).await;
     assert_eq!(r.json()["error"], "invalid_redirect_uri");
 }
+
+#[actix_rt::test]
+async fn admins_replace_a_clients_keys() {
+    let app = TestApp::new();
+    let (ops, ops_secret) = app.client(&["--grant", "client_credentials", "--scope", "admin"]);
+    let admin = app.client_token(&ops, &ops_secret).await;
+    let (old, new) = (key("old"), key("new"));
+    let id = keyed_client(&app, &old, &["--grant", "client_credentials"]);
+    let patch = |body: Value| {
+        TestRequest::patch()
+            .uri(&format!("/admin/clients/{id}"))
+            .insert_header(("Authorization", format!("Bearer {admin}")))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(body.to_string())
+    };
+    let r = app
+        .send(patch(
+            json!({"jwks": new.jwks, "require_pushed_authorization_requests": true}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["require_pushed_authorization_requests"], true);
+    let grant = [("grant_type", "client_credentials")];
+    let a = assertion(&app, &new, &id, &issuer(&app), "n1");
+    assert_eq!(with_assertion(&app, "/token", &grant, &a).await.status, 200);
+    let a = assertion(&app, &old, &id, &issuer(&app), "o1");
+    assert_eq!(with_assertion(&app, "/token", &grant, &a).await.status, 401);
+    // A key-authenticated client cannot be left without keys; a private key is refused.
+    let r = app.send(patch(json!({"jwks": null}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let private = Value::Object(
+        ES256
+            .generate_key_pair()
+            .unwrap()
+            .to_jwk_private_key()
+            .into(),
+    );
+    let r = app.send(patch(json!({"jwks": {"keys": [private]}}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Other changes leave the keys alone.
+    let r = app.send(patch(json!({"name": "Renamed"}))).await;
+    assert_eq!(r.json()["jwks"], new.jwks);
+}

@@ -84,7 +84,7 @@ pub async fn create(
     }))
 }
 
-/// Change redirect URIs, grants, scopes, resources, name or trust.
+/// Change redirect URIs, grants, scopes, resources, name, trust, keys or request settings.
 #[utoipa::path(patch, path = "/admin/clients/{id}", tag = "admin", params(("id" = String, Path)), request_body = UpdateClient,
     responses((status = 200, body = ClientOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("basic" = [])))]
@@ -95,7 +95,13 @@ pub async fn update(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
+    // Key and request settings are merged into the client's metadata as it is now.
+    let metadata = match b.metadata(&Default::default()) {
+        None => None,
+        Some(_) => b.metadata(&clients::get(&state, &call, &id).await?.meta()),
+    };
     let change = ClientUpdate {
+        metadata,
         name: b.name,
         redirect_uris: b.redirect_uris,
         post_logout_redirect_uris: b.post_logout_redirect_uris,
@@ -105,7 +111,6 @@ pub async fn update(
         trusted: b.trusted,
         require_second_factor: b.require_second_factor,
         allow_private_jwks_uri: state.config.allow_private_jwks_uri,
-        ..Default::default()
     };
     let client = clients::update(&state, &call, &id, change).await?;
     Ok(HttpResponse::Ok().json(ClientOut::from(&client)))

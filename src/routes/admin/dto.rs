@@ -257,6 +257,74 @@ pub struct UpdateClient {
     pub resources: Option<Vec<String>>,
     pub trusted: Option<bool>,
     pub require_second_factor: Option<bool>,
+    /// New public keys (a JWK Set), replacing `jwks_uri` if it had one; `null` removes them.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "patch")]
+    pub jwks: Option<Option<serde_json::Value>>,
+    /// A new `jwks_uri`, replacing inline `jwks` if it had them; `null` removes it.
+    #[serde(default, deserialize_with = "patch")]
+    pub jwks_uri: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub token_endpoint_auth_signing_alg: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub request_object_signing_alg: Option<Option<String>>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub require_signed_request_object: Option<bool>,
+}
+
+/// A field of a PATCH that may be absent (`None`: unchanged), `null` (`Some(None)`: removed)
+/// or a value.
+fn patch<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl UpdateClient {
+    /// The client's metadata with this PATCH's key and request settings applied; `None` when
+    /// it changes none of them.
+    pub fn metadata(
+        &self,
+        current: &crate::core::clients::ClientMetadata,
+    ) -> Option<crate::core::clients::ClientMetadata> {
+        let touched = self.jwks.is_some()
+            || self.jwks_uri.is_some()
+            || self.token_endpoint_auth_signing_alg.is_some()
+            || self.request_object_signing_alg.is_some()
+            || self.require_pushed_authorization_requests.is_some()
+            || self.require_signed_request_object.is_some();
+        if !touched {
+            return None;
+        }
+        let mut m = current.clone();
+        if let Some(jwks) = &self.jwks {
+            m.jwks = jwks.clone();
+            if jwks.is_some() {
+                m.jwks_uri = None;
+            }
+        }
+        if let Some(uri) = &self.jwks_uri {
+            m.jwks_uri = uri.clone();
+            if uri.is_some() {
+                m.jwks = None;
+            }
+        }
+        if let Some(alg) = &self.token_endpoint_auth_signing_alg {
+            m.token_endpoint_auth_signing_alg = alg.clone();
+        }
+        if let Some(alg) = &self.request_object_signing_alg {
+            m.request_object_signing_alg = alg.clone();
+        }
+        if let Some(v) = self.require_pushed_authorization_requests {
+            m.require_pushed_authorization_requests = v;
+        }
+        if let Some(v) = self.require_signed_request_object {
+            m.require_signed_request_object = v;
+        }
+        Some(m)
+    }
 }
 
 /// A new secret, shown once.
