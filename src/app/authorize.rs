@@ -175,7 +175,7 @@ pub async fn keep_request_object(
             if let Err(r) = authorize::validate(conn, now, &p, require_par) {
                 return Ok(Err(not_redirected_for_strangers(conn, &p, r)));
             }
-            let (uri, _) = pushed::keep(conn, now, &client_id, &pairs, false, true)?;
+            let uri = pushed::keep_object(conn, now, &client_id, &jwt, &pairs)?;
             Ok(Ok(uri))
         })
         .await
@@ -241,9 +241,7 @@ pub async fn push(
                 Err(Reject::Redirect(e)) => return Ok(Err((e.error, e.description))),
                 Ok(_) => {}
             }
-            Ok(Ok(pushed::keep(
-                conn, now, &client_id, &pairs, true, signed,
-            )?))
+            Ok(Ok(pushed::push(conn, now, &client_id, &pairs, signed)?))
         })
         .await
 }

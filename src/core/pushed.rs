@@ -34,20 +34,61 @@ pub struct Kept {
     pub started_at: Timestamp,
 }
 
-/// Keeps a request for `client_id`; its `request_uri` and lifetime in seconds.
-pub fn keep(
+/// Keeps a request pushed by `client_id` (`/par`) behind a new random `request_uri`; the URI
+/// and its lifetime in seconds.
+pub fn push(
     conn: &mut DbConnection,
     now: Timestamp,
     client_id: &str,
     pairs: &[(String, String)],
-    pushed: bool,
     signed: bool,
 ) -> Result<(String, i64), Error> {
     let uri = format!("{REQUEST_URI_PREFIX}{}", crypto::random_token(32));
+    insert(conn, now, &uri, client_id, pairs, true, signed)?;
+    Ok((uri, LIFETIME))
+}
+
+/// Keeps the request a signed request object sent by value carries; its `request_uri`. The
+/// URI is derived from the object, so the same object sent again (a reload, or someone
+/// replaying it from a browser's history) finds the request it already made instead of
+/// storing another: one row per live object.
+pub fn keep_object(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    client_id: &str,
+    object: &str,
+    pairs: &[(String, String)],
+) -> Result<String, Error> {
+    let uri = format!(
+        "{REQUEST_URI_PREFIX}jar-{}",
+        crypto::sha256_hex(object.as_bytes())
+    );
+    let hash = crypto::secret_hash(&uri);
+    diesel::delete(pr::table.find(&hash).filter(pr::expires_at.le(now))).execute(conn)?;
+    let live: i64 = pr::table.find(&hash).count().get_result(conn)?;
+    if live == 0 {
+        match insert(conn, now, &uri, client_id, pairs, false, true) {
+            // The same object, kept by another request a moment ago.
+            Err(Error::Database(e)) if crate::db::is_unique_violation(&e) => {}
+            other => other?,
+        }
+    }
+    Ok(uri)
+}
+
+fn insert(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    uri: &str,
+    client_id: &str,
+    pairs: &[(String, String)],
+    pushed: bool,
+    signed: bool,
+) -> Result<(), Error> {
     let params = serde_json::to_string(pairs).map_err(|e| Error::Internal(e.to_string()))?;
     diesel::insert_into(pr::table)
         .values((
-            pr::id_hash.eq(crypto::secret_hash(&uri)),
+            pr::id_hash.eq(crypto::secret_hash(uri)),
             pr::client_id.eq(client_id),
             pr::params.eq(params),
             pr::pushed.eq(pushed),
@@ -56,7 +97,7 @@ pub fn keep(
             pr::expires_at.eq(now + Duration::seconds(LIFETIME)),
         ))
         .execute(conn)?;
-    Ok((uri, LIFETIME))
+    Ok(())
 }
 
 /// Opens the request behind `uri` for `client_id`, starting it on first use; or why not, in

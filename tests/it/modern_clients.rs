@@ -848,6 +848,23 @@ async fn signed_request_objects_by_value_and_pushed() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["scope"], "openid profile");
 
+    // The same object again (a reload, a replay from history) finds the request it made.
+    let again = |jwt: &str| {
+        let app = &app;
+        let url = format!("/authorize?client_id={}&request={}", enc(&id), enc(jwt));
+        async move { location(&app.get(&url).await) }
+    };
+    let jwt = object(&k, json!({"state": "again"}));
+    assert_eq!(again(&jwt).await, again(&jwt).await);
+    let kept: i64 = {
+        use diesel::prelude::*;
+        portcullis::db::schema::pushed_requests::table
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap()
+    };
+    assert_eq!(kept, 1, "one row per live object");
+
     // Signed by another key: refused, never followed.
     let forged = object(&key("rk"), json!({}));
     let r = app
