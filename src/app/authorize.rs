@@ -44,10 +44,11 @@ fn not_redirected_for_strangers(
     let Reject::Redirect(e) = reject else {
         return reject;
     };
-    let dynamic = params
-        .client_id
-        .as_deref()
-        .is_some_and(|id| crate::core::clients::get(conn, id).is_ok_and(|c| c.dynamic));
+    // A look-up that fails counts as a stranger: the error is shown, not redirected.
+    let dynamic = match params.client_id.as_deref() {
+        Some(id) => crate::core::clients::get(conn, id).map_or(true, |c| c.dynamic),
+        None => true,
+    };
     if dynamic {
         Reject::Page(format!(
             "The application sent an invalid request ({}): {}.",
@@ -56,6 +57,28 @@ fn not_redirected_for_strangers(
     } else {
         Reject::Redirect(e)
     }
+}
+
+/// Whether an error that needed no action of the person (`prompt=none`, a bad
+/// `id_token_hint`) may go back to the client: always for a client an admin registered; for one
+/// that registered itself only when the person is signed in and has consented to it before,
+/// else the error is a page (RFC 9700 §4.11.2).
+pub async fn may_bounce(
+    state: &AppState,
+    request: &Validated,
+    signed_in: Option<&SignedIn>,
+) -> Result<bool, Error> {
+    if !request.client.dynamic {
+        return Ok(true);
+    }
+    let Some(s) = signed_in else {
+        return Ok(false);
+    };
+    let (user, client) = (s.user.id.clone(), request.client.id.clone());
+    state
+        .db
+        .run(move |conn| consents::any(conn, &user, &client))
+        .await
 }
 
 /// The request behind a `request_uri` (the other parameters are ignored, RFC 9126 §4), or the
@@ -112,12 +135,13 @@ fn outer_error(
 }
 
 /// A signed request object sent to `/authorize` (RFC 9101 by value): checked with the
-/// client's keys, validated, and kept like a pushed request; the `request_uri` to go on with.
+/// client's keys, validated, and kept like a pushed request; the client and the `request_uri`
+/// to go on with.
 pub async fn keep_request_object(
     state: &AppState,
     call: &Call,
     params: AuthorizeParams,
-) -> Result<Result<String, Reject>, Error> {
+) -> Result<Result<(String, String), Reject>, Error> {
     let (Some(client_id), Some(jwt)) = (params.client_id.clone(), params.request.clone()) else {
         return Ok(Err(Reject::Page("The request has no client_id.".into())));
     };
@@ -176,7 +200,7 @@ pub async fn keep_request_object(
                 return Ok(Err(not_redirected_for_strangers(conn, &p, r)));
             }
             let uri = pushed::keep_object(conn, now, &client_id, &jwt, &pairs)?;
-            Ok(Ok(uri))
+            Ok(Ok((client_id, uri)))
         })
         .await
 }

@@ -58,6 +58,15 @@ async fn keys_of(
     }
 }
 
+/// Forgets what this node fetched from a client's `jwks_uri` (after its keys changed here).
+pub fn forget_keys(state: &AppState, client: &ClientRow) {
+    if let Some(uri) = client.meta().jwks_uri {
+        state.caches.jwks.remove(&uri);
+        state.caches.jwks_refetched.remove(&uri);
+        state.caches.jwks_failed.remove(&uri);
+    }
+}
+
 /// Verifies a JWT with the client's keys for the algorithms it may use (`registered` narrows
 /// them to one); a key id the cached `jwks_uri` set lacks refetches it once.
 async fn verify_with_keys(

@@ -92,7 +92,11 @@ pub async fn register(
             Ok(_) => Settle::Count,
             Err(_) => Settle::Release,
         };
-        places.settle(&[how]).await?;
+        // The client exists by now: a failure here must not lose its secret and token (the
+        // place expires on its own).
+        if let Err(e) = places.settle(&[how]).await {
+            tracing::warn!(error = %e, "a registration's throttle place was not settled");
+        }
     }
     let (row, secret, token) = made?;
     let uri = client_uri(state, &row.id);
@@ -113,11 +117,13 @@ pub async fn update(
     req: Request,
 ) -> Result<Response, Error> {
     let (now, allow_private) = (call.now, state.config.allow_private_jwks_uri);
+    crate::app::client_jwt::forget_keys(state, &row);
     let (updated, token) = state
         .db
         .run(move |conn| registration::update(conn, now, &row, req, allow_private))
         .await?;
     crate::app::token::forget_client(state, &updated.id);
+    crate::app::client_jwt::forget_keys(state, &updated);
     Ok(read(state, &updated, &token))
 }
 

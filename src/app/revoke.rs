@@ -8,8 +8,21 @@ use crate::core::{grants, revocation, Error};
 use crate::state::AppState;
 
 /// RFC 7009: revokes a token of the calling client. Unknown tokens are fine; a token issued to
-/// another client is `unauthorized_client`.
-pub async fn run(state: &AppState, _: &Call, client: &ClientRow, token: &str) -> Result<(), Error> {
+/// another client is `unauthorized_client` — except to a client that registered itself, which
+/// is answered as for an unknown token, so that it learns nothing of tokens not its own.
+pub async fn run(
+    state: &AppState,
+    call: &Call,
+    client: &ClientRow,
+    token: &str,
+) -> Result<(), Error> {
+    match revoke(state, call, client, token).await {
+        Err(Error::UnauthorizedClient(_)) if client.dynamic => Ok(()),
+        other => other,
+    }
+}
+
+async fn revoke(state: &AppState, _: &Call, client: &ClientRow, token: &str) -> Result<(), Error> {
     let now = state.clock.now_naive();
     let ttl = state.config.revocation_ttl();
     let value = token.to_owned();

@@ -26,6 +26,15 @@ pub fn covers(
     Ok(scope.split_whitespace().all(|s| granted.contains(&s)))
 }
 
+/// Whether the user has consented to anything for the client.
+pub fn any(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Result<bool, Error> {
+    let n: i64 = consents::table
+        .find((user_id, client_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// Records consent to `scope` (added to what was granted before).
 pub fn grant(
     conn: &mut DbConnection,

@@ -18,6 +18,9 @@ pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 pub const LIFETIME: i64 = 90;
 /// Seconds a started request lasts: the time to sign in, step up and consent.
 pub const INTERACTION: i64 = 600;
+/// Requests one client may have waiting at once (pushed or kept): a bound on what anyone
+/// holding a public or self-registered client can make the server store.
+pub const MAX_LIVE_PER_CLIENT: i64 = 1000;
 
 /// A request kept behind a `request_uri`.
 #[derive(Debug, Clone)]
@@ -85,6 +88,16 @@ fn insert(
     pushed: bool,
     signed: bool,
 ) -> Result<(), Error> {
+    let live: i64 = pr::table
+        .filter(pr::client_id.eq(client_id))
+        .filter(pr::expires_at.gt(now))
+        .count()
+        .get_result(conn)?;
+    if live >= MAX_LIVE_PER_CLIENT {
+        return Err(Error::Throttled {
+            retry_after: LIFETIME as u64,
+        });
+    }
     let params = serde_json::to_string(pairs).map_err(|e| Error::Internal(e.to_string()))?;
     diesel::insert_into(pr::table)
         .values((

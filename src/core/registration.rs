@@ -400,11 +400,21 @@ pub fn update(
                 ..Default::default()
             },
         )?;
-        diesel::update(crate::db::schema::clients::table.find(&row.id))
-            .set(
-                crate::db::schema::clients::registration_token_hash.eq(crypto::secret_hash(&token)),
-            )
-            .execute(conn)?;
+        // Only if the token that was checked is still the client's: of two updates racing with
+        // one token, the second finds it replaced.
+        use crate::db::schema::clients as c;
+        let rotated = diesel::update(
+            c::table
+                .find(&row.id)
+                .filter(c::registration_token_hash.eq(row.registration_token_hash.clone())),
+        )
+        .set(c::registration_token_hash.eq(crypto::secret_hash(&token)))
+        .execute(conn)?;
+        if rotated != 1 {
+            return Err(Error::InvalidToken(
+                "the registration access token was replaced meanwhile".into(),
+            ));
+        }
         if moved {
             diesel::delete(
                 crate::db::schema::consents::table

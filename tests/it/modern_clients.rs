@@ -1118,6 +1118,17 @@ async fn a_self_registered_client_is_no_redirector_and_no_token_oracle() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.header("location").is_none());
+    // Nor does prompt=none bounce a stranger there: nobody is signed in, nobody consented.
+    let r = app
+        .get(&format!(
+            "/authorize?client_id={}&response_type=code&redirect_uri={}&scope=openid&prompt=none&code_challenge={}&code_challenge_method=S256",
+            enc(id),
+            enc("https://evil.example/landing"),
+            s256(VERIFIER)
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.header("location").is_none());
     // It learns nothing about other clients' tokens.
     let (other, other_secret) = app.client(&["--grant", "client_credentials"]);
     let theirs = app.client_token(&other, &other_secret).await;
@@ -1125,6 +1136,11 @@ async fn a_self_registered_client_is_no_redirector_and_no_token_oracle() {
         .post_form("/introspect", &[("token", &theirs)], Some((id, secret)))
         .await;
     assert_eq!(r.json(), json!({"active": false}));
+    // Revoking another client's token is answered as for an unknown one (and does nothing).
+    let r = app
+        .post_form("/revoke", &[("token", &theirs)], Some((id, secret)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     let mine = app.client_token(id, secret).await;
     let r = app
         .post_form("/introspect", &[("token", &mine)], Some((id, secret)))
@@ -1196,6 +1212,13 @@ async fn admins_replace_a_clients_keys() {
             .into(),
     );
     let r = app.send(patch(json!({"jwks": {"keys": [private]}}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Both at once is a mistake, not a choice.
+    let r = app
+        .send(patch(
+            json!({"jwks": new.jwks, "jwks_uri": "https://keys.example/jwks"}),
+        ))
+        .await;
     assert_eq!(r.status, 400, "{}", r.text());
     // Other changes leave the keys alone.
     let r = app.send(patch(json!({"name": "Renamed"}))).await;

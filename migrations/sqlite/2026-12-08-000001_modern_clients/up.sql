@@ -31,3 +31,4 @@ CREATE TABLE pushed_requests (
     expires_at TIMESTAMP NOT NULL
 );
 CREATE INDEX pushed_requests_expires_idx ON pushed_requests (expires_at);
+CREATE INDEX pushed_requests_client_idx ON pushed_requests (client_id, expires_at);

@@ -47,12 +47,18 @@ pub async fn update(
     change: ClientUpdate,
 ) -> Result<Client, Error> {
     let (now, id) = (call.now, id.to_owned());
-    let client = state
+    let (before, after) = state
         .db
-        .run(move |conn| clients::update(conn, now, &id, change))
+        .run(move |conn| {
+            let before = clients::get(conn, &id)?;
+            clients::update(conn, now, &id, change)?;
+            Ok((before, clients::get(conn, &id)?))
+        })
         .await?;
-    crate::app::token::forget_client(state, &client.client_id);
-    Ok(client)
+    crate::app::token::forget_client(state, &after.id);
+    crate::app::client_jwt::forget_keys(state, &before);
+    crate::app::client_jwt::forget_keys(state, &after);
+    Ok(Client::from(&after))
 }
 
 /// A new generated secret, answered once; the old one stops working at once.

@@ -95,6 +95,11 @@ pub async fn update(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
+    if matches!((&b.jwks, &b.jwks_uri), (Some(Some(_)), Some(Some(_)))) {
+        return Err(
+            crate::core::Error::invalid("jwks", "send either jwks or jwks_uri, not both").into(),
+        );
+    }
     // Key and request settings are merged into the client's metadata as it is now.
     let metadata = match b.metadata(&Default::default()) {
         None => None,

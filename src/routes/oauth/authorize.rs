@@ -162,12 +162,7 @@ async fn run(
         // A request object by value (RFC 9101): kept on the server, then the same request
         // by its request_uri, so the sign-in round trips carry only that.
         return match app::authorize::keep_request_object(state, call, params).await {
-            Ok(Ok(uri)) => {
-                let client_id = pairs
-                    .iter()
-                    .find(|(k, _)| k == "client_id")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
+            Ok(Ok((client_id, uri))) => {
                 let query = encode(&[("client_id".into(), client_id), ("request_uri".into(), uri)]);
                 see_other(&format!("{}?{query}", paths::AUTHORIZE), Vec::new())
             }
@@ -193,7 +188,15 @@ async fn run(
         Err(e) => return unavailable(&e),
     };
     match next {
-        Err(e) => error_redirect(state, &e),
+        Err(e) => match app::authorize::may_bounce(state, &v, signed_in.as_ref()).await {
+            Ok(true) => error_redirect(state, &e),
+            Ok(false) => error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is not valid",
+                &format!("{} ({}).", e.description, e.error),
+            ),
+            Err(e) => unavailable(&e),
+        },
         Ok(Next::SignIn) => {
             let back = authorize::after_sign_in(&pairs);
             let return_to = format!("{}?{}", paths::AUTHORIZE, encode(&back));
