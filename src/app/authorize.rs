@@ -27,36 +27,9 @@ pub async fn validate(
                 Err(r) => return Ok(Err(r)),
             };
             Ok(authorize::validate(conn, now, &params, require_par)
-                .map_err(|r| not_redirected_for_strangers(conn, &params, r)))
+                .map_err(Reject::for_the_browser))
         })
         .await
-}
-
-/// A client that registered itself chose its redirect URIs unchecked: the errors of its
-/// requests are shown here rather than sent there, so that this server is nobody's open
-/// redirector (RFC 9700 §4.11.2). Errors after the person has acted (a denial) and those of
-/// `prompt=none` still go back to the client.
-fn not_redirected_for_strangers(
-    conn: &mut crate::db::DbConnection,
-    params: &AuthorizeParams,
-    reject: Reject,
-) -> Reject {
-    let Reject::Redirect(e) = reject else {
-        return reject;
-    };
-    // A look-up that fails counts as a stranger: the error is shown, not redirected.
-    let dynamic = match params.client_id.as_deref() {
-        Some(id) => crate::core::clients::get(conn, id).map_or(true, |c| c.dynamic),
-        None => true,
-    };
-    if dynamic {
-        Reject::Page(format!(
-            "The application sent an invalid request ({}): {}.",
-            e.error, e.description
-        ))
-    } else {
-        Reject::Redirect(e)
-    }
 }
 
 /// Whether an error that needed no action of the person (`prompt=none`, a bad
@@ -111,27 +84,19 @@ fn open_kept(
     })
 }
 
-/// A request whose `request_uri` cannot be opened: back to the client when the query names
-/// its client and one of its registered redirect URIs (RFC 9126 §4), else a page.
+/// A request whose `request_uri` cannot be opened: `core::authorize::outer_error` for the
+/// client the query names.
 fn outer_error(
     conn: &mut crate::db::DbConnection,
     params: &AuthorizeParams,
     error: &'static str,
     message: &str,
 ) -> Reject {
-    let mut registered = |id: &str, uri: &str| {
-        crate::core::clients::get(conn, id)
-            .is_ok_and(|c| !c.dynamic && c.redirect_uris.iter().any(|r| r == uri))
-    };
-    match (&params.client_id, &params.redirect_uri) {
-        (Some(id), Some(uri)) if registered(id, uri) => Reject::Redirect(ErrorRedirect {
-            redirect_uri: uri.clone(),
-            error,
-            description: message.to_owned(),
-            state: params.state.clone(),
-        }),
-        _ => Reject::Page(message.to_owned()),
-    }
+    let client = params
+        .client_id
+        .as_deref()
+        .and_then(|id| crate::core::clients::get(conn, id).ok());
+    authorize::outer_error(client.as_ref(), params, error, message)
 }
 
 /// A signed request object sent to `/authorize` (RFC 9101 by value): checked with the
@@ -162,21 +127,19 @@ pub async fn keep_request_object(
     let pairs = match crate::app::client_jwt::request_object(state, &client, &jwt).await {
         Ok(p) => p,
         Err(m) => {
-            let redirect = params
-                .redirect_uri
-                .clone()
-                .filter(|r| !client.dynamic && client.redirect_uris.iter().any(|x| x == r));
-            return Ok(Err(match redirect {
-                Some(redirect_uri) => Reject::Redirect(ErrorRedirect {
-                    redirect_uri,
-                    error: "invalid_request_object",
-                    description: format!("the request object {m}"),
-                    state: params.state.clone(),
-                }),
-                None => Reject::Page(format!(
-                    "The signed request is not valid: the request object {m}."
-                )),
-            }));
+            return Ok(Err(
+                match authorize::outer_error(
+                    Some(&client),
+                    &params,
+                    "invalid_request_object",
+                    &format!("the request object {m}"),
+                ) {
+                    Reject::Page(_) => Reject::Page(format!(
+                        "The signed request is not valid: the request object {m}."
+                    )),
+                    r => r,
+                },
+            ))
         }
     };
     // OIDC Core §6.1: the parameters outside the object that OAuth requires must agree.
@@ -197,7 +160,7 @@ pub async fn keep_request_object(
             let mut p = inside;
             p.signed = true;
             if let Err(r) = authorize::validate(conn, now, &p, require_par) {
-                return Ok(Err(not_redirected_for_strangers(conn, &p, r)));
+                return Ok(Err(r.for_the_browser()));
             }
             let uri = pushed::keep_object(conn, now, &client_id, &jwt, &pairs)?;
             Ok(Ok((client_id, uri)))

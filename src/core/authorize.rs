@@ -119,6 +119,49 @@ pub struct ErrorRedirect {
     pub error: &'static str,
     pub description: String,
     pub state: Option<String>,
+    /// The client registered itself: nobody checked its redirect URIs (see
+    /// [`Reject::for_the_browser`]).
+    pub stranger: bool,
+}
+
+impl Reject {
+    /// What the browser gets: an error for a client that registered itself is shown here
+    /// rather than sent to its unchecked redirect URI, so that this server is nobody's open
+    /// redirector (RFC 9700 §4.11.2). `/par` answers its errors to the client itself and
+    /// skips this.
+    pub fn for_the_browser(self) -> Reject {
+        match self {
+            Reject::Redirect(e) if e.stranger => Reject::Page(format!(
+                "The application sent an invalid request ({}): {}.",
+                e.error, e.description
+            )),
+            r => r,
+        }
+    }
+}
+
+/// The error for a request whose request object or `request_uri` cannot be opened (RFC 9126
+/// §4, RFC 9101 §6.3): back to `client` when the query names one of its registered redirect
+/// URIs, else a page.
+pub fn outer_error(
+    client: Option<&ClientRow>,
+    params: &AuthorizeParams,
+    error: &'static str,
+    message: &str,
+) -> Reject {
+    match (client, &params.redirect_uri) {
+        (Some(c), Some(uri)) if c.redirect_uris.iter().any(|r| r == uri) => {
+            Reject::Redirect(ErrorRedirect {
+                redirect_uri: uri.clone(),
+                error,
+                description: message.to_owned(),
+                state: params.state.clone(),
+                stranger: c.dynamic,
+            })
+            .for_the_browser()
+        }
+        _ => Reject::Page(message.to_owned()),
+    }
 }
 
 /// `prompt` (OIDC Core §3.1.2.1).
@@ -160,6 +203,7 @@ impl Validated {
             error,
             description: description.into(),
             state: self.state.clone(),
+            stranger: self.client.dynamic,
         }
     }
 
@@ -217,12 +261,14 @@ pub fn validate(
         (None, [only]) => only.clone(),
         (None, _) => return Err(Reject::Page("The request has no redirect_uri.".into())),
     };
+    let stranger = client.dynamic;
     let fail = |error: &'static str, description: &str| {
         Err(Reject::Redirect(ErrorRedirect {
             redirect_uri: redirect_uri.clone(),
             error,
             description: description.to_owned(),
             state: params.state.clone(),
+            stranger,
         }))
     };
     if let Some(name) = &params.repeated {

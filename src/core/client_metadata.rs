@@ -175,6 +175,57 @@ impl ClientMetadata {
     }
 }
 
+/// An admin's change to a client's keys and request settings (`PATCH /admin/clients/{id}`):
+/// an absent field stays, `Some(None)` removes it. New `jwks` replace a `jwks_uri` and the
+/// other way round.
+#[derive(Debug, Default, Clone)]
+pub struct MetadataPatch {
+    pub jwks: Option<Option<Value>>,
+    pub jwks_uri: Option<Option<String>>,
+    pub token_endpoint_auth_signing_alg: Option<Option<String>>,
+    pub request_object_signing_alg: Option<Option<String>>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub require_signed_request_object: Option<bool>,
+}
+
+impl MetadataPatch {
+    /// `current` with the patch applied (checked whole later, with the rest of the client).
+    pub fn apply(&self, current: &ClientMetadata) -> Result<ClientMetadata, Error> {
+        if matches!((&self.jwks, &self.jwks_uri), (Some(Some(_)), Some(Some(_)))) {
+            return Err(Error::invalid(
+                "jwks",
+                "send either jwks or jwks_uri, not both",
+            ));
+        }
+        let mut m = current.clone();
+        if let Some(jwks) = &self.jwks {
+            m.jwks = jwks.clone();
+            if jwks.is_some() {
+                m.jwks_uri = None;
+            }
+        }
+        if let Some(uri) = &self.jwks_uri {
+            m.jwks_uri = uri.clone();
+            if uri.is_some() {
+                m.jwks = None;
+            }
+        }
+        if let Some(alg) = &self.token_endpoint_auth_signing_alg {
+            m.token_endpoint_auth_signing_alg = alg.clone();
+        }
+        if let Some(alg) = &self.request_object_signing_alg {
+            m.request_object_signing_alg = alg.clone();
+        }
+        if let Some(v) = self.require_pushed_authorization_requests {
+            m.require_pushed_authorization_requests = v;
+        }
+        if let Some(v) = self.require_signed_request_object {
+            m.require_signed_request_object = v;
+        }
+        Ok(m)
+    }
+}
+
 fn one_of(field: &'static str, value: &str, allowed: &[&str]) -> Result<(), Error> {
     if allowed.contains(&value) {
         Ok(())

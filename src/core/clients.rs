@@ -661,6 +661,8 @@ pub struct ClientUpdate {
     /// The whole metadata (dynamic registration's update, RFC 7592 §2.2); its
     /// `require_second_factor` is kept from the stored one.
     pub metadata: Option<ClientMetadata>,
+    /// Or a change to the keys and request settings, merged into the stored metadata.
+    pub metadata_patch: Option<super::client_metadata::MetadataPatch>,
     /// Admit a plain-http or private `jwks_uri` (development).
     pub allow_private_jwks_uri: bool,
 }
@@ -678,7 +680,12 @@ pub fn update(
     // fields and the second-factor requirement.
     let mut metadata: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&row.metadata).unwrap_or_default();
-    if let Some(m) = &u.metadata {
+    let typed = match (&u.metadata, &u.metadata_patch) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(p)) => Some(p.apply(&row.meta())?),
+        (None, None) => None,
+    };
+    if let Some(m) = &typed {
         for key in [
             "jwks",
             "jwks_uri",

@@ -95,18 +95,9 @@ pub async fn update(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    if matches!((&b.jwks, &b.jwks_uri), (Some(Some(_)), Some(Some(_)))) {
-        return Err(
-            crate::core::Error::invalid("jwks", "send either jwks or jwks_uri, not both").into(),
-        );
-    }
-    // Key and request settings are merged into the client's metadata as it is now.
-    let metadata = match b.metadata(&Default::default()) {
-        None => None,
-        Some(_) => b.metadata(&clients::get(&state, &call, &id).await?.meta()),
-    };
     let change = ClientUpdate {
-        metadata,
+        metadata_patch: Some(b.metadata_patch()),
+        metadata: None,
         name: b.name,
         redirect_uris: b.redirect_uris,
         post_logout_redirect_uris: b.post_logout_redirect_uris,

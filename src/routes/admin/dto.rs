@@ -283,47 +283,16 @@ where
 }
 
 impl UpdateClient {
-    /// The client's metadata with this PATCH's key and request settings applied; `None` when
-    /// it changes none of them.
-    pub fn metadata(
-        &self,
-        current: &crate::core::clients::ClientMetadata,
-    ) -> Option<crate::core::clients::ClientMetadata> {
-        let touched = self.jwks.is_some()
-            || self.jwks_uri.is_some()
-            || self.token_endpoint_auth_signing_alg.is_some()
-            || self.request_object_signing_alg.is_some()
-            || self.require_pushed_authorization_requests.is_some()
-            || self.require_signed_request_object.is_some();
-        if !touched {
-            return None;
+    /// Its change to the client's keys and request settings (the core merges it).
+    pub fn metadata_patch(&self) -> crate::core::client_metadata::MetadataPatch {
+        crate::core::client_metadata::MetadataPatch {
+            jwks: self.jwks.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg.clone(),
+            request_object_signing_alg: self.request_object_signing_alg.clone(),
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            require_signed_request_object: self.require_signed_request_object,
         }
-        let mut m = current.clone();
-        if let Some(jwks) = &self.jwks {
-            m.jwks = jwks.clone();
-            if jwks.is_some() {
-                m.jwks_uri = None;
-            }
-        }
-        if let Some(uri) = &self.jwks_uri {
-            m.jwks_uri = uri.clone();
-            if uri.is_some() {
-                m.jwks = None;
-            }
-        }
-        if let Some(alg) = &self.token_endpoint_auth_signing_alg {
-            m.token_endpoint_auth_signing_alg = alg.clone();
-        }
-        if let Some(alg) = &self.request_object_signing_alg {
-            m.request_object_signing_alg = alg.clone();
-        }
-        if let Some(v) = self.require_pushed_authorization_requests {
-            m.require_pushed_authorization_requests = v;
-        }
-        if let Some(v) = self.require_signed_request_object {
-            m.require_signed_request_object = v;
-        }
-        Some(m)
     }
 }
 
