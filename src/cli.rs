@@ -223,6 +223,9 @@ pub struct ClientAdd {
     /// Its authorization requests must be pushed first (PAR, RFC 9126).
     #[arg(long)]
     pub require_par: bool,
+    /// Its token requests must carry a DPoP proof, binding its tokens to a key (RFC 9449).
+    #[arg(long)]
+    pub require_dpop: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -614,6 +617,7 @@ fn run_client(
                 jwks,
                 jwks_uri: a.jwks_uri,
                 require_pushed_authorization_requests: a.require_par,
+                dpop_bound_access_tokens: a.require_dpop,
                 ..Default::default()
             };
             let mut new = clients::NewClient {

@@ -254,6 +254,10 @@ pub struct SecuritySettings {
     /// have no place for a code (the password grant, the compatibility sign-ins). Off: they
     /// are told to use a personal access token or a client key.
     pub password_only_api_sign_in: bool,
+    /// Ask DPoP clients for a server nonce in their proofs at the token endpoint (RFC 9449 §8):
+    /// a proof made in advance, or stolen with its key's signature, is then useless after a
+    /// few minutes. Costs a clients' first token request one round trip.
+    pub dpop_nonce: bool,
 }
 
 /// Who must sign in with a second factor (`security.second_factor`).
@@ -384,6 +388,7 @@ impl Default for SecuritySettings {
             reauth_window: 900,
             second_factor: SecondFactorPolicy::Optional,
             password_only_api_sign_in: false,
+            dpop_nonce: false,
         }
     }
 }

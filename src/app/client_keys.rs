@@ -81,6 +81,7 @@ pub async fn token(state: &AppState, call: &Call, grant: Grant) -> Result<TokenR
                 credentials,
                 params,
                 options,
+                dpop: Default::default(),
             };
             token::run(state, call, input).await
         }

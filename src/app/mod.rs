@@ -16,6 +16,7 @@ pub mod client_jwt;
 pub mod client_keys;
 pub mod cloudtrax;
 pub mod device_auth;
+pub mod dpop;
 pub mod health;
 pub mod housekeeping;
 pub mod introspect;

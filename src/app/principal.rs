@@ -27,12 +27,37 @@ pub async fn by_password(
     ))
 }
 
-/// A bearer token as a credential for this server's own routes: a personal access token, or
-/// an access token whose signature, claims, revocation state and audience (the issuer) check
-/// out and whose user is still there and enabled.
-pub async fn by_bearer(state: &AppState, token: &str) -> Result<Principal, Error> {
+/// How a token came with a request.
+#[derive(Debug, Clone)]
+pub enum Presentation {
+    /// As a bearer token (RFC 6750: the header, a form body, or the URL).
+    Bearer,
+    /// As `Authorization: DPoP` with the request's proof (RFC 9449 §7), for the request's
+    /// method and its URL as this server is reached.
+    Dpop {
+        proof: super::dpop::ProofHeader,
+        method: String,
+        url: String,
+    },
+}
+
+/// A token as a credential for this server's own routes: a personal access token, or an
+/// access token whose signature, claims, revocation state and audience (the issuer) check out
+/// and whose user is still there and enabled. A DPoP-bound token is good only as `DPoP` with
+/// a proof by its key for this request; as a bearer token it is refused (RFC 9449 §7.2), as
+/// is an unbound token sent as `DPoP`.
+pub async fn by_token(
+    state: &AppState,
+    token: &str,
+    how: &Presentation,
+) -> Result<Principal, Error> {
     let gone = || Error::InvalidToken("the token's user is disabled or gone".into());
     if pat::looks_like_pat(token) {
+        if matches!(how, Presentation::Dpop { .. }) {
+            return Err(Error::InvalidToken(
+                "a personal access token is not bound to a key: send it as a bearer token".into(),
+            ));
+        }
         let now = state.clock.now_naive();
         let value = token.to_owned();
         let user = state
@@ -47,6 +72,23 @@ pub async fn by_bearer(state: &AppState, token: &str) -> Result<Principal, Error
     }
     let claims = super::access_token::verify_access_token(state, token).await?;
     tokens::for_this_server(&claims, state.config.issuer())?;
+    match (claims.jkt(), how) {
+        (None, Presentation::Bearer) => {}
+        (Some(jkt), Presentation::Dpop { proof, method, url }) => {
+            super::dpop::at_resource(state, token, jkt, proof, method, url).await?
+        }
+        (Some(_), Presentation::Bearer) => {
+            return Err(Error::InvalidToken(
+                "the token is bound to a DPoP key: send it as `Authorization: DPoP` with a proof"
+                    .into(),
+            ))
+        }
+        (None, Presentation::Dpop { .. }) => {
+            return Err(Error::InvalidToken(
+                "the token is not bound to a key: send it as a bearer token".into(),
+            ))
+        }
+    }
     let user = match claims.is_user() {
         true => {
             let sub = claims.sub.clone();

@@ -62,6 +62,7 @@ fn token(ctx: &Ctx, grant: &GrantRow, host: &str) -> Result<SignedToken, Error> 
             auth_time: None,
             amr: None,
             ttl: ctx.access_ttl,
+            jkt: None,
         },
     )
 }

@@ -45,6 +45,10 @@ pub struct ClientMetadata {
     /// Its authorization requests must be signed request objects.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub require_signed_request_object: bool,
+    /// Its token requests must carry a DPoP proof, so its tokens are always bound to a key
+    /// (RFC 9449 §5.2).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +75,7 @@ impl ClientMetadata {
                 require_second_factor: true,
                 require_pushed_authorization_requests: true,
                 require_signed_request_object: true,
+                dpop_bound_access_tokens: true,
                 ..Default::default()
             }
         })
@@ -186,6 +191,7 @@ pub struct MetadataPatch {
     pub request_object_signing_alg: Option<Option<String>>,
     pub require_pushed_authorization_requests: Option<bool>,
     pub require_signed_request_object: Option<bool>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 impl MetadataPatch {
@@ -221,6 +227,9 @@ impl MetadataPatch {
         }
         if let Some(v) = self.require_signed_request_object {
             m.require_signed_request_object = v;
+        }
+        if let Some(v) = self.dpop_bound_access_tokens {
+            m.dpop_bound_access_tokens = v;
         }
         Ok(m)
     }

@@ -693,6 +693,7 @@ pub fn update(
             "request_object_signing_alg",
             "require_pushed_authorization_requests",
             "require_signed_request_object",
+            "dpop_bound_access_tokens",
             "client_uri",
             "logo_uri",
             "tos_uri",

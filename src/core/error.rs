@@ -45,6 +45,16 @@ pub enum Error {
     /// RFC 6750 `invalid_token`: a bearer token is missing its mark, expired or revoked.
     #[error("{0}")]
     InvalidToken(String),
+    /// RFC 9449 `invalid_dpop_proof`: the DPoP proof is missing, malformed, for another
+    /// request, stale, replayed, or by another key than the token is bound to.
+    #[error("{0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 `use_dpop_nonce`: the proof must carry this server nonce (the value, sent back
+    /// in the `DPoP-Nonce` header).
+    #[error(
+        "the DPoP proof must carry the server's nonce: retry with the one in the DPoP-Nonce header"
+    )]
+    UseDpopNonce(String),
     /// RFC 6750 `insufficient_scope`: the token may not be used here.
     #[error("{0}")]
     InsufficientScope(String),

@@ -15,7 +15,8 @@ use crate::db::schema::{
     totp_credentials as totp, webauthn_ceremonies as ceremonies,
 };
 use crate::db::schema::{
-    client_assertions as assertions, initial_access_tokens as iat, pushed_requests as pushed,
+    client_assertions as assertions, dpop_proofs as proofs, initial_access_tokens as iat,
+    pushed_requests as pushed,
 };
 use crate::db::DbConnection;
 
@@ -63,6 +64,9 @@ pub enum Rule {
     /// `jti`s of client assertions, once the assertion has expired (a replay is refused by
     /// its `exp` from then on).
     ClientAssertions,
+    /// `jti`s of DPoP proofs, once the proof is too old to be accepted (its `iat` refuses a
+    /// replay from then on).
+    DpopProofs,
     /// Initial access tokens expired or used up.
     InitialAccessTokens,
     /// Refresh tokens past their expiry, once no access token they issued can be live.
@@ -93,7 +97,7 @@ pub enum Rule {
 impl Rule {
     /// Every rule, in the order a pass applies them (refresh tokens before the grants they
     /// keep alive).
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 20] = [
         Rule::Codes,
         Rule::Sessions,
         Rule::SignInSteps,
@@ -101,6 +105,7 @@ impl Rule {
         Rule::PendingTotp,
         Rule::PushedRequests,
         Rule::ClientAssertions,
+        Rule::DpopProofs,
         Rule::InitialAccessTokens,
         Rule::ExpiredRefreshTokens,
         Rule::RotatedRefreshTokens,
@@ -125,6 +130,7 @@ impl Rule {
             Rule::PendingTotp => "totp_credentials",
             Rule::PushedRequests => "pushed_requests",
             Rule::ClientAssertions => "client_assertions",
+            Rule::DpopProofs => "dpop_proofs",
             Rule::InitialAccessTokens => "initial_access_tokens",
             Rule::ExpiredRefreshTokens
             | Rule::RotatedRefreshTokens
@@ -201,6 +207,7 @@ pub fn batch(
             assertions::id_hash,
             assertions::expires_at.lt(now)
         ),
+        Rule::DpopProofs => purge!(conn, proofs, proofs::id_hash, proofs::expires_at.lt(now)),
         Rule::InitialAccessTokens => purge!(
             conn,
             iat,

@@ -15,6 +15,7 @@ mod common_passwords;
 pub mod consents;
 pub mod crypto;
 pub mod devices;
+pub mod dpop;
 pub mod ecdsa;
 pub mod email;
 pub mod events;

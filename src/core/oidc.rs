@@ -107,6 +107,8 @@ pub struct Metadata {
     pub request_object_signing_alg_values_supported: Vec<&'static str>,
     pub request_uri_parameter_supported: bool,
     pub require_request_uri_registration: bool,
+    /// DPoP proofs (RFC 9449) at the token endpoint and this server's protected routes.
+    pub dpop_signing_alg_values_supported: Vec<&'static str>,
 }
 
 /// The metadata document; `openid` selects the OpenID Connect flavour.
@@ -154,6 +156,7 @@ pub fn metadata(config: &Config, openid: bool) -> Metadata {
         // Only this server's own request URIs (from `/par`) are accepted; none is fetched.
         request_uri_parameter_supported: false,
         require_request_uri_registration: false,
+        dpop_signing_alg_values_supported: super::dpop::ALGS.to_vec(),
     }
 }
 

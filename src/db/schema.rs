@@ -98,6 +98,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -304,6 +305,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    dpop_proofs (id_hash) {
+        id_hash -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     pushed_requests (id_hash) {
         id_hash -> Text,
         client_id -> Text,
@@ -345,6 +353,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webauthn_ceremonies,
     initial_access_tokens,
     client_assertions,
+    dpop_proofs,
     pushed_requests,
 );
 

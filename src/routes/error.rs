@@ -69,6 +69,10 @@ pub fn from_core(e: &Error) -> HttpResponse {
             json_error(StatusCode::UNAUTHORIZED, "unauthorized", m)
         }
         Error::InvalidGrant(m) => json_error(StatusCode::UNAUTHORIZED, "unauthorized", m),
+        Error::InvalidDpopProof(m) => json_error(StatusCode::UNAUTHORIZED, "unauthorized", m),
+        Error::UseDpopNonce(_) => {
+            json_error(StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string())
+        }
         Error::AccountDisabled | Error::EmailNotVerified | Error::SecondFactorRequired => {
             json_error(StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string())
         }

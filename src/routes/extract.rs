@@ -282,6 +282,35 @@ pub fn bearer_from_header(req: &HttpRequest) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
+/// A token in `Authorization: DPoP <token>` (RFC 9449 §7.1).
+pub fn dpop_token_from_header(req: &HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("dpop") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// The request's `DPoP` proof headers.
+pub fn dpop_proof(req: &HttpRequest) -> crate::app::dpop::ProofHeader {
+    use crate::app::dpop::ProofHeader;
+    let mut values = req.headers().get_all("dpop");
+    match (values.next(), values.next()) {
+        (None, _) => ProofHeader::None,
+        (Some(v), None) => match v.to_str() {
+            Ok(s) if !s.trim().is_empty() && !s.contains(',') => {
+                ProofHeader::One(s.trim().to_owned())
+            }
+            _ => ProofHeader::Several,
+        },
+        (Some(_), Some(_)) => ProofHeader::Several,
+    }
+}
+
 /// A token in the `access_token` query parameter (the Mongoose "GET parameters" form).
 pub fn bearer_from_query(req: &HttpRequest) -> Option<String> {
     url::form_urlencoded::parse(req.query_string().as_bytes())

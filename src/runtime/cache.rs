@@ -73,6 +73,8 @@ pub struct Caches {
     pub jwks_refetched: Arc<TtlCache<String, ()>>,
     /// `jwks_uri`s whose fetch failed, with the reason (60 s: not fetched again meanwhile).
     pub jwks_failed: Arc<TtlCache<String, String>>,
+    /// The key of DPoP nonces, derived from the server key once (the same on every node).
+    pub dpop_nonce_key: Arc<std::sync::OnceLock<[u8; 32]>>,
 }
 
 impl Default for Caches {
@@ -85,6 +87,7 @@ impl Default for Caches {
             jwks: TtlCache::new(Duration::from_secs(300), 10_000),
             jwks_refetched: TtlCache::new(Duration::from_secs(60), 10_000),
             jwks_failed: TtlCache::new(Duration::from_secs(60), 10_000),
+            dpop_nonce_key: Arc::default(),
         }
     }
 }

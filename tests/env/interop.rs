@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use crate::browser_helpers::{hidden, location, query, Browser};
-use crate::helpers::{served_app, TestApp};
+use crate::helpers::{served_app, served_app_with, TestApp};
 use crate::{Outcome, Skip};
 
 fn interop_dir() -> PathBuf {
@@ -158,5 +158,48 @@ pub async fn openid_client_registers_pushes_signs_and_completes_a_code_flow() ->
     node.finish();
     assert_eq!(result["introspection"]["active"], true);
     assert_eq!(result["token_type"], "bearer");
+    Ok(())
+}
+
+/// DPoP (RFC 9449) the way openid-client does it, against a server that asks for nonces: a
+/// public client that registered `dpop_bound_access_tokens` redeems its code, reads userinfo
+/// and refreshes, each with a proof; its bound token as a bearer token and its refresh token
+/// with another key are refused.
+pub async fn openid_client_binds_tokens_with_dpop() -> Outcome {
+    available()?;
+    let (app, addr, _server) = served_app_with(|c| c.security.dpop_nonce = true);
+    let ada = app.user_with(
+        portcullis::core::users::NewUser {
+            email: "ada@example.com".into(),
+            username: Some("ada".into()),
+            ..Default::default()
+        },
+        "password1",
+    );
+    let issuer = format!("http://{addr}");
+    let iat = app.cli_json(&["client", "registration-token"])["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut node = Scenario::start("dpop_public_client", &issuer, &iat);
+    let client_id = node.expect("registered")["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = node.expect("authorize");
+    let back = person(&app, url.as_str().unwrap()).await;
+    node.send(&back);
+    let result = node.expect("result");
+    node.finish();
+    assert_eq!(result["sub"], ada.as_str());
+    assert_eq!(result["token_type"], "dpop", "{result}");
+    assert_eq!(result["refreshed_token_type"], "dpop", "{result}");
+    assert_eq!(result["userinfo"]["preferred_username"], "ada");
+    assert_eq!(result["bearer"]["refused"], true, "{result}");
+    assert_eq!(result["bearer"]["status"], 401, "{result}");
+    assert_eq!(result["stolen"]["refused"], true, "{result}");
+    assert_eq!(result["stolen"]["code"], "invalid_grant", "{result}");
+    let row = portcullis::core::clients::get(&mut app.conn(), &client_id).unwrap();
+    assert!(row.meta().dpop_bound_access_tokens);
     Ok(())
 }

@@ -16,6 +16,11 @@
 //                            stdin -> code grant, userinfo, introspection, refresh, revocation.
 //   client_secret_jwt        register (client_secret_jwt, HS256) -> client credentials grant
 //                            -> introspection.
+//   dpop_public_client       register a public client that requires DPoP -> print authorize
+//                            URL -> read the callback URL -> code grant, userinfo and refresh,
+//                            each with a DPoP proof (the library answers use_dpop_nonce
+//                            itself); the bound token sent as a bearer token, and the refresh
+//                            token used with another key, must be refused.
 //
 // The server listens on plain http on loopback, so every call opts in to
 // `allowInsecureRequests`.
@@ -177,6 +182,84 @@ async function clientSecretJwt() {
   });
 }
 
+async function dpopPublicClient() {
+  const scope = 'openid profile offline_access';
+  const redirectUri = 'http://127.0.0.1/cb';
+  const config = await client.dynamicClientRegistration(
+    issuer,
+    {
+      client_name: 'openid-client DPoP interop',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      dpop_bound_access_tokens: true,
+      scope,
+    },
+    client.None(),
+    registrationOptions,
+  );
+  emit({ registered: registered(config) });
+
+  const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const authorize = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  emit({ authorize: authorize.href });
+
+  const callback = new URL(await readLine());
+  const tokens = await client.authorizationCodeGrant(
+    config,
+    callback,
+    { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
+    undefined,
+    { DPoP },
+  );
+  const sub = tokens.claims().sub;
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, sub, { DPoP });
+
+  // The same token without its proof, as a bearer token: must be refused.
+  let bearer;
+  try {
+    await client.fetchUserInfo(config, tokens.access_token, sub);
+    bearer = { refused: false };
+  } catch (err) {
+    bearer = { refused: true, ...(await describe(err)) };
+  }
+
+  if (!tokens.refresh_token) throw new Error('no refresh_token in the token response');
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
+
+  // The rotated refresh token with another key: must be refused.
+  const thief = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+  let stolen;
+  try {
+    await client.refreshTokenGrant(config, refreshed.refresh_token, undefined, { DPoP: thief });
+    stolen = { refused: false };
+  } catch (err) {
+    stolen = { refused: true, ...(await describe(err)) };
+  }
+
+  emit({
+    result: {
+      sub,
+      token_type: tokens.token_type,
+      refreshed_token_type: refreshed.token_type,
+      userinfo,
+      bearer,
+      stolen,
+    },
+  });
+}
+
 // Turns any failure into the {"error", "code"} line. `code` is the OAuth error code
 // (ResponseBodyError / AuthorizationResponseError `error`, a WWW-Authenticate `error`
 // parameter, or the JSON body of a challenged response), else null.
@@ -198,6 +281,7 @@ async function describe(err) {
 const scenarios = {
   par_jar_private_key_jwt: parJarPrivateKeyJwt,
   client_secret_jwt: clientSecretJwt,
+  dpop_public_client: dpopPublicClient,
 };
 
 try {

@@ -1213,6 +1213,7 @@ fn tokens_from_the_future_are_refused() {
         amr: None,
         acr: None,
         iat_ms: iat * 1000,
+        cnf: None,
     };
     let ok = |c: AccessClaims| check_claims(&c, "https://id.example", now).is_ok();
     assert!(ok(claims(t, None)));

@@ -15,6 +15,7 @@ mod cli;
 mod cloudtrax;
 mod config;
 mod discovery;
+mod dpop;
 mod esalerugs;
 mod grants;
 mod housekeeping;

@@ -14,6 +14,7 @@ pub async fn run(state: &AppState, _: &Call, input: Input) -> Result<TokenRespon
         credentials,
         params,
         options,
+        ..
     } = input;
     let keys = state.keys.current().await;
     let config = state.config.clone();

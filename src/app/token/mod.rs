@@ -40,10 +40,12 @@ pub struct Input {
     pub credentials: Credentials,
     pub params: TokenParams,
     pub options: TokenOptions,
+    /// The request's DPoP proof, if any (RFC 9449).
+    pub dpop: super::dpop::ProofHeader,
 }
 
 /// Serves a token request: its grant's use case.
-pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenResponse, Error> {
+pub async fn run(state: &AppState, call: &Call, mut input: Input) -> Result<TokenResponse, Error> {
     let name = input.params.grant_type.as_str();
     if name.is_empty() {
         return Err(Error::InvalidRequest("grant_type is required".into()));
@@ -51,6 +53,9 @@ pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenRes
     let grant = GrantType::parse(name).ok_or_else(|| {
         Error::UnsupportedGrantType(format!("grant_type `{name}` is not supported"))
     })?;
+    // A DPoP proof binds what is issued to its key (checked here, used by the flows).
+    input.params.dpop_jkt =
+        super::dpop::at_token_endpoint(state, &input.client, &input.dpop).await?;
     match grant {
         GrantType::AuthorizationCode => authorization_code::run(state, call, input).await,
         GrantType::ClientCredentials => client_credentials::run(state, call, input).await,

@@ -14,6 +14,7 @@ pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenRes
         credentials: _,
         params,
         options,
+        ..
     } = input;
     let username = params
         .username

@@ -86,6 +86,9 @@ pub(super) struct DbEndpoint<'a> {
     code: Option<CodeRow>,
     /// The refresh token being rotated, once recovered.
     refresh: Option<RefreshRow>,
+    /// The thumbprint of the key of the request's DPoP proof, which the caller checked: the
+    /// access token is bound to it, and so is a public client's refresh token.
+    jkt: Option<String>,
 }
 
 /// The endpoint's connection, for the steps that need one.
@@ -137,7 +140,20 @@ impl<'a> DbEndpoint<'a> {
             audience,
             code: None,
             refresh: None,
+            jkt: None,
         }
+    }
+
+    /// Binds what is issued to the key of a checked DPoP proof (RFC 9449 §5): the access
+    /// token always, the refresh token of a public client (a confidential client's is bound
+    /// to its authentication already).
+    pub fn bind(&mut self, jkt: Option<String>) {
+        self.jkt = jkt;
+    }
+
+    /// The key a new refresh token is bound to.
+    fn refresh_jkt(&self) -> Option<&str> {
+        self.jkt.as_deref().filter(|_| self.client.is_public())
     }
 
     /// Sets the audience of the tokens about to be issued.
@@ -214,6 +230,7 @@ impl<'a> DbEndpoint<'a> {
                 auth_time,
                 amr: amr.and_then(|a| serde_json::from_str(a).ok()),
                 ttl: self.ctx.access_ttl,
+                jkt: self.jkt.clone(),
             },
         )
     }
@@ -282,6 +299,7 @@ impl<'a> DbEndpoint<'a> {
         };
         let (grant_row, refresh_token) = match new_grant {
             Some(g) => {
+                let jkt = self.refresh_jkt().map(str::to_owned);
                 let conn = connected(&mut self.conn)?;
                 let refresh_ttl = self.ctx.refresh_ttl;
                 // The grant, its code's link to it and its refresh token, all or nothing.
@@ -291,9 +309,18 @@ impl<'a> DbEndpoint<'a> {
                         code::set_grant(conn, &code.code_hash, &row.id)?;
                     }
                     let refresh = match with_refresh {
-                        true => {
-                            Some(refresh::create(conn, now, &row.id, &scope, refresh_ttl, None)?.0)
-                        }
+                        true => Some(
+                            refresh::create(
+                                conn,
+                                now,
+                                &row.id,
+                                &scope,
+                                refresh_ttl,
+                                None,
+                                jkt.as_deref(),
+                            )?
+                            .0,
+                        ),
                         false => None,
                     };
                     Ok((Some(row), refresh))
@@ -343,7 +370,17 @@ impl<'a> DbEndpoint<'a> {
             let g = grants::get(conn, &row.grant_id)?
                 .ok_or_else(|| Error::InvalidGrant("the grant no longer exists".into()))?;
             let scope = ordered(&grant.scope, &row.scope);
-            let (value, _) = refresh::create(conn, now, &g.id, &scope, refresh_ttl, Some(&row))?;
+            // A bound token's successor stays bound to the same key.
+            let jkt = row.dpop_jkt.clone();
+            let (value, _) = refresh::create(
+                conn,
+                now,
+                &g.id,
+                &scope,
+                refresh_ttl,
+                Some(&row),
+                jkt.as_deref(),
+            )?;
             Ok(Some((g, scope, value)))
         })?;
         let Some((g, scope, value)) = rotated else {
@@ -408,6 +445,22 @@ impl<'a> DbEndpoint<'a> {
             }
             Err(Unusable::GrantRevoked) => {
                 return Err(Error::InvalidGrant("the refresh token was revoked".into()))
+            }
+        }
+        // A bound refresh token is good only with a proof by its key (RFC 9449 §5).
+        if let Some(bound) = &row.dpop_jkt {
+            match &self.jkt {
+                None => {
+                    return Err(Error::InvalidDpopProof(
+                        "the refresh token is bound to a DPoP key: send a DPoP proof by it".into(),
+                    ))
+                }
+                Some(jkt) if !crate::core::crypto::ct_eq(jkt, bound) => {
+                    return Err(Error::InvalidGrant(
+                        "the refresh token is bound to another DPoP key".into(),
+                    ))
+                }
+                Some(_) => {}
             }
         }
         let g = grants::get(conn, &row.grant_id)?

@@ -129,8 +129,8 @@ fn respond(ctx: &Ctx, issued: Issued) -> TokenResponse {
     TokenResponse {
         expires_in: issued.access.claims.exp - ctx.now.and_utc().timestamp(),
         scope: issued.access.claims.scope.clone(),
+        token_type: issued.access.claims.token_type(),
         access_token: issued.access.token,
-        token_type: "Bearer",
         refresh_token: issued.refresh,
         id_token: None,
         grant_id: issued.grant.map(|g| g.id),
@@ -221,6 +221,7 @@ pub fn client_credentials(
     };
     let flow = Flow::ClientCredentials { sub, with_refresh };
     let mut ep = DbEndpoint::new(conn, ctx, client, flow, scope, audience);
+    ep.bind(params.dpop_jkt.clone());
     let mut machine = ClientCredentials::new(&req);
     let mut input = cc::Input::None;
     loop {
@@ -297,6 +298,7 @@ pub fn authorization_code(
         String::new(),
         Vec::new(),
     );
+    ep.bind(params.dpop_jkt.clone());
     let mut issued = None;
     let mut machine = AccessToken::new(&req);
     let mut input = at::Input::None;
@@ -392,6 +394,7 @@ fn refresh_with(
         String::new(),
         audience,
     );
+    ep.bind(params.dpop_jkt.clone());
     let mut issued = None;
     let mut machine = Refresh::new(&req);
     let mut input = rf::Input::None;
@@ -449,6 +452,7 @@ pub fn password(
         refresh: true,
     };
     let mut ep = DbEndpoint::new(Some(conn), ctx, client, flow, scope.clone(), audience);
+    ep.bind(params.dpop_jkt.clone());
     let grant = Grant {
         owner_id: user_id.to_owned(),
         client_id: client.id.clone(),

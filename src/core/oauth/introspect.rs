@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::core::tokens::{pat, refresh, AccessClaims, Audience};
+use crate::core::tokens::{pat, refresh, AccessClaims, Audience, Confirmation};
 use crate::core::{grants, users, Error, Timestamp};
 use crate::db::schema::users as users_table;
 use crate::db::DbConnection;
@@ -50,13 +50,17 @@ pub struct AccessAnswer {
     username: Option<String>,
     scope: String,
     client_id: String,
-    #[schema(pattern = "^Bearer$")]
+    /// `DPoP` for a token bound to a key (then `cnf` names the key), `Bearer` otherwise.
+    #[schema(pattern = "^(Bearer|DPoP)$")]
     token_type: &'static str,
     exp: i64,
     iat: i64,
     iss: String,
     aud: Audience,
     jti: String,
+    /// The key a DPoP-bound token is bound to (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation>,
     /// How the user authenticated (RFC 8176), for a token of a sign-in.
     #[serde(skip_serializing_if = "Option::is_none")]
     amr: Option<Vec<String>>,
@@ -99,6 +103,9 @@ pub struct RefreshAnswer {
     sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<String>,
+    /// The key a public client's DPoP-bound refresh token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation>,
 }
 
 /// `{"active": false}` and nothing more (RFC 7662 §2.2).
@@ -111,17 +118,18 @@ pub struct Inactive {
 /// The answer for a verified, unrevoked access token.
 pub fn access_token(claims: AccessClaims, username: Option<String>) -> AccessAnswer {
     AccessAnswer {
+        token_type: claims.token_type(),
         active: true,
         sub: claims.sub,
         username,
         scope: claims.scope,
         client_id: claims.client_id,
-        token_type: "Bearer",
         exp: claims.exp,
         iat: claims.iat,
         iss: claims.iss,
         aud: claims.aud,
         jti: claims.jti,
+        cnf: claims.cnf,
         amr: claims.amr,
         acr: claims.acr,
     }
@@ -175,6 +183,7 @@ pub fn opaque(
         jti: row.id.clone(),
         sub: None,
         username: None,
+        cnf: row.dpop_jkt.clone().map(|jkt| Confirmation { jkt }),
     };
     if let Some(uid) = g.user_id {
         let user = users::get(conn, &uid)?;

@@ -88,13 +88,17 @@ pub struct TokenParams {
     pub refresh_token: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// The thumbprint of the key of the request's DPoP proof, once the application layer has
+    /// checked the proof (never read from the request itself).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to the key of the request's proof.
+    #[schema(pattern = "^(Bearer|DPoP)$")]
     pub token_type: &'static str,
     /// Seconds.
     pub expires_in: i64,

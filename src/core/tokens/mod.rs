@@ -44,6 +44,15 @@ pub struct AccessClaims {
     /// Issue time in milliseconds: cut-offs (password change, disable) compare with this, so a
     /// token issued just after a cut-off in the same second stays valid.
     pub iat_ms: i64,
+    /// The key the token is bound to (RFC 9449 §6): good only with a DPoP proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// `cnf` (RFC 7800): the SHA-256 thumbprint of the key a DPoP-bound token is bound to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessClaims {
@@ -59,6 +68,20 @@ impl AccessClaims {
 
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes().any(|s| s == scope)
+    }
+
+    /// The thumbprint of the key the token is bound to, for a DPoP-bound token.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
+
+    /// `DPoP` for a bound token, `Bearer` otherwise (the token type of RFC 6749 §7.1).
+    pub fn token_type(&self) -> &'static str {
+        if self.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
     }
 }
 
@@ -111,6 +134,8 @@ pub struct AccessTokenRequest {
     /// How the user authenticated (RFC 8176), for tokens of a sign-in.
     pub amr: Option<Vec<String>>,
     pub ttl: u64,
+    /// The thumbprint of the DPoP key to bind the token to.
+    pub jkt: Option<String>,
 }
 
 /// A signed access token and when it expires.
@@ -151,6 +176,7 @@ pub fn sign_access_token(
             .map(|a| super::factors::acr_of(a).to_owned()),
         amr: req.amr,
         iat_ms,
+        cnf: req.jkt.map(|jkt| Confirmation { jkt }),
     };
     let token = sign_claims(key, "at+jwt", &claims)?;
     Ok(SignedToken { token, claims })

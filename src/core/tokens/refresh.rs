@@ -23,9 +23,12 @@ pub struct RefreshRow {
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// The thumbprint of the DPoP key the token is bound to (public clients, RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
-/// Creates a refresh token for a grant; returns the plain value (shown once) and the row.
+/// Creates a refresh token for a grant, bound to a DPoP key when `jkt` is given; returns the
+/// plain value (shown once) and the row.
 pub fn create(
     conn: &mut DbConnection,
     now: Timestamp,
@@ -33,6 +36,7 @@ pub fn create(
     scope: &str,
     ttl: u64,
     parent: Option<&RefreshRow>,
+    jkt: Option<&str>,
 ) -> Result<(String, RefreshRow), Error> {
     let value = crypto::random_token(32);
     let id = uuid::Uuid::new_v4().to_string();
@@ -49,6 +53,7 @@ pub fn create(
         expires_at: after(now, ttl),
         used_at: None,
         revoked_at: None,
+        dpop_jkt: jkt.map(str::to_owned),
     };
     diesel::insert_into(refresh_tokens::table)
         .values(&row)

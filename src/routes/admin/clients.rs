@@ -69,6 +69,7 @@ pub async fn create(
                 request_object_signing_alg: b.request_object_signing_alg,
                 require_pushed_authorization_requests: b.require_pushed_authorization_requests,
                 require_signed_request_object: b.require_signed_request_object,
+                dpop_bound_access_tokens: b.dpop_bound_access_tokens,
                 ..Default::default()
             }
             .to_value(),

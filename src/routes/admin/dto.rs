@@ -155,6 +155,8 @@ pub struct ClientOut {
     pub require_pushed_authorization_requests: bool,
     /// Its authorization requests must be signed request objects.
     pub require_signed_request_object: bool,
+    /// Its token requests must carry a DPoP proof (RFC 9449).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl From<&crate::core::clients::Client> for ClientOut {
@@ -183,6 +185,7 @@ impl From<&crate::core::clients::Client> for ClientOut {
             request_object_signing_alg: c.metadata.request_object_signing_alg.clone(),
             require_pushed_authorization_requests: c.metadata.require_pushed_authorization_requests,
             require_signed_request_object: c.metadata.require_signed_request_object,
+            dpop_bound_access_tokens: c.metadata.dpop_bound_access_tokens,
         }
     }
 }
@@ -235,6 +238,9 @@ pub struct CreateClient {
     /// Its authorization requests must be signed request objects (RFC 9101).
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// Its token requests must carry a DPoP proof, binding its tokens to a key (RFC 9449).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// A client with its secret, shown once.
@@ -270,6 +276,7 @@ pub struct UpdateClient {
     pub request_object_signing_alg: Option<Option<String>>,
     pub require_pushed_authorization_requests: Option<bool>,
     pub require_signed_request_object: Option<bool>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A field of a PATCH that may be absent (`None`: unchanged), `null` (`Some(None)`: removed)
@@ -292,6 +299,7 @@ impl UpdateClient {
             request_object_signing_alg: self.request_object_signing_alg.clone(),
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             require_signed_request_object: self.require_signed_request_object,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
         }
     }
 }

@@ -40,6 +40,8 @@ fn status_of(e: &Error) -> StatusCode {
         | Error::InvalidTarget(_)
         | Error::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
         Error::InvalidToken(_)
+        | Error::InvalidDpopProof(_)
+        | Error::UseDpopNonce(_)
         | Error::InvalidGrant(_)
         | Error::InvalidClient(_)
         | Error::LoginRequired(_)

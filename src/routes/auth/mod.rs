@@ -15,9 +15,13 @@ pub mod policy;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
+use crate::app::principal::Presentation;
 use crate::core::principal::Principal;
 use crate::core::Error;
-use crate::routes::extract::{basic_auth, bearer_from_header, bearer_from_query, client_ip};
+use crate::routes::extract::{
+    basic_auth, bearer_from_header, bearer_from_query, client_ip, dpop_proof,
+    dpop_token_from_header,
+};
 use crate::state::AppState;
 
 pub use mount::{ep, mount, Endpoint};
@@ -182,10 +186,32 @@ impl Door {
 /// The credential a request presents in the forms a door reads.
 enum Presented {
     Basic(String, String),
-    Bearer(String),
+    Token(String, Presentation),
 }
 
-fn presented(req: &HttpRequest, forms: Forms) -> Result<Option<Presented>, Error> {
+/// The access token of the `Authorization` header, as `Bearer` (or the older `Bearer:`
+/// header) or as `DPoP` with the request's proof, its method and its URL as this server is
+/// reached (the issuer's origin and path prefix, and the request's path).
+pub(crate) fn header_token(req: &HttpRequest, state: &AppState) -> Option<(String, Presentation)> {
+    if let Some(t) = bearer_from_header(req) {
+        return Some((t, Presentation::Bearer));
+    }
+    let token = dpop_token_from_header(req)?;
+    Some((
+        token,
+        Presentation::Dpop {
+            proof: dpop_proof(req),
+            method: req.method().as_str().to_owned(),
+            url: state.config.url(req.path()),
+        },
+    ))
+}
+
+fn presented(
+    req: &HttpRequest,
+    state: &AppState,
+    forms: Forms,
+) -> Result<Option<Presented>, Error> {
     if forms.basic {
         if let Some(basic) = basic_auth(req) {
             let (login, password) =
@@ -194,13 +220,13 @@ fn presented(req: &HttpRequest, forms: Forms) -> Result<Option<Presented>, Error
         }
     }
     if forms.bearer {
-        if let Some(t) = bearer_from_header(req) {
-            return Ok(Some(Presented::Bearer(t)));
+        if let Some((t, how)) = header_token(req, state) {
+            return Ok(Some(Presented::Token(t, how)));
         }
     }
     if forms.query {
         if let Some(t) = bearer_from_query(req) {
-            return Ok(Some(Presented::Bearer(t)));
+            return Ok(Some(Presented::Token(t, Presentation::Bearer)));
         }
     }
     Ok(None)
@@ -216,9 +242,9 @@ pub async fn authenticate(
     door: Door,
     forms: Forms,
 ) -> Result<Option<Principal>, Error> {
-    match presented(req, forms)? {
+    match presented(req, state, forms)? {
         None => Ok(None),
-        Some(Presented::Bearer(token)) => crate::app::principal::by_bearer(state, &token)
+        Some(Presented::Token(token, how)) => crate::app::principal::by_token(state, &token, &how)
             .await
             .map(Some),
         Some(Presented::Basic(login, password)) => {

@@ -13,6 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::{authenticate, Door, Forms};
+use crate::app::principal::Presentation;
 use crate::app::Call;
 use crate::config::{Config, Registration};
 use crate::core::authorize::SignedIn;
@@ -491,7 +492,7 @@ impl FromRequest for UserInfo {
         Box::pin(async move {
             let (state, door) = context(&req)?;
             let result = async {
-                let header = extract::bearer_from_header(&req);
+                let header = super::header_token(&req, &state);
                 let in_form = req.method() == actix_web::http::Method::POST
                     && req
                         .headers()
@@ -515,10 +516,12 @@ impl FromRequest for UserInfo {
                             "send the token in one place only".into(),
                         ))
                     }
-                    (h, b) => h.or(b),
+                    (h, b) => h.or(b.map(|t| (t, Presentation::Bearer))),
                 };
                 let principal = match token {
-                    Some(t) => Some(crate::app::principal::by_bearer(&state, &t).await?),
+                    Some((t, how)) => {
+                        Some(crate::app::principal::by_token(&state, &t, &how).await?)
+                    }
                     None => None,
                 };
                 let gate = Gate {

@@ -62,6 +62,7 @@ impl<'a> TokenRequest<'a> {
             refresh_token: owned(self.refresh_token),
             username: owned(self.username),
             password: owned(self.password),
+            dpop_jkt: None,
         }
     }
 }

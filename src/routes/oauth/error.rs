@@ -48,6 +48,13 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
                 });
         }
         Error::InvalidToken(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
+        Error::InvalidDpopProof(_) => (StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
+        // RFC 9449 §8: the nonce to use travels in the DPoP-Nonce header.
+        Error::UseDpopNonce(nonce) => {
+            let mut res = json_error(StatusCode::BAD_REQUEST, "use_dpop_nonce", &e.to_string());
+            no_cache_with_nonce(&mut res, Some(nonce));
+            return res;
+        }
         Error::InsufficientScope(_) | Error::Forbidden(_) => {
             (StatusCode::FORBIDDEN, "access_denied")
         }
@@ -59,11 +66,31 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
         }
     };
     let mut res = json_error(status, code, &e.to_string());
-    res.headers_mut().insert(
-        actix_web::http::header::PRAGMA,
-        actix_web::http::header::HeaderValue::from_static("no-cache"),
-    );
+    no_cache_with_nonce(&mut res, None);
     res
+}
+
+/// `Pragma: no-cache`, and a `DPoP-Nonce` header when a nonce is given.
+fn no_cache_with_nonce(res: &mut HttpResponse, nonce: Option<&str>) {
+    use actix_web::http::header::{HeaderName, HeaderValue, PRAGMA};
+    res.headers_mut()
+        .insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    if let Some(v) = nonce.and_then(|n| HeaderValue::from_str(n).ok()) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("dpop-nonce"), v);
+    }
+}
+
+/// The DPoP challenge of a protected resource (RFC 9449 §7.1): the algorithms it accepts.
+fn dpop_challenge(error: Option<(&str, &str)>) -> String {
+    let algs = crate::core::dpop::ALGS.join(" ");
+    match error {
+        Some((code, description)) => format!(
+            r#"DPoP algs="{algs}", error="{code}", error_description="{}""#,
+            description.replace('"', "'")
+        ),
+        None => format!(r#"DPoP algs="{algs}""#),
+    }
 }
 
 /// An RFC 6750 §3 answer for a protected resource: 401 `invalid_token` (or no error code when
@@ -81,6 +108,28 @@ pub fn bearer_error(e: &Error) -> HttpResponse {
             return crate::routes::error::from_core(e);
         }
         Error::InvalidToken(m) if m.is_empty() => (StatusCode::UNAUTHORIZED, None),
+        // A proof that fails: the DPoP challenge carries the error (RFC 9449 §7.1).
+        Error::InvalidDpopProof(_) | Error::UseDpopNonce(_) => {
+            let code = match e {
+                Error::UseDpopNonce(_) => "use_dpop_nonce",
+                _ => "invalid_dpop_proof",
+            };
+            let description = e.to_string();
+            let mut res = HttpResponse::Unauthorized()
+                .insert_header((
+                    "WWW-Authenticate",
+                    dpop_challenge(Some((code, &description))),
+                ))
+                .insert_header(("Cache-Control", "no-store"))
+                .json(ErrorBody {
+                    error: code,
+                    error_description: &description,
+                });
+            if let Error::UseDpopNonce(nonce) = e {
+                no_cache_with_nonce(&mut res, Some(nonce));
+            }
+            return res;
+        }
         Error::LoginRequired(_) => (StatusCode::UNAUTHORIZED, Some("login_required")),
         Error::Invalid { .. }
         | Error::NotFound(_)
@@ -117,8 +166,11 @@ pub fn bearer_error(e: &Error) -> HttpResponse {
             error_description: "a bearer token is required",
         },
     };
-    HttpResponse::build(status)
-        .insert_header(("WWW-Authenticate", challenge))
-        .insert_header(("Cache-Control", "no-store"))
-        .json(body)
+    let mut res = HttpResponse::build(status);
+    res.insert_header(("WWW-Authenticate", challenge));
+    if status == StatusCode::UNAUTHORIZED {
+        // Tokens may come bound to a key too: say how (RFC 9449 §7.1).
+        res.append_header(("WWW-Authenticate", dpop_challenge(None)));
+    }
+    res.insert_header(("Cache-Control", "no-store")).json(body)
 }

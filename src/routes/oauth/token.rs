@@ -1,7 +1,8 @@
 //! `POST /token` (RFC 6749 §3.2): the `Client` policy authenticates the client from the form;
-//! the grant runs (`app::token`); the answer carries `Cache-Control: no-store`.
+//! the grant runs (`app::token`), with the request's DPoP proof if any; the answer carries
+//! `Cache-Control: no-store`, and the server's DPoP nonce when `security.dpop_nonce` is on.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::dto::TokenRequest;
 use super::error::oauth_error;
@@ -19,6 +20,7 @@ use crate::state::AppState;
     security((), ("basic" = [])))]
 pub async fn token(
     Admitted { who: c, call }: Admitted<Client>,
+    req: HttpRequest,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let input = token::Input {
@@ -26,12 +28,22 @@ pub async fn token(
         client: c.client,
         credentials: c.credentials,
         options: TokenOptions::default(),
+        dpop: crate::routes::extract::dpop_proof(&req),
     };
-    match token::run(&state, &call, input).await {
+    let mut res = match token::run(&state, &call, input).await {
         Ok(res) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .insert_header(("Pragma", "no-cache"))
             .json(res),
         Err(e) => oauth_error(&e),
+    };
+    if let Some(nonce) = crate::app::dpop::current_nonce(&state).await {
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&nonce) {
+            res.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("dpop-nonce"),
+                v,
+            );
+        }
     }
+    res
 }

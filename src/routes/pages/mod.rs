@@ -113,7 +113,7 @@ pub fn query_param(req: &actix_web::HttpRequest, name: &str) -> Option<String> {
 pub fn refusal(req: &actix_web::HttpRequest, e: &crate::core::Error) -> HttpResponse {
     use crate::core::Error;
     match e {
-        Error::InvalidToken(_) => {
+        Error::InvalidToken(_) | Error::InvalidDpopProof(_) | Error::UseDpopNonce(_) => {
             let back = match *req.method() {
                 actix_web::http::Method::GET => req
                     .uri()

@@ -18,7 +18,9 @@ pub fn render(e: &Error) -> HttpResponse {
         | Error::EmailNotVerified
         | Error::SecondFactorRequired => (StatusCode::UNAUTHORIZED, "invalid_grant"),
         Error::InvalidClient(_) => (StatusCode::UNAUTHORIZED, "invalid_client"),
-        Error::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        Error::InvalidToken(_) | Error::InvalidDpopProof(_) | Error::UseDpopNonce(_) => {
+            (StatusCode::UNAUTHORIZED, "unauthorized")
+        }
         Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
             (StatusCode::FORBIDDEN, "forbidden")
         }

@@ -59,9 +59,11 @@ pub fn core(e: &Error, context: &str) -> HttpResponse {
         Error::Forbidden(message) | Error::InsufficientScope(message) => {
             envelope(403, message, context)
         }
-        Error::InvalidToken(_) | Error::InvalidClient(_) | Error::LoginRequired(_) => {
-            envelope(13011, "Invalid key.", context)
-        }
+        Error::InvalidToken(_)
+        | Error::InvalidDpopProof(_)
+        | Error::UseDpopNonce(_)
+        | Error::InvalidClient(_)
+        | Error::LoginRequired(_) => envelope(13011, "Invalid key.", context),
         Error::AccountDisabled | Error::EmailNotVerified => {
             envelope(20003, "Wrong password.", context)
         }

@@ -17,9 +17,10 @@ pub fn render(e: &Error) -> HttpResponse {
         | Error::AccountDisabled
         | Error::EmailNotVerified
         | Error::SecondFactorRequired => (StatusCode::UNAUTHORIZED, "invalid_grant"),
-        Error::InvalidToken(_) | Error::InvalidClient(_) => {
-            (StatusCode::UNAUTHORIZED, "invalid_token")
-        }
+        Error::InvalidToken(_)
+        | Error::InvalidDpopProof(_)
+        | Error::UseDpopNonce(_)
+        | Error::InvalidClient(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
         Error::Forbidden(_) | Error::InsufficientScope(_) | Error::UnauthorizedClient(_) => {
             (StatusCode::FORBIDDEN, "forbidden")
         }

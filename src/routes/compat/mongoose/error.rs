@@ -40,6 +40,8 @@ impl From<&Error> for RpcError {
             | Error::InvalidTarget(_) => RpcError::new(400, e.to_string()),
             Error::InvalidGrant(_)
             | Error::InvalidToken(_)
+            | Error::InvalidDpopProof(_)
+            | Error::UseDpopNonce(_)
             | Error::InvalidClient(_)
             | Error::LoginRequired(_)
             | Error::AccountDisabled
