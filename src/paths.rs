@@ -34,5 +34,7 @@ pub const VERIFY_EMAIL_RESEND: &str = "/verify-email/resend";
 pub const ACCOUNT_ACTION: &str = "/account/actions/{action:.+}";
 pub const OPENAPI: &str = "/openapi.json";
 pub const PAR: &str = "/par";
+pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+pub const DEVICE: &str = "/device";
 pub const REGISTER: &str = "/register";
 pub const REGISTERED_CLIENT: &str = "/register/{client_id}";

@@ -34,7 +34,9 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Access
 }
 
 /// What `Account.ValidateToken` says of a token (an access token or a personal access token):
-/// its user, client, scope and expiry, or `None` when it is not active.
+/// its user, client, scope and expiry, or `None` when it is not active. A DPoP-bound token is
+/// not active here: the RPC carries no proof, and a bound token without one is no credential
+/// (RFC 9449 §7.2).
 pub async fn describe(state: &AppState, token: &str) -> Result<Option<Description>, Error> {
     use crate::core::tokens::pat;
     if pat::looks_like_pat(token) {
@@ -54,6 +56,7 @@ pub async fn describe(state: &AppState, token: &str) -> Result<Option<Descriptio
         return Ok(None);
     }
     match verify_access_token(state, token).await {
+        Ok(claims) if claims.cnf.is_some() => Ok(None),
         Ok(claims) => Ok(Some(Description {
             user_id: claims.is_user().then(|| claims.sub.clone()),
             client_id: Some(claims.client_id),

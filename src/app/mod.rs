@@ -15,6 +15,7 @@ pub mod calls;
 pub mod client_jwt;
 pub mod client_keys;
 pub mod cloudtrax;
+pub mod device;
 pub mod device_auth;
 pub mod dpop;
 pub mod health;

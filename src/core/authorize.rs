@@ -497,39 +497,18 @@ pub fn next_step(
             Ok(Next::SignIn)
         });
     }
-    // A second factor: asked for by the app (`acr_values`, which a person without one simply
-    // does not meet), required by the app or by the policy (which they must then set up).
-    let required = req.client.requires_second_factor()
-        || config.security.second_factor.requires(s.user.is_admin);
-    if required || req.wants_mfa {
-        let amr: Vec<String> = serde_json::from_str(&s.amr).unwrap_or_default();
-        if super::factors::acr_of(&amr) != super::factors::ACR_MFA {
-            let enrolled = super::factors::enrolled(conn, &s.user.id)?.any();
-            let step = match (enrolled, required) {
-                (true, _) => Some(Next::SecondFactor),
-                (false, true) => Some(Next::SetUpSecondFactor),
-                (false, false) => None,
-            };
-            if let Some(step) = step {
-                return Ok(if none {
-                    Err(req.error(
-                        "interaction_required",
-                        "the user must sign in with a second factor",
-                    ))
-                } else {
-                    Ok(step)
-                });
-            }
-        }
-    }
-    if let Some(version) = &config.terms_version {
-        if !terms::accepted(conn, &s.user.id, version)? {
-            return Ok(if none {
-                Err(req.error("interaction_required", "the user must accept the terms"))
-            } else {
-                Ok(Next::Terms)
-            });
-        }
+    if let Some(step) = prerequisite(conn, config, &req.client, s, req.wants_mfa)? {
+        return Ok(if none {
+            Err(req.error(
+                "interaction_required",
+                match step {
+                    Next::Terms => "the user must accept the terms",
+                    _ => "the user must sign in with a second factor",
+                },
+            ))
+        } else {
+            Ok(step)
+        });
     }
     let consented = req.client.trusted
         || (!req.prompt.consent && consents::covers(conn, &s.user.id, &req.client.id, &req.scope)?);
@@ -541,6 +520,38 @@ pub fn next_step(
         });
     }
     Ok(Ok(Next::Issue))
+}
+
+/// What a signed-in person must do before acting for `client` (here, or at `/device`): give a
+/// second factor (asked for by the app with `acr_values`, which a person without one simply
+/// does not meet; required by the app or by the policy, which they must then set up), or
+/// accept the terms. `None` when nothing.
+pub fn prerequisite(
+    conn: &mut DbConnection,
+    config: &Config,
+    client: &ClientRow,
+    s: &SignedIn,
+    wants_mfa: bool,
+) -> Result<Option<Next>, Error> {
+    let required =
+        client.requires_second_factor() || config.security.second_factor.requires(s.user.is_admin);
+    if required || wants_mfa {
+        let amr: Vec<String> = serde_json::from_str(&s.amr).unwrap_or_default();
+        if super::factors::acr_of(&amr) != super::factors::ACR_MFA {
+            let enrolled = super::factors::enrolled(conn, &s.user.id)?.any();
+            match (enrolled, required) {
+                (true, _) => return Ok(Some(Next::SecondFactor)),
+                (false, true) => return Ok(Some(Next::SetUpSecondFactor)),
+                (false, false) => {}
+            }
+        }
+    }
+    if let Some(version) = &config.terms_version {
+        if !terms::accepted(conn, &s.user.id, version)? {
+            return Ok(Some(Next::Terms));
+        }
+    }
+    Ok(None)
 }
 
 /// Issues a code for a valid request and a signed-in person; returns its value.

@@ -364,6 +364,13 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
             g.push("authorization_code".to_string());
             g.push("refresh_token".to_string());
         }
+        // A device signs a person in with the device grant (RFC 8628), and stays signed in.
+        if kind_of == ClientKind::Device {
+            g.push(super::device::GRANT_TYPE.to_string());
+            if !g.iter().any(|x| x == "refresh_token") {
+                g.push("refresh_token".to_string());
+            }
+        }
         if !public {
             g.push("client_credentials".to_string());
         }

@@ -28,6 +28,8 @@ pub const MAX_AGE: i64 = 60;
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
 /// How long a nonce is good for: the window it was made in and the next one.
 pub const NONCE_WINDOW: i64 = 300;
+/// The longest RSA modulus accepted, in base64url characters (8192 bits).
+const MAX_RSA_MODULUS_CHARS: usize = 1366;
 /// JWK members that only a private or symmetric key has.
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
@@ -73,6 +75,8 @@ pub fn check(proof: &str, expect: &Expect, now: i64) -> Result<Proof, Error> {
     }
     let jwk = header_jwk(proof)?;
     let jkt = thumbprint(&jwk).map_err(invalid)?;
+    // The claims are checked before the signature (which costs more), then again as signed.
+    check_claims(&head.claims, expect, now, jkt.clone())?;
     let key = verification_key(jwk, &head)?;
     let claims = client_jwt::verify(proof, &head, VerifyWith::Keys(&[key]), ALGS)
         .map_err(|m| invalid(format!("the DPoP proof {m}")))?;
@@ -93,6 +97,13 @@ fn header_jwk(proof: &str) -> Result<Map<String, Value>, Error> {
     };
     if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
         return Err(invalid("the DPoP proof's jwk must be a public key"));
+    }
+    if jwk
+        .get("n")
+        .and_then(Value::as_str)
+        .is_some_and(|n| n.len() > MAX_RSA_MODULUS_CHARS)
+    {
+        return Err(invalid("the DPoP proof's RSA key is larger than 8192 bits"));
     }
     Ok(jwk)
 }

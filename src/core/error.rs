@@ -55,6 +55,10 @@ pub enum Error {
         "the DPoP proof must carry the server's nonce: retry with the one in the DPoP-Nonce header"
     )]
     UseDpopNonce(String),
+    /// RFC 8628 §3.5: a device's poll got no tokens (yet): `authorization_pending`,
+    /// `slow_down`, `access_denied` or `expired_token`.
+    #[error("{0}")]
+    DevicePoll(super::device::Poll),
     /// RFC 6750 `insufficient_scope`: the token may not be used here.
     #[error("{0}")]
     InsufficientScope(String),

@@ -15,8 +15,8 @@ use crate::db::schema::{
     totp_credentials as totp, webauthn_ceremonies as ceremonies,
 };
 use crate::db::schema::{
-    client_assertions as assertions, dpop_proofs as proofs, initial_access_tokens as iat,
-    pushed_requests as pushed,
+    client_assertions as assertions, device_codes, dpop_proofs as proofs,
+    initial_access_tokens as iat, pushed_requests as pushed,
 };
 use crate::db::DbConnection;
 
@@ -67,6 +67,8 @@ pub enum Rule {
     /// `jti`s of DPoP proofs, once the proof is too old to be accepted (its `iat` refuses a
     /// replay from then on).
     DpopProofs,
+    /// Device authorizations (RFC 8628) past their ten minutes, whatever became of them.
+    DeviceCodes,
     /// Initial access tokens expired or used up.
     InitialAccessTokens,
     /// Refresh tokens past their expiry, once no access token they issued can be live.
@@ -97,7 +99,7 @@ pub enum Rule {
 impl Rule {
     /// Every rule, in the order a pass applies them (refresh tokens before the grants they
     /// keep alive).
-    pub const ALL: [Rule; 20] = [
+    pub const ALL: [Rule; 21] = [
         Rule::Codes,
         Rule::Sessions,
         Rule::SignInSteps,
@@ -106,6 +108,7 @@ impl Rule {
         Rule::PushedRequests,
         Rule::ClientAssertions,
         Rule::DpopProofs,
+        Rule::DeviceCodes,
         Rule::InitialAccessTokens,
         Rule::ExpiredRefreshTokens,
         Rule::RotatedRefreshTokens,
@@ -131,6 +134,7 @@ impl Rule {
             Rule::PushedRequests => "pushed_requests",
             Rule::ClientAssertions => "client_assertions",
             Rule::DpopProofs => "dpop_proofs",
+            Rule::DeviceCodes => "device_codes",
             Rule::InitialAccessTokens => "initial_access_tokens",
             Rule::ExpiredRefreshTokens
             | Rule::RotatedRefreshTokens
@@ -208,6 +212,12 @@ pub fn batch(
             assertions::expires_at.lt(now)
         ),
         Rule::DpopProofs => purge!(conn, proofs, proofs::id_hash, proofs::expires_at.lt(now)),
+        Rule::DeviceCodes => purge!(
+            conn,
+            device_codes,
+            device_codes::device_code_hash,
+            device_codes::expires_at.lt(now)
+        ),
         Rule::InitialAccessTokens => purge!(
             conn,
             iat,

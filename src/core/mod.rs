@@ -14,6 +14,7 @@ pub mod cloudtrax;
 mod common_passwords;
 pub mod consents;
 pub mod crypto;
+pub mod device;
 pub mod devices;
 pub mod dpop;
 pub mod ecdsa;

@@ -79,6 +79,8 @@ pub struct Metadata {
     pub registration_endpoint: Option<String>,
     /// RFC 9126.
     pub pushed_authorization_request_endpoint: String,
+    /// RFC 8628.
+    pub device_authorization_endpoint: String,
     pub require_pushed_authorization_requests: bool,
     pub scopes_supported: Vec<&'static str>,
     pub response_types_supported: Vec<&'static str>,
@@ -131,6 +133,7 @@ pub fn metadata(config: &Config, openid: bool) -> Metadata {
             != crate::config::ClientRegistration::Closed)
             .then(|| config.url(paths::REGISTER)),
         pushed_authorization_request_endpoint: config.url(paths::PAR),
+        device_authorization_endpoint: config.url(paths::DEVICE_AUTHORIZATION),
         require_pushed_authorization_requests: config.require_pushed_authorization_requests,
         scopes_supported: SCOPES.to_vec(),
         response_types_supported: vec!["code"],

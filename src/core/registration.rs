@@ -17,7 +17,12 @@ use crate::db::DbConnection;
 
 /// Grant types a client may register for itself (the password grant is for first-party
 /// clients an admin registers).
-pub const GRANTS: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+pub const GRANTS: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    super::device::GRANT_TYPE,
+];
 /// The name of a client that gave none.
 const UNNAMED: &str = "Unnamed client";
 
@@ -131,10 +136,11 @@ fn check(req: &Request) -> Result<Checked, Error> {
             "the code response type goes with the authorization_code grant, and only with it",
         ));
     }
-    if grants.iter().any(|g| g == "refresh_token") && !code {
+    let person = code || grants.iter().any(|g| g == super::device::GRANT_TYPE);
+    if grants.iter().any(|g| g == "refresh_token") && !person {
         return Err(Error::invalid(
             "grant_types",
-            "refresh_token goes with authorization_code",
+            "refresh_token goes with authorization_code or the device grant",
         ));
     }
     if code && req.redirect_uris.is_empty() {

@@ -312,6 +312,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    device_codes (device_code_hash) {
+        device_code_hash -> Text,
+        user_code_hash -> Text,
+        client_id -> Text,
+        scope -> Text,
+        audience -> Text,
+        status -> Text,
+        user_id -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        auth_time -> Nullable<Timestamp>,
+        amr -> Nullable<Text>,
+        poll_interval -> Integer,
+        last_polled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     pushed_requests (id_hash) {
         id_hash -> Text,
         client_id -> Text,
@@ -354,6 +373,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     initial_access_tokens,
     client_assertions,
     dpop_proofs,
+    device_codes,
     pushed_requests,
 );
 

@@ -65,6 +65,7 @@ pub fn from_core(e: &Error) -> HttpResponse {
         ),
         Error::LoginRequired(m) => json_error(StatusCode::UNAUTHORIZED, "login_required", m),
         Error::InvalidRequest(m) => json_error(StatusCode::BAD_REQUEST, "invalid_request", m),
+        Error::DevicePoll(p) => json_error(StatusCode::BAD_REQUEST, p.code(), &p.to_string()),
         Error::InvalidClient(m) | Error::InvalidToken(m) => {
             json_error(StatusCode::UNAUTHORIZED, "unauthorized", m)
         }

@@ -85,7 +85,7 @@ impl Modify for Security {
     paths(
         oauth::discovery::openid_configuration, oauth::discovery::oauth_authorization_server, oauth::jwks::jwks,
         ops::healthz, ops::readyz, oauth::token::token, oauth::introspect::introspect, oauth::revoke::revoke,
-        oauth::par::push, oauth::register::register, oauth::register::read, oauth::register::update,
+        oauth::par::push, oauth::device::authorize, oauth::register::register, oauth::register::read, oauth::register::update,
         oauth::register::delete,
         oauth::userinfo::get,
         mongoose::handlers::post, mongoose::handlers::rpc,

@@ -42,6 +42,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         ep(post(), paths::REVOKE, OAuth, oauth::revoke::revoke),
         ep(post(), paths::PAR, OAuth, oauth::par::push),
+        ep(
+            post(),
+            paths::DEVICE_AUTHORIZATION,
+            OAuth,
+            oauth::device::authorize,
+        ),
         ep(post(), paths::REGISTER, OAuth, oauth::register::register),
         ep(
             get(),
@@ -146,6 +152,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             Pages,
             pages::recovery::reset_submit,
         ),
+        ep(get(), paths::DEVICE, Pages, pages::device::show),
+        ep(post(), paths::DEVICE, Pages, pages::device::submit),
         ep(get(), paths::ACCOUNT, Pages, pages::account::show),
         ep(post(), paths::ACCOUNT_ACTION, Pages, pages::account::action),
         // The admin API.

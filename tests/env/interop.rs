@@ -203,3 +203,57 @@ pub async fn openid_client_binds_tokens_with_dpop() -> Outcome {
     assert!(row.meta().dpop_bound_access_tokens);
     Ok(())
 }
+
+/// The device authorization grant (RFC 8628) the way openid-client does it: a public device
+/// client registers, starts a device authorization, and polls (through
+/// `authorization_pending`) while the person, signed in here, enters the code at `/device` and
+/// approves; then it reads userinfo and refreshes.
+pub async fn openid_client_completes_a_device_authorization() -> Outcome {
+    available()?;
+    let (app, addr, _server) = served_app();
+    let ada = app.user_with(
+        portcullis::core::users::NewUser {
+            email: "ada@example.com".into(),
+            username: Some("ada".into()),
+            ..Default::default()
+        },
+        "password1",
+    );
+    let issuer = format!("http://{addr}");
+    let iat = app.cli_json(&["client", "registration-token"])["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut node = Scenario::start("device_grant", &issuer, &iat);
+    node.expect("registered");
+    let device = node.expect("device");
+    assert_eq!(device["verification_uri"], format!("{issuer}/device"));
+    let user_code = device["user_code"].as_str().unwrap().to_owned();
+    // The person types the code on another screen, after signing in.
+    let mut b = Browser::new(&app);
+    let r = b.sign_in("ada", "password1", "/device").await;
+    assert_eq!(location(&r), "/device");
+    let r = b.get("/device").await;
+    let csrf = hidden(&r.text(), "csrf");
+    let r = b
+        .post("/device", &[("csrf", &csrf), ("user_code", &user_code)])
+        .await;
+    assert!(r.text().contains("openid-client device"), "{}", r.text());
+    let r = b
+        .post(
+            "/device",
+            &[
+                ("csrf", &csrf),
+                ("user_code", &user_code),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert!(r.text().contains("Device connected"), "{}", r.text());
+    let result = node.expect("result");
+    node.finish();
+    assert_eq!(result["sub"], ada.as_str());
+    assert_eq!(result["userinfo"]["preferred_username"], "ada");
+    assert_eq!(result["refreshed"], true);
+    Ok(())
+}

@@ -21,6 +21,9 @@
 //                            each with a DPoP proof (the library answers use_dpop_nonce
 //                            itself); the bound token sent as a bearer token, and the refresh
 //                            token used with another key, must be refused.
+//   device_grant             register a public device client -> device authorization (print
+//                            the user code and verification URIs) -> poll the token endpoint
+//                            until the person approves -> userinfo -> refresh.
 //
 // The server listens on plain http on loopback, so every call opts in to
 // `allowInsecureRequests`.
@@ -260,6 +263,46 @@ async function dpopPublicClient() {
   });
 }
 
+async function deviceGrant() {
+  const config = await client.dynamicClientRegistration(
+    issuer,
+    {
+      client_name: 'openid-client device',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      response_types: [],
+      token_endpoint_auth_method: 'none',
+      scope: 'openid profile offline_access',
+    },
+    client.None(),
+    registrationOptions,
+  );
+  emit({ registered: registered(config) });
+
+  const started = await client.initiateDeviceAuthorization(config, { scope: 'openid profile offline_access' });
+  emit({
+    device: {
+      user_code: started.user_code,
+      verification_uri: started.verification_uri,
+      verification_uri_complete: started.verification_uri_complete,
+      interval: started.interval,
+      expires_in: started.expires_in,
+    },
+  });
+  // Polls every `interval` seconds, through authorization_pending, until the person decides.
+  const tokens = await client.pollDeviceAuthorizationGrant(config, started);
+  const sub = tokens.claims().sub;
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, sub);
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  emit({
+    result: {
+      sub,
+      token_type: tokens.token_type,
+      userinfo,
+      refreshed: typeof refreshed.access_token === 'string',
+    },
+  });
+}
+
 // Turns any failure into the {"error", "code"} line. `code` is the OAuth error code
 // (ResponseBodyError / AuthorizationResponseError `error`, a WWW-Authenticate `error`
 // parameter, or the JSON body of a challenged response), else null.
@@ -282,6 +325,7 @@ const scenarios = {
   par_jar_private_key_jwt: parJarPrivateKeyJwt,
   client_secret_jwt: clientSecretJwt,
   dpop_public_client: dpopPublicClient,
+  device_grant: deviceGrant,
 };
 
 try {

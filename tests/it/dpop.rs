@@ -498,3 +498,104 @@ async fn discovery_and_registration_know_dpop() {
     assert!(algs.iter().any(|a| a == "ES256"));
     assert!(!algs.iter().any(|a| a.as_str().unwrap().starts_with("HS")));
 }
+
+#[actix_web::test]
+async fn the_mongoose_validate_token_rpc_does_not_pass_a_bound_token() {
+    let app = TestApp::new();
+    let key = DpopKey::new();
+    let token = bound_user_token(&app, &key).await;
+    let frame = json!({"v": 2, "src": "backend", "id": 1, "method": "/v1/Account.ValidateToken",
+        "args": {"token": token}});
+    let r = app
+        .send(
+            TestRequest::post()
+                .uri("/v1/Account.ValidateToken")
+                .insert_header((
+                    "Authorization",
+                    plain_basic("dee@example.com", "correct horse battery"),
+                ))
+                .set_json(frame),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(r.text().contains("not valid"), "{}", r.text());
+}
+
+#[actix_web::test]
+async fn a_proof_with_control_characters_is_a_401_not_a_500() {
+    let app = TestApp::new();
+    let key = DpopKey::new();
+    let token = bound_user_token(&app, &key).await;
+    // A header whose alg carries a newline and a backslash, echoed in the error.
+    let header = URL_SAFE_NO_PAD.encode(
+        json!({"typ": "dpop+jwt", "alg": "ES256\n\\\u{1}", "jwk": Value::Object(key.public.clone())})
+            .to_string(),
+    );
+    let claims = URL_SAFE_NO_PAD.encode(
+        json!({"jti": "x", "htm": "GET", "htu": app.config.url("/userinfo"),
+            "iat": app.clock.now().timestamp(),
+            "ath": URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))})
+        .to_string(),
+    );
+    let proof = format!("{header}.{claims}.AAAA");
+    let r = get_with(&app, "/userinfo", &format!("DPoP {token}"), Some(&proof)).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(error_of(&r), "invalid_dpop_proof");
+}
+
+#[actix_web::test]
+async fn a_stolen_used_refresh_token_without_the_key_does_not_revoke_the_grant() {
+    let app = TestApp::new();
+    app.user("pub@example.com", "correct horse battery");
+    let (id, _) = app.client(&[
+        "--public",
+        "--trusted",
+        "--grant",
+        "password",
+        "--grant",
+        "refresh_token",
+        "--scope",
+        "openid",
+    ]);
+    let key = DpopKey::new();
+    let r = token_with(
+        &app,
+        &[
+            ("grant_type", "password"),
+            ("client_id", &id),
+            ("username", "pub@example.com"),
+            ("password", "correct horse battery"),
+            ("scope", "openid"),
+        ],
+        None,
+        Some(&key.proof(&app, "POST", "/token", None)),
+    )
+    .await;
+    let first = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |rt: String, proof: Option<String>| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            token_with(
+                app,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &id),
+                    ("refresh_token", &rt),
+                ],
+                None,
+                proof.as_deref(),
+            )
+            .await
+        }
+    };
+    let r = refresh(first.clone(), Some(key.proof(&app, "POST", "/token", None))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let second = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    // The thief replays the used token with a key of their own: refused, and nothing revoked.
+    let thief = DpopKey::new();
+    let r = refresh(first, Some(thief.proof(&app, "POST", "/token", None))).await;
+    assert_eq!(error_of(&r), "invalid_grant", "{}", r.text());
+    let r = refresh(second, Some(key.proof(&app, "POST", "/token", None))).await;
+    assert_eq!(r.status, 200, "the grant survived: {}", r.text());
+}

@@ -14,6 +14,7 @@ mod bloq;
 mod cli;
 mod cloudtrax;
 mod config;
+mod device;
 mod discovery;
 mod dpop;
 mod esalerugs;

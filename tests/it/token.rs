@@ -313,11 +313,22 @@ async fn malformed_requests_get_clear_4xx() {
     );
     let r = app
         .token(
-            &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code")],
+            &[(
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:saml2-bearer",
+            )],
             (&id, &secret),
         )
         .await;
     assert_eq!(r.json()["error"], "unsupported_grant_type");
+    // A supported grant the client was not given.
+    let r = app
+        .token(
+            &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code")],
+            (&id, &secret),
+        )
+        .await;
+    assert_eq!(r.json()["error"], "unauthorized_client");
     // Repeated parameters (RFC 6749 §3.2).
     let r = app
         .send(

@@ -5,6 +5,7 @@
 pub mod authorization_code;
 pub mod client;
 pub mod client_credentials;
+pub mod device_code;
 pub mod door;
 pub mod password;
 pub mod refresh;
@@ -61,6 +62,7 @@ pub async fn run(state: &AppState, call: &Call, mut input: Input) -> Result<Toke
         GrantType::ClientCredentials => client_credentials::run(state, call, input).await,
         GrantType::Password => password::run(state, call, input).await,
         GrantType::RefreshToken => refresh::run(state, call, input).await,
+        GrantType::DeviceCode => device_code::run(state, call, input).await,
     }
 }
 

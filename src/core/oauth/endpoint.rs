@@ -36,6 +36,13 @@ pub(super) enum Flow {
         refresh: bool,
     },
     Refresh,
+    /// A device's authorization, approved by a person at `/device` (RFC 8628).
+    Device {
+        user_id: String,
+        auth_time: Timestamp,
+        amr: Option<String>,
+        session_id: Option<String>,
+    },
 }
 
 /// What was issued, for the response.
@@ -293,6 +300,24 @@ impl<'a> DbEndpoint<'a> {
                 });
                 (sub.clone(), g, None, *with_refresh)
             }
+            Flow::Device {
+                user_id,
+                auth_time,
+                amr,
+                session_id,
+            } => {
+                let g = NewGrant {
+                    client_id: self.client.id.clone(),
+                    user_id: Some(user_id.clone()),
+                    scope: scope.clone(),
+                    audience: self.audience.clone(),
+                    session_id: session_id.clone(),
+                    auth_time: Some(*auth_time),
+                    amr: amr.clone(),
+                    nonce: None,
+                };
+                (user_id.clone(), Some(g), None, self.allows("refresh_token"))
+            }
             Flow::Refresh => {
                 return Err(Error::Internal("refresh flow issues by refresh()".into()))
             }
@@ -329,11 +354,12 @@ impl<'a> DbEndpoint<'a> {
             None => (None, None),
         };
         let auth_time = match &self.flow {
-            Flow::Password { auth_time, .. } => Some(*auth_time),
+            Flow::Password { auth_time, .. } | Flow::Device { auth_time, .. } => Some(*auth_time),
             _ => code.as_ref().map(|c| c.auth_time),
         };
         let amr = match &self.flow {
             Flow::Password { .. } => Some(r#"["pwd"]"#.to_owned()),
+            Flow::Device { amr, .. } => amr.clone(),
             _ => code.as_ref().and_then(|c| c.amr.clone()),
         };
         let access = self.sign(
@@ -425,6 +451,23 @@ impl<'a> DbEndpoint<'a> {
         let Some(row) = refresh::find(conn, token)? else {
             return Err(Error::InvalidGrant("the refresh token is invalid".into()));
         };
+        // A bound refresh token is good only with a proof by its key (RFC 9449 §5); checked
+        // first, so that one without the key cannot even trigger reuse detection.
+        if let Some(bound) = &row.dpop_jkt {
+            match &self.jkt {
+                None => {
+                    return Err(Error::InvalidDpopProof(
+                        "the refresh token is bound to a DPoP key: send a DPoP proof by it".into(),
+                    ))
+                }
+                Some(jkt) if !crate::core::crypto::ct_eq(jkt, bound) => {
+                    return Err(Error::InvalidGrant(
+                        "the refresh token is bound to another DPoP key".into(),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
         match refresh::usable(conn, &row, now)? {
             Ok(()) => {}
             Err(Unusable::Replayed) => {
@@ -445,22 +488,6 @@ impl<'a> DbEndpoint<'a> {
             }
             Err(Unusable::GrantRevoked) => {
                 return Err(Error::InvalidGrant("the refresh token was revoked".into()))
-            }
-        }
-        // A bound refresh token is good only with a proof by its key (RFC 9449 §5).
-        if let Some(bound) = &row.dpop_jkt {
-            match &self.jkt {
-                None => {
-                    return Err(Error::InvalidDpopProof(
-                        "the refresh token is bound to a DPoP key: send a DPoP proof by it".into(),
-                    ))
-                }
-                Some(jkt) if !crate::core::crypto::ct_eq(jkt, bound) => {
-                    return Err(Error::InvalidGrant(
-                        "the refresh token is bound to another DPoP key".into(),
-                    ))
-                }
-                Some(_) => {}
             }
         }
         let g = grants::get(conn, &row.grant_id)?

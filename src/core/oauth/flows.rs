@@ -430,6 +430,68 @@ fn refresh_with(
     }
 }
 
+/// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4): a device's
+/// poll. Until the person has decided, the answer is `authorization_pending` (or `slow_down`,
+/// `access_denied`, `expired_token`); once approved, the tokens of a new grant for the person
+/// who approved, with the scope and audience asked for at `/device_authorization`, and an ID
+/// token with `openid`. The authorization is claimed in the transaction that issues them, so
+/// two racing polls get one set of tokens.
+pub fn device_code(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    client: &ClientRow,
+    params: &TokenParams,
+) -> Result<TokenResponse, Error> {
+    use crate::core::device;
+    require_grant(client, device::GRANT_TYPE)?;
+    let code = params
+        .device_code
+        .as_deref()
+        .ok_or_else(|| Error::InvalidRequest("device_code is required".into()))?;
+    let row = device::poll(conn, ctx.now, &client.id, code)?;
+    let used = || Error::InvalidGrant("the device code was already used".into());
+    crate::db::transaction(conn, |conn| {
+        if !device::claim(conn, &row)? {
+            return Err(used());
+        }
+        let user_id = row.user_id.clone().ok_or_else(used)?;
+        let user = match crate::core::users::get(conn, &user_id) {
+            Ok(u) if !u.disabled => u,
+            Ok(_) => return Err(Error::AccountDisabled),
+            Err(Error::NotFound(_)) => return Err(used()),
+            Err(e) => return Err(e),
+        };
+        let scope = policy::for_user(&row.scope, &user);
+        let flow = Flow::Device {
+            user_id: user.id.clone(),
+            auth_time: row.auth_time.unwrap_or(ctx.now),
+            amr: row.amr.clone(),
+            session_id: row.session_id.clone(),
+        };
+        let mut ep = DbEndpoint::new(
+            Some(conn),
+            ctx,
+            client,
+            flow,
+            scope.clone(),
+            row.audiences(),
+        );
+        ep.bind(params.dpop_jkt.clone());
+        let grant = Grant {
+            owner_id: user.id.clone(),
+            client_id: client.id.clone(),
+            scope: scope
+                .parse()
+                .map_err(|_| Error::Internal("a device code's scope does not parse".into()))?,
+            redirect_uri: ep.placeholder_redirect(),
+            until: crate::core::tokens::after(ctx.now, ctx.access_ttl).and_utc(),
+            extensions: Extensions::new(),
+        };
+        let issued = ep.issue(&grant)?;
+        with_id_token(Some(issued), ctx, false)
+    })
+}
+
 /// Issues tokens for a user whose password the caller has just verified (the password grant
 /// and the older APIs' sign-in routes). The client must be trusted and allowed the grant.
 pub fn password(

@@ -22,15 +22,18 @@ pub enum GrantType {
     ClientCredentials,
     Password,
     RefreshToken,
+    /// RFC 8628 `urn:ietf:params:oauth:grant-type:device_code`.
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant, in the order discovery lists them.
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         GrantType::AuthorizationCode,
         GrantType::ClientCredentials,
         GrantType::Password,
         GrantType::RefreshToken,
+        GrantType::DeviceCode,
     ];
 
     /// The RFC 6749 name.
@@ -40,6 +43,7 @@ impl GrantType {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::Password => "password",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::DeviceCode => super::device::GRANT_TYPE,
         }
     }
 
@@ -88,6 +92,8 @@ pub struct TokenParams {
     pub refresh_token: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// The device code of a device's poll (RFC 8628).
+    pub device_code: Option<String>,
     /// The thumbprint of the key of the request's DPoP proof, once the application layer has
     /// checked the proof (never read from the request itself).
     pub dpop_jkt: Option<String>,

@@ -36,6 +36,7 @@ fn status_of(e: &Error) -> StatusCode {
     match e {
         Error::Invalid { .. }
         | Error::InvalidRequest(_)
+        | Error::DevicePoll(_)
         | Error::InvalidScope(_)
         | Error::InvalidTarget(_)
         | Error::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,

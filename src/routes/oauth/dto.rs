@@ -12,7 +12,8 @@ use crate::routes::extract::Form;
 /// An RFC 6749 token request: which parameters apply depends on `grant_type`.
 #[derive(Debug, ToSchema)]
 pub struct TokenRequest<'a> {
-    /// authorization_code, client_credentials, password or refresh_token.
+    /// authorization_code, client_credentials, password, refresh_token, or
+    /// urn:ietf:params:oauth:grant-type:device_code.
     pub grant_type: &'a str,
     /// The client, when it does not authenticate with HTTP Basic.
     pub client_id: Option<&'a str>,
@@ -29,6 +30,8 @@ pub struct TokenRequest<'a> {
     pub refresh_token: Option<&'a str>,
     pub username: Option<&'a str>,
     pub password: Option<&'a str>,
+    /// The device code to poll with (RFC 8628).
+    pub device_code: Option<&'a str>,
 }
 
 impl<'a> TokenRequest<'a> {
@@ -46,6 +49,7 @@ impl<'a> TokenRequest<'a> {
             refresh_token: form.get("refresh_token"),
             username: form.get("username"),
             password: form.get("password"),
+            device_code: form.get("device_code"),
         }
     }
 
@@ -62,6 +66,7 @@ impl<'a> TokenRequest<'a> {
             refresh_token: owned(self.refresh_token),
             username: owned(self.username),
             password: owned(self.password),
+            device_code: owned(self.device_code),
             dpop_jkt: None,
         }
     }

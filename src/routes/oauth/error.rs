@@ -49,6 +49,7 @@ pub fn oauth_error(e: &Error) -> HttpResponse {
         }
         Error::InvalidToken(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
         Error::InvalidDpopProof(_) => (StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
+        Error::DevicePoll(p) => (StatusCode::BAD_REQUEST, p.code()),
         // RFC 9449 §8: the nonce to use travels in the DPoP-Nonce header.
         Error::UseDpopNonce(nonce) => {
             let mut res = json_error(StatusCode::BAD_REQUEST, "use_dpop_nonce", &e.to_string());
@@ -87,10 +88,23 @@ fn dpop_challenge(error: Option<(&str, &str)>) -> String {
     match error {
         Some((code, description)) => format!(
             r#"DPoP algs="{algs}", error="{code}", error_description="{}""#,
-            description.replace('"', "'")
+            quotable(description)
         ),
         None => format!(r#"DPoP algs="{algs}""#),
     }
+}
+
+/// Text safe inside a quoted header parameter: printable ASCII without `"` and `\` (an error
+/// description may repeat what the request sent, such as a proof's `alg`).
+fn quotable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            c if c == ' ' || c.is_ascii_graphic() => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 /// An RFC 6750 §3 answer for a protected resource: 401 `invalid_token` (or no error code when
@@ -100,7 +114,9 @@ pub fn bearer_error(e: &Error) -> HttpResponse {
         Error::InsufficientScope(_) | Error::Forbidden(_) => {
             (StatusCode::FORBIDDEN, Some("insufficient_scope"))
         }
-        Error::InvalidRequest(_) => (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        Error::InvalidRequest(_) | Error::DevicePoll(_) => {
+            (StatusCode::BAD_REQUEST, Some("invalid_request"))
+        }
         Error::Throttled { .. }
         | Error::Unavailable(_)
         | Error::Internal(_)
@@ -148,7 +164,7 @@ pub fn bearer_error(e: &Error) -> HttpResponse {
     let challenge = match code {
         Some(code) => format!(
             r#"Bearer realm="portcullis", error="{code}", error_description="{}""#,
-            e.to_string().replace('"', "'")
+            quotable(&e.to_string())
         ),
         None => r#"Bearer realm="portcullis""#.to_owned(),
     };

@@ -1,6 +1,7 @@
 //! The standard OAuth 2 / OpenID Connect endpoints.
 
 pub(crate) mod authorize;
+pub(crate) mod device;
 pub(crate) mod discovery;
 pub mod dto;
 pub mod error;

@@ -22,7 +22,7 @@ struct ConsentPage<'a> {
 }
 
 /// What a scope lets an application do, in words.
-fn describe(scope: &str) -> &'static str {
+pub(super) fn describe(scope: &str) -> &'static str {
     match scope {
         "openid" => "Know who you are (your account id)",
         "profile" => "See your name and username",

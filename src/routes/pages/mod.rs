@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub mod brand;
 pub(crate) mod consent;
+pub(crate) mod device;
 pub(crate) mod passkeys;
 pub(crate) mod recovery;
 pub(crate) mod second_factor;
@@ -135,7 +136,7 @@ pub fn refusal(req: &actix_web::HttpRequest, e: &crate::core::Error) -> HttpResp
             ),
             *retry_after,
         ),
-        Error::Invalid { .. } | Error::InvalidRequest(_) => {
+        Error::Invalid { .. } | Error::InvalidRequest(_) | Error::DevicePoll(_) => {
             error_page(StatusCode::BAD_REQUEST, "Bad request", &e.to_string())
         }
         Error::Unavailable(_) | Error::Internal(_) | Error::Database(_) => server_trouble(e),

@@ -11,6 +11,7 @@ pub fn render(e: &Error) -> HttpResponse {
     let (status, code) = match e {
         Error::Invalid { .. }
         | Error::InvalidRequest(_)
+        | Error::DevicePoll(_)
         | Error::UnsupportedGrantType(_)
         | Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
         Error::InvalidGrant(_)

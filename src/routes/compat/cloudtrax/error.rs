@@ -55,7 +55,9 @@ pub fn core(e: &Error, context: &str) -> HttpResponse {
             envelope(20041, "Too many login attempts; try again later.", context),
             *retry_after,
         ),
-        Error::Invalid { .. } | Error::InvalidRequest(_) => envelope(1006, &e.to_string(), context),
+        Error::Invalid { .. } | Error::InvalidRequest(_) | Error::DevicePoll(_) => {
+            envelope(1006, &e.to_string(), context)
+        }
         Error::Forbidden(message) | Error::InsufficientScope(message) => {
             envelope(403, message, context)
         }

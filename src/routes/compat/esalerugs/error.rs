@@ -10,7 +10,7 @@ use crate::routes::error::json_error;
 /// An error answer.
 pub fn render(e: &Error) -> HttpResponse {
     let (status, code) = match e {
-        Error::Invalid { .. } | Error::InvalidRequest(_) => {
+        Error::Invalid { .. } | Error::InvalidRequest(_) | Error::DevicePoll(_) => {
             (StatusCode::BAD_REQUEST, "invalid_request")
         }
         Error::InvalidGrant(_)

@@ -36,6 +36,7 @@ impl From<&Error> for RpcError {
         match e {
             Error::Invalid { .. }
             | Error::InvalidRequest(_)
+            | Error::DevicePoll(_)
             | Error::InvalidScope(_)
             | Error::InvalidTarget(_) => RpcError::new(400, e.to_string()),
             Error::InvalidGrant(_)

@@ -1,0 +1,146 @@
+//! The device authorization grant's use cases (RFC 8628): a device asks for a pair of codes
+//! (`/device_authorization`); a signed-in person looks a user code up at `/device` and
+//! approves or denies it. Wrong user codes count against the client IP like wrong passwords,
+//! so they cannot be guessed; every decision is an event. The device's polls are a grant of
+//! the token endpoint (`app::token::device_code`).
+
+use crate::app::Call;
+use crate::core::authorize::{self, Next, SignedIn};
+use crate::core::clients::{self, ClientRow};
+use crate::core::device::{self, Approver, Started};
+use crate::core::events::{self, NewEvent};
+use crate::core::oauth::policy;
+use crate::core::throttle::{self, Bucket};
+use crate::core::Error;
+use crate::state::AppState;
+
+/// Starts a device authorization for an authenticated client, with the scope and resources it
+/// asked for (checked as for its other grants).
+pub async fn start(
+    state: &AppState,
+    call: &Call,
+    client: &ClientRow,
+    scope: Option<&str>,
+    resources: &[String],
+) -> Result<Started, Error> {
+    if !policy::allows_grant(client, device::GRANT_TYPE) {
+        return Err(Error::UnauthorizedClient(
+            "this client may not use the device authorization grant".into(),
+        ));
+    }
+    let scope = policy::scope(client, scope, true)?;
+    policy::check_privileged(client, &scope, true)?;
+    if scope.is_empty() {
+        return Err(Error::InvalidScope("ask for at least one scope".into()));
+    }
+    let audience = policy::audience(client, resources, state.config.default_audience())?;
+    let (now, client_id) = (call.now, client.id.clone());
+    state
+        .db
+        .run(move |conn| device::start(conn, now, &client_id, &scope, &audience))
+        .await
+}
+
+/// A pending device authorization, as the person sees it before deciding.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The user code as the device shows it (`WDJB-MJHT`).
+    pub user_code: String,
+    pub client: ClientRow,
+    pub scope: String,
+    /// What the person must do first (a second factor, the terms), if anything.
+    pub first: Option<Next>,
+}
+
+/// Looks a typed user code up for a signed-in person. A code that names nothing pending
+/// (mistyped, expired, decided, or guessed) is `None` and counts against the client IP; once
+/// the IP has too many, every look-up is `Throttled` until its window passes.
+pub async fn find(
+    state: &AppState,
+    call: &Call,
+    signed_in: &SignedIn,
+    typed: &str,
+) -> Result<Option<Pending>, Error> {
+    let (now, config, ip) = (call.now, state.config.clone(), call.ip.clone());
+    let code = device::normalize(typed);
+    let s = signed_in.clone();
+    state
+        .db
+        .run(move |conn| {
+            let bucket = Bucket::ip(&config.throttle, &ip);
+            throttle::check(conn, now, &[&bucket])?;
+            let found = match &code {
+                Some(code) => device::pending_by_user_code(conn, now, code)?,
+                None => None,
+            };
+            let (Some(code), Some(row)) = (code, found) else {
+                throttle::hit(conn, now, &[&bucket])?;
+                return Ok(None);
+            };
+            let client = clients::get(conn, &row.client_id)?;
+            let first = authorize::prerequisite(conn, &config, &client, &s, false)?;
+            Ok(Some(Pending {
+                user_code: device::display(&code),
+                client,
+                scope: row.scope,
+                first,
+            }))
+        })
+        .await
+}
+
+/// The person's decision on a user code they looked up: approve (the device's next poll gets
+/// tokens acting for them) or deny. `false` when the code is no longer pending (decided in
+/// another tab, expired); a code that never was counts against the IP as in [`find`].
+pub async fn decide(
+    state: &AppState,
+    call: &Call,
+    signed_in: &SignedIn,
+    typed: &str,
+    approve: bool,
+) -> Result<bool, Error> {
+    let Some(pending) = find(state, call, signed_in, typed).await? else {
+        return Ok(false);
+    };
+    if approve && pending.first.is_some() {
+        return Err(Error::Forbidden(
+            "finish signing in (second factor, terms) before approving a device".into(),
+        ));
+    }
+    let (now, ip, door) = (call.now, call.ip.clone(), call.door);
+    let code = device::normalize(&pending.user_code).unwrap_or_default();
+    let approver = Approver {
+        user_id: signed_in.user.id.clone(),
+        session_id: signed_in.sid.clone(),
+        auth_time: signed_in.auth_time,
+        amr: signed_in.amr.clone(),
+    };
+    let client_id = pending.client.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                let decided = device::decide(conn, now, &code, approve.then_some(&approver))?;
+                if decided {
+                    events::record(
+                        conn,
+                        now,
+                        NewEvent {
+                            kind: if approve {
+                                "device.approved"
+                            } else {
+                                "device.denied"
+                            },
+                            user_id: Some(approver.user_id.clone()),
+                            client_id: Some(client_id),
+                            ip: Some(ip),
+                            service: Some(door.to_owned()),
+                            ..Default::default()
+                        },
+                    )?;
+                }
+                Ok(decided)
+            })
+        })
+        .await
+}
