@@ -226,6 +226,10 @@ pub struct ClientAdd {
     /// Its token requests must carry a DPoP proof, binding its tokens to a key (RFC 9449).
     #[arg(long)]
     pub require_dpop: bool,
+    /// An audience it may exchange tokens for (RFC 8693; repeat for several; with
+    /// `--grant urn:ietf:params:oauth:grant-type:token-exchange`).
+    #[arg(long, value_name = "AUDIENCE")]
+    pub exchange_audience: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -618,6 +622,7 @@ fn run_client(
                 jwks_uri: a.jwks_uri,
                 require_pushed_authorization_requests: a.require_par,
                 dpop_bound_access_tokens: a.require_dpop,
+                token_exchange_audiences: a.exchange_audience,
                 ..Default::default()
             };
             let mut new = clients::NewClient {

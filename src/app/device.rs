@@ -4,13 +4,15 @@
 //! so they cannot be guessed; every decision is an event. The device's polls are a grant of
 //! the token endpoint (`app::token::device_code`).
 
+use crate::app::passwords;
 use crate::app::Call;
 use crate::core::authorize::{self, Next, SignedIn};
 use crate::core::clients::{self, ClientRow};
 use crate::core::device::{self, Approver, Started};
 use crate::core::events::{self, NewEvent};
 use crate::core::oauth::policy;
-use crate::core::throttle::{self, Bucket};
+use crate::core::principal::scopes::PRIVILEGED;
+use crate::core::throttle::{self, Bucket, Settle};
 use crate::core::Error;
 use crate::state::AppState;
 
@@ -29,15 +31,26 @@ pub async fn start(
         ));
     }
     let scope = policy::scope(client, scope, true)?;
-    policy::check_privileged(client, &scope, true)?;
+    // A device is far from the person who approves it (RFC 8628 §5.4): it never gets the
+    // scopes that manage the account or the server, whoever asks.
+    if let Some(s) = scope.split_whitespace().find(|s| PRIVILEGED.contains(s)) {
+        return Err(Error::InvalidScope(format!(
+            "`{s}` is not available through the device grant"
+        )));
+    }
     if scope.is_empty() {
         return Err(Error::InvalidScope("ask for at least one scope".into()));
     }
     let audience = policy::audience(client, resources, state.config.default_audience())?;
     let (now, client_id) = (call.now, client.id.clone());
+    let bucket = Bucket::device_start(&state.config.throttle, &call.ip);
     state
         .db
-        .run(move |conn| device::start(conn, now, &client_id, &scope, &audience))
+        .run(move |conn| {
+            throttle::check(conn, now, &[&bucket])?;
+            throttle::hit(conn, now, &[&bucket])?;
+            device::start(conn, now, &client_id, &scope, &audience)
+        })
         .await
 }
 
@@ -53,28 +66,37 @@ pub struct Pending {
 }
 
 /// Looks a typed user code up for a signed-in person. A code that names nothing pending
-/// (mistyped, expired, decided, or guessed) is `None` and counts against the client IP; once
-/// the IP has too many, every look-up is `Throttled` until its window passes.
+/// (mistyped, expired, decided, or guessed) is `None` and counts against the client IP and
+/// the person (their own buckets, apart from sign-in failures); once either has too many,
+/// every look-up is `Throttled` until its window passes.
 pub async fn find(
     state: &AppState,
     call: &Call,
     signed_in: &SignedIn,
     typed: &str,
 ) -> Result<Option<Pending>, Error> {
-    let (now, config, ip) = (call.now, state.config.clone(), call.ip.clone());
+    // A user code is a low-entropy secret: each look-up takes its place in the buckets before
+    // it happens, so no burst of concurrent guesses gets more than the limits (SPEC §9).
+    let settings = &state.config.throttle;
+    let places = passwords::admit(
+        state,
+        &[
+            Bucket::device_code_ip(settings, &call.ip),
+            Bucket::device_code_user(settings, &signed_in.user.id),
+        ],
+    )
+    .await?;
+    let (now, config) = (call.now, state.config.clone());
     let code = device::normalize(typed);
     let s = signed_in.clone();
-    state
+    let found = state
         .db
         .run(move |conn| {
-            let bucket = Bucket::ip(&config.throttle, &ip);
-            throttle::check(conn, now, &[&bucket])?;
             let found = match &code {
                 Some(code) => device::pending_by_user_code(conn, now, code)?,
                 None => None,
             };
             let (Some(code), Some(row)) = (code, found) else {
-                throttle::hit(conn, now, &[&bucket])?;
                 return Ok(None);
             };
             let client = clients::get(conn, &row.client_id)?;
@@ -86,7 +108,13 @@ pub async fn find(
                 first,
             }))
         })
-        .await
+        .await;
+    let how = match &found {
+        Ok(None) => Settle::Count,
+        _ => Settle::Release,
+    };
+    places.settle(&[how, how]).await?;
+    found
 }
 
 /// The person's decision on a user code they looked up: approve (the device's next poll gets

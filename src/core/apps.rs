@@ -63,6 +63,7 @@ fn token(ctx: &Ctx, grant: &GrantRow, host: &str) -> Result<SignedToken, Error> 
             amr: None,
             ttl: ctx.access_ttl,
             jkt: None,
+            act: None,
         },
     )
 }

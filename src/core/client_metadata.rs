@@ -49,6 +49,10 @@ pub struct ClientMetadata {
     /// (RFC 9449 §5.2).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// The audiences it may exchange tokens for (RFC 8693, with the token-exchange grant);
+    /// none: it may not. An admin's setting, never a client's own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub token_exchange_audiences: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,6 +169,20 @@ impl ClientMetadata {
         if self.contacts.len() > 10 {
             return Err(Error::invalid("contacts", "at most 10"));
         }
+        if self.token_exchange_audiences.len() > 20 {
+            return Err(Error::invalid("token_exchange_audiences", "at most 20"));
+        }
+        for a in &self.token_exchange_audiences {
+            if a.is_empty()
+                || a.len() > 255
+                || a.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(Error::invalid(
+                    "token_exchange_audiences",
+                    "each audience is a URI or a name of 1 to 255 characters without spaces",
+                ));
+            }
+        }
         for c in &self.contacts {
             super::validate::text("contacts", c, 320)?;
         }
@@ -192,6 +210,7 @@ pub struct MetadataPatch {
     pub require_pushed_authorization_requests: Option<bool>,
     pub require_signed_request_object: Option<bool>,
     pub dpop_bound_access_tokens: Option<bool>,
+    pub token_exchange_audiences: Option<Vec<String>>,
 }
 
 impl MetadataPatch {
@@ -230,6 +249,9 @@ impl MetadataPatch {
         }
         if let Some(v) = self.dpop_bound_access_tokens {
             m.dpop_bound_access_tokens = v;
+        }
+        if let Some(v) = &self.token_exchange_audiences {
+            m.token_exchange_audiences = v.clone();
         }
         Ok(m)
     }

@@ -112,6 +112,34 @@ pub struct ClientRow {
 }
 
 impl ClientRow {
+    /// A confidential app named `id` with nothing registered, for unit tests of rules.
+    #[cfg(test)]
+    pub fn for_tests(id: &str) -> ClientRow {
+        ClientRow {
+            id: id.to_owned(),
+            secret_hash: Some("sha256:".into()),
+            secret_sealed: None,
+            name: id.to_owned(),
+            kind: "app".into(),
+            redirect_uris: Vec::new().into(),
+            post_logout_redirect_uris: Vec::new().into(),
+            grant_types: Vec::new().into(),
+            scopes: String::new(),
+            resources: Vec::new().into(),
+            token_endpoint_auth_method: "client_secret_basic".into(),
+            trusted: false,
+            owner_id: None,
+            cert_thumbprint: None,
+            metadata: "{}".into(),
+            expires_at: None,
+            tokens_valid_after: None,
+            created_at: Timestamp::default(),
+            updated_at: Timestamp::default(),
+            dynamic: false,
+            registration_token_hash: None,
+        }
+    }
+
     /// What it registered beyond the columns (the `metadata` JSON).
     pub fn meta(&self) -> ClientMetadata {
         ClientMetadata::parse(&self.metadata)
@@ -364,8 +392,10 @@ pub fn create(conn: &mut DbConnection, now: Timestamp, new: NewClient) -> Result
             g.push("authorization_code".to_string());
             g.push("refresh_token".to_string());
         }
-        // A device signs a person in with the device grant (RFC 8628), and stays signed in.
-        if kind_of == ClientKind::Device {
+        // A public device signs a person in with the device grant (RFC 8628), and stays
+        // signed in. (A confidential device, such as a Mongoose device with its PSK, gets it
+        // only when asked for with --grant.)
+        if kind_of == ClientKind::Device && public {
             g.push(super::device::GRANT_TYPE.to_string());
             if !g.iter().any(|x| x == "refresh_token") {
                 g.push("refresh_token".to_string());
@@ -701,6 +731,7 @@ pub fn update(
             "require_pushed_authorization_requests",
             "require_signed_request_object",
             "dpop_bound_access_tokens",
+            "token_exchange_audiences",
             "client_uri",
             "logo_uri",
             "tos_uri",

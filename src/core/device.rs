@@ -22,6 +22,8 @@ pub const LIFETIME: i64 = 600;
 /// [`SLOW_DOWN_STEP`].
 pub const INTERVAL: i32 = 5;
 pub const SLOW_DOWN_STEP: i32 = 5;
+/// The interval never grows past this (a device that kept polling too fast can still finish).
+pub const MAX_INTERVAL: i32 = 60;
 /// A poll this much sooner than the interval still counts as on time (network jitter).
 const POLL_SLACK_MS: i64 = 1000;
 /// At most this many live device codes per client.
@@ -164,6 +166,7 @@ pub fn start(
 ) -> Result<Started, Error> {
     let live: i64 = dc::table
         .filter(dc::client_id.eq(client_id))
+        .filter(dc::status.eq(Status::Pending.as_str()))
         .filter(dc::expires_at.gt(now))
         .count()
         .get_result(conn)?;
@@ -312,7 +315,7 @@ pub fn poll(
     if !on_time {
         diesel::update(dc::table.find(&hash))
             .set((
-                dc::poll_interval.eq(dc::poll_interval + SLOW_DOWN_STEP),
+                dc::poll_interval.eq((row.poll_interval + SLOW_DOWN_STEP).min(MAX_INTERVAL)),
                 dc::last_polled_at.eq(Some(now)),
             ))
             .execute(conn)?;
@@ -326,6 +329,19 @@ pub fn poll(
         )),
         Status::Approved => Ok(row),
     }
+}
+
+/// Denies every device a person approved whose tokens were not collected yet (a password
+/// change, signing out everywhere, disabling the account).
+pub fn deny_all_of_user(conn: &mut DbConnection, user_id: &str) -> Result<(), Error> {
+    diesel::update(
+        dc::table
+            .filter(dc::user_id.eq(user_id))
+            .filter(dc::status.eq(Status::Approved.as_str())),
+    )
+    .set(dc::status.eq(Status::Denied.as_str()))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Claims an approved authorization for issuing its tokens: exactly one caller wins (`true`).

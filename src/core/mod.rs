@@ -20,6 +20,7 @@ pub mod dpop;
 pub mod ecdsa;
 pub mod email;
 pub mod events;
+pub mod exchange;
 pub mod factors;
 pub mod grants;
 pub mod housekeeping;

@@ -53,12 +53,14 @@ impl Request {
         if !value.is_object() {
             return Err(Error::invalid("metadata", "the body must be a JSON object"));
         }
-        if value.get("require_second_factor").is_some() {
-            // An admin's setting, not the client's.
-            return Err(Error::invalid(
-                "require_second_factor",
-                "is set by an admin, not at registration",
-            ));
+        // An admin's settings, not the client's.
+        for field in ["require_second_factor", "token_exchange_audiences"] {
+            if value.get(field).is_some() {
+                return Err(Error::invalid(
+                    field,
+                    "is set by an admin, not at registration",
+                ));
+            }
         }
         serde_json::from_value(value).map_err(|e| Error::invalid("metadata", e.to_string()))
     }

@@ -101,6 +101,8 @@ pub fn cut_off_user(
             .execute(conn)?;
         diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
         super::grants::revoke_all_of_user(conn, now, user_id, revocation_ttl, reason)?;
+        // A device approved (not yet collected) must not get tokens after the cut-off.
+        super::device::deny_all_of_user(conn, user_id)?;
         record(
             conn,
             now,

@@ -49,6 +49,34 @@ impl Bucket {
         }
     }
 
+    /// Device authorizations started from one IP (RFC 8628 §3.1).
+    pub fn device_start(settings: &ThrottleSettings, ip: &str) -> Bucket {
+        Bucket {
+            key: format!("device-start:{ip}"),
+            limit: settings.ip_failures,
+            window: settings.ip_window,
+        }
+    }
+
+    /// User codes typed at `/device` that named nothing, from one IP (apart from the sign-in
+    /// failures: a page elsewhere cannot spend a person's sign-in budget with links).
+    pub fn device_code_ip(settings: &ThrottleSettings, ip: &str) -> Bucket {
+        Bucket {
+            key: format!("device-code-ip:{ip}"),
+            limit: settings.ip_failures,
+            window: settings.ip_window,
+        }
+    }
+
+    /// User codes one person typed that named nothing.
+    pub fn device_code_user(settings: &ThrottleSettings, user_id: &str) -> Bucket {
+        Bucket {
+            key: format!("device-code-user:{user_id}"),
+            limit: settings.account_failures.saturating_mul(2),
+            window: settings.account_window,
+        }
+    }
+
     /// Dynamic client registrations from one IP.
     pub fn registration(settings: &ThrottleSettings, ip: &str) -> Bucket {
         Bucket {

@@ -77,8 +77,8 @@ where
 #[derive(Debug, Default, Clone)]
 pub struct Form(Vec<(String, String)>);
 
-/// Parameters that may repeat (RFC 8707 `resource`).
-const REPEATABLE: &[&str] = &["resource"];
+/// Parameters that may repeat (RFC 8707 `resource`, RFC 8693 `audience`).
+const REPEATABLE: &[&str] = &["resource", "audience"];
 
 impl Form {
     /// Parses a form body; a repeated parameter is an error.

@@ -40,11 +40,16 @@ struct Scenario {
 
 impl Scenario {
     fn start(name: &str, issuer: &str, initial_token: &str) -> Scenario {
+        Scenario::start_with(name, issuer, initial_token, &[])
+    }
+
+    fn start_with(name: &str, issuer: &str, initial_token: &str, env: &[(&str, &str)]) -> Scenario {
         let mut child = Command::new("node")
             .arg(interop_dir().join("openid-client.mjs"))
             .arg(name)
             .env("ISSUER", issuer)
             .env("INITIAL_ACCESS_TOKEN", initial_token)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -255,5 +260,72 @@ pub async fn openid_client_completes_a_device_authorization() -> Outcome {
     assert_eq!(result["sub"], ada.as_str());
     assert_eq!(result["userinfo"]["preferred_username"], "ada");
     assert_eq!(result["refreshed"], true);
+    Ok(())
+}
+
+/// Token exchange (RFC 8693) through openid-client's `genericGrantRequest`: a resource server
+/// exchanges a person's token it received for a downstream audience, as an actor.
+pub async fn openid_client_exchanges_a_token() -> Outcome {
+    available()?;
+    let (app, addr, _server) = served_app();
+    app.user("ada@example.com", "password1");
+    let grant = "urn:ietf:params:oauth:grant-type:token-exchange";
+    let web = app.client(&[
+        "--trusted",
+        "--grant",
+        "password",
+        "--resource",
+        "https://api.example",
+        "--scope",
+        "profile email",
+    ]);
+    let r = app
+        .token(
+            &[
+                ("grant_type", "password"),
+                ("username", "ada@example.com"),
+                ("password", "password1"),
+                ("resource", "https://api.example"),
+            ],
+            (&web.0, &web.1),
+        )
+        .await;
+    let subject = r.json()["access_token"].as_str().unwrap().to_owned();
+    let api = app.client(&[
+        "--grant",
+        "client_credentials",
+        "--grant",
+        grant,
+        "--resource",
+        "https://api.example",
+        "--exchange-audience",
+        "https://backend.example",
+    ]);
+    let actor = app.client_token(&api.0, &api.1).await;
+    let issuer = format!("http://{addr}");
+    let mut node = Scenario::start_with(
+        "token_exchange",
+        &issuer,
+        "unused",
+        &[
+            ("CLIENT_ID", &api.0),
+            ("CLIENT_SECRET", &api.1),
+            ("SUBJECT_TOKEN", &subject),
+            ("ACTOR_TOKEN", &actor),
+            ("AUDIENCE", "https://backend.example"),
+        ],
+    );
+    let result = node.expect("result");
+    node.finish();
+    assert_eq!(
+        result["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    let token = result["access_token"].as_str().unwrap();
+    let seen = app.introspect(token).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["aud"], "https://backend.example");
+    assert_eq!(seen["act"]["sub"], api.0.as_str());
+    assert_eq!(seen["username"], "ada@example.com");
     Ok(())
 }

@@ -80,6 +80,7 @@ fn main() {
         interop::openid_client_registers_pushes_signs_and_completes_a_code_flow,
         interop::openid_client_binds_tokens_with_dpop,
         interop::openid_client_completes_a_device_authorization,
+        interop::openid_client_exchanges_a_token,
         nodes::a_token_a_session_and_a_code_made_on_one_node_work_on_another,
         nodes::a_refresh_token_replayed_on_another_node_revokes_the_family,
         nodes::failed_passwords_count_across_nodes,

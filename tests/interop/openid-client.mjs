@@ -24,6 +24,9 @@
 //   device_grant             register a public device client -> device authorization (print
 //                            the user code and verification URIs) -> poll the token endpoint
 //                            until the person approves -> userinfo -> refresh.
+//   token_exchange           as a confidential client given by CLIENT_ID / CLIENT_SECRET,
+//                            exchange SUBJECT_TOKEN (and ACTOR_TOKEN) for AUDIENCE (RFC 8693)
+//                            with genericGrantRequest.
 //
 // The server listens on plain http on loopback, so every call opts in to
 // `allowInsecureRequests`.
@@ -303,6 +306,40 @@ async function deviceGrant() {
   });
 }
 
+async function tokenExchange() {
+  const config = await client.discovery(
+    issuer,
+    env('CLIENT_ID'),
+    env('CLIENT_SECRET'),
+    // The client registered client_secret_basic (the library's default would be _post).
+    client.ClientSecretBasic(),
+    { execute: [client.allowInsecureRequests] },
+  );
+  const accessTokenType = 'urn:ietf:params:oauth:token-type:access_token';
+  const parameters = {
+    subject_token: env('SUBJECT_TOKEN'),
+    subject_token_type: accessTokenType,
+    audience: env('AUDIENCE'),
+  };
+  if (process.env.ACTOR_TOKEN) {
+    parameters.actor_token = process.env.ACTOR_TOKEN;
+    parameters.actor_token_type = accessTokenType;
+  }
+  const tokens = await client.genericGrantRequest(
+    config,
+    'urn:ietf:params:oauth:grant-type:token-exchange',
+    parameters,
+  );
+  emit({
+    result: {
+      issued_token_type: tokens.issued_token_type,
+      token_type: tokens.token_type,
+      access_token: tokens.access_token,
+      expires_in: tokens.expires_in,
+    },
+  });
+}
+
 // Turns any failure into the {"error", "code"} line. `code` is the OAuth error code
 // (ResponseBodyError / AuthorizationResponseError `error`, a WWW-Authenticate `error`
 // parameter, or the JSON body of a challenged response), else null.
@@ -326,6 +363,7 @@ const scenarios = {
   client_secret_jwt: clientSecretJwt,
   dpop_public_client: dpopPublicClient,
   device_grant: deviceGrant,
+  token_exchange: tokenExchange,
 };
 
 try {

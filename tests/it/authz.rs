@@ -1214,6 +1214,7 @@ fn tokens_from_the_future_are_refused() {
         acr: None,
         iat_ms: iat * 1000,
         cnf: None,
+        act: None,
     };
     let ok = |c: AccessClaims| check_claims(&c, "https://id.example", now).is_ok();
     assert!(ok(claims(t, None)));

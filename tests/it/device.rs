@@ -250,6 +250,52 @@ async fn guessing_user_codes_is_throttled() {
         .await;
     assert_eq!(r.status, 429, "{}", r.text());
     assert!(r.header("Retry-After").is_some());
+    // The guesses do not spend the person's (or the IP's) sign-in budget.
+    let mut again = Browser::new(&app);
+    let r = again
+        .sign_in("guess@example.com", "correct horse battery", "/account")
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+}
+
+#[actix_web::test]
+async fn signing_out_everywhere_denies_an_approved_device_not_yet_collected() {
+    let app = TestApp::new();
+    let client_id = device(&app);
+    let started = start(&app, &client_id, "openid").await;
+    let mut b = person(&app, "out@example.com").await;
+    decide(&mut b, started["user_code"].as_str().unwrap(), "allow").await;
+    let r = b.get("/account").await;
+    let csrf = hidden(&r.text(), "csrf");
+    let r = b
+        .post("/account/actions/sessions/end-all", &[("csrf", &csrf)])
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+    let r = poll(&app, &client_id, started["device_code"].as_str().unwrap()).await;
+    assert_eq!(error_of(&r), "access_denied", "{}", r.text());
+}
+
+#[actix_web::test]
+async fn a_device_never_gets_the_account_or_admin_scopes() {
+    let app = TestApp::new();
+    let (trusted, _) = app.client(&[
+        "--kind",
+        "device",
+        "--public",
+        "--trusted",
+        "--scope",
+        "openid account admin",
+    ]);
+    for scope in ["openid account", "admin"] {
+        let r = app
+            .post_form(
+                "/device_authorization",
+                &[("client_id", &trusted), ("scope", scope)],
+                None,
+            )
+            .await;
+        assert_eq!(error_of(&r), "invalid_scope", "{scope}: {}", r.text());
+    }
 }
 
 #[actix_web::test]

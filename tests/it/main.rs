@@ -18,6 +18,7 @@ mod device;
 mod discovery;
 mod dpop;
 mod esalerugs;
+mod exchange;
 mod grants;
 mod housekeeping;
 mod interop;

@@ -7,6 +7,7 @@ pub mod client;
 pub mod client_credentials;
 pub mod device_code;
 pub mod door;
+pub mod exchange;
 pub mod password;
 pub mod refresh;
 
@@ -63,6 +64,7 @@ pub async fn run(state: &AppState, call: &Call, mut input: Input) -> Result<Toke
         GrantType::Password => password::run(state, call, input).await,
         GrantType::RefreshToken => refresh::run(state, call, input).await,
         GrantType::DeviceCode => device_code::run(state, call, input).await,
+        GrantType::TokenExchange => exchange::run(state, call, input).await,
     }
 }
 

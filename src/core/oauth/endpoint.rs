@@ -238,6 +238,7 @@ impl<'a> DbEndpoint<'a> {
                 amr: amr.and_then(|a| serde_json::from_str(a).ok()),
                 ttl: self.ctx.access_ttl,
                 jkt: self.jkt.clone(),
+                act: None,
             },
         )
     }

@@ -133,6 +133,7 @@ fn respond(ctx: &Ctx, issued: Issued) -> TokenResponse {
         access_token: issued.access.token,
         refresh_token: issued.refresh,
         id_token: None,
+        issued_token_type: None,
         grant_id: issued.grant.map(|g| g.id),
     }
 }
@@ -462,6 +463,11 @@ pub fn device_code(
             Err(e) => return Err(e),
         };
         let scope = policy::for_user(&row.scope, &user);
+        if scope.is_empty() {
+            return Err(Error::InvalidGrant(
+                "nothing of the asked scope is left for this person".into(),
+            ));
+        }
         let flow = Flow::Device {
             user_id: user.id.clone(),
             auth_time: row.auth_time.unwrap_or(ctx.now),

@@ -61,6 +61,10 @@ pub struct AccessAnswer {
     /// The key a DPoP-bound token is bound to (RFC 9449 §6.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Confirmation>,
+    /// Who acts for the subject (RFC 8693 §4.1), for a token of a token exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    act: Option<serde_json::Value>,
     /// How the user authenticated (RFC 8176), for a token of a sign-in.
     #[serde(skip_serializing_if = "Option::is_none")]
     amr: Option<Vec<String>>,
@@ -130,6 +134,7 @@ pub fn access_token(claims: AccessClaims, username: Option<String>) -> AccessAns
         aud: claims.aud,
         jti: claims.jti,
         cnf: claims.cnf,
+        act: claims.act,
         amr: claims.amr,
         acr: claims.acr,
     }

@@ -24,16 +24,19 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 8628 `urn:ietf:params:oauth:grant-type:device_code`.
     DeviceCode,
+    /// RFC 8693 `urn:ietf:params:oauth:grant-type:token-exchange`.
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant, in the order discovery lists them.
-    pub const ALL: [GrantType; 5] = [
+    pub const ALL: [GrantType; 6] = [
         GrantType::AuthorizationCode,
         GrantType::ClientCredentials,
         GrantType::Password,
         GrantType::RefreshToken,
         GrantType::DeviceCode,
+        GrantType::TokenExchange,
     ];
 
     /// The RFC 6749 name.
@@ -44,6 +47,7 @@ impl GrantType {
             GrantType::Password => "password",
             GrantType::RefreshToken => "refresh_token",
             GrantType::DeviceCode => super::device::GRANT_TYPE,
+            GrantType::TokenExchange => super::exchange::GRANT_TYPE,
         }
     }
 
@@ -94,6 +98,8 @@ pub struct TokenParams {
     pub password: Option<String>,
     /// The device code of a device's poll (RFC 8628).
     pub device_code: Option<String>,
+    /// The tokens and targets of a token exchange (RFC 8693).
+    pub exchange: super::exchange::ExchangeParams,
     /// The thumbprint of the key of the request's DPoP proof, once the application layer has
     /// checked the proof (never read from the request itself).
     pub dpop_jkt: Option<String>,
@@ -113,6 +119,9 @@ pub struct TokenResponse {
     /// Absent when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// What a token exchange issued (RFC 8693 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
     /// With the `openid` scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,

@@ -47,6 +47,10 @@ pub struct AccessClaims {
     /// The key the token is bound to (RFC 9449 §6): good only with a DPoP proof by that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// Who acts for the subject (RFC 8693 §4.1), for a token of a token exchange with an
+    /// actor: `{"sub", "client_id"}`, with the earlier actors nested in `act`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
 }
 
 /// `cnf` (RFC 7800): the SHA-256 thumbprint of the key a DPoP-bound token is bound to.
@@ -136,6 +140,8 @@ pub struct AccessTokenRequest {
     pub ttl: u64,
     /// The thumbprint of the DPoP key to bind the token to.
     pub jkt: Option<String>,
+    /// Who acts for the subject (token exchange).
+    pub act: Option<serde_json::Value>,
 }
 
 /// A signed access token and when it expires.
@@ -177,6 +183,7 @@ pub fn sign_access_token(
         amr: req.amr,
         iat_ms,
         cnf: req.jkt.map(|jkt| Confirmation { jkt }),
+        act: req.act,
     };
     let token = sign_claims(key, "at+jwt", &claims)?;
     Ok(SignedToken { token, claims })

@@ -70,6 +70,7 @@ pub async fn create(
                 require_pushed_authorization_requests: b.require_pushed_authorization_requests,
                 require_signed_request_object: b.require_signed_request_object,
                 dpop_bound_access_tokens: b.dpop_bound_access_tokens,
+                token_exchange_audiences: b.token_exchange_audiences,
                 ..Default::default()
             }
             .to_value(),

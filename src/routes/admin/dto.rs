@@ -157,6 +157,9 @@ pub struct ClientOut {
     pub require_signed_request_object: bool,
     /// Its token requests must carry a DPoP proof (RFC 9449).
     pub dpop_bound_access_tokens: bool,
+    /// The audiences it may exchange tokens for (RFC 8693).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub token_exchange_audiences: Vec<String>,
 }
 
 impl From<&crate::core::clients::Client> for ClientOut {
@@ -186,6 +189,7 @@ impl From<&crate::core::clients::Client> for ClientOut {
             require_pushed_authorization_requests: c.metadata.require_pushed_authorization_requests,
             require_signed_request_object: c.metadata.require_signed_request_object,
             dpop_bound_access_tokens: c.metadata.dpop_bound_access_tokens,
+            token_exchange_audiences: c.metadata.token_exchange_audiences.clone(),
         }
     }
 }
@@ -241,6 +245,9 @@ pub struct CreateClient {
     /// Its token requests must carry a DPoP proof, binding its tokens to a key (RFC 9449).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// The audiences it may exchange tokens for (RFC 8693; it needs the token-exchange grant).
+    #[serde(default)]
+    pub token_exchange_audiences: Vec<String>,
 }
 
 /// A client with its secret, shown once.
@@ -277,6 +284,8 @@ pub struct UpdateClient {
     pub require_pushed_authorization_requests: Option<bool>,
     pub require_signed_request_object: Option<bool>,
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Replaces the audiences it may exchange tokens for (`[]`: none).
+    pub token_exchange_audiences: Option<Vec<String>>,
 }
 
 /// A field of a PATCH that may be absent (`None`: unchanged), `null` (`Some(None)`: removed)
@@ -300,6 +309,7 @@ impl UpdateClient {
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             require_signed_request_object: self.require_signed_request_object,
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            token_exchange_audiences: self.token_exchange_audiences.clone(),
         }
     }
 }

@@ -32,6 +32,16 @@ pub struct TokenRequest<'a> {
     pub password: Option<&'a str>,
     /// The device code to poll with (RFC 8628).
     pub device_code: Option<&'a str>,
+    /// Token exchange (RFC 8693): the token to exchange and its type.
+    pub subject_token: Option<&'a str>,
+    pub subject_token_type: Option<&'a str>,
+    /// Token exchange: the caller's own token, when it acts for the subject (delegation).
+    pub actor_token: Option<&'a str>,
+    pub actor_token_type: Option<&'a str>,
+    /// Token exchange: the audiences of the new token (may repeat).
+    #[schema(required = false)]
+    pub audience: Vec<&'a str>,
+    pub requested_token_type: Option<&'a str>,
 }
 
 impl<'a> TokenRequest<'a> {
@@ -50,6 +60,12 @@ impl<'a> TokenRequest<'a> {
             username: form.get("username"),
             password: form.get("password"),
             device_code: form.get("device_code"),
+            subject_token: form.get("subject_token"),
+            subject_token_type: form.get("subject_token_type"),
+            actor_token: form.get("actor_token"),
+            actor_token_type: form.get("actor_token_type"),
+            audience: form.all("audience"),
+            requested_token_type: form.get("requested_token_type"),
         }
     }
 
@@ -67,6 +83,14 @@ impl<'a> TokenRequest<'a> {
             username: owned(self.username),
             password: owned(self.password),
             device_code: owned(self.device_code),
+            exchange: crate::core::exchange::ExchangeParams {
+                subject_token: owned(self.subject_token),
+                subject_token_type: owned(self.subject_token_type),
+                actor_token: owned(self.actor_token),
+                actor_token_type: owned(self.actor_token_type),
+                requested_token_type: owned(self.requested_token_type),
+                audiences: self.audience.iter().map(|a| (*a).to_owned()).collect(),
+            },
             dpop_jkt: None,
         }
     }

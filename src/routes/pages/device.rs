@@ -31,6 +31,8 @@ struct DevicePage<'a> {
     scopes: Vec<(&'a str, &'static str)>,
     /// On `done`: whether the device was approved.
     approved: bool,
+    /// The app registered itself (RFC 7591): nobody here vouches for its name.
+    self_registered: bool,
 }
 
 const NOT_FOUND: &str =
@@ -74,6 +76,7 @@ fn page(
             client_name: pending.map(|p| p.client.name.as_str()).unwrap_or_default(),
             scopes,
             approved,
+            self_registered: pending.is_some_and(|p| p.client.dynamic),
         },
         cookie.into_iter().collect(),
     )
