@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use super::clients::ClientRow;
-use super::principal::scopes::FOR_THIS_SERVER;
+use super::principal::scopes::{BACKEND, EMBED, FOR_THIS_SERVER};
 use super::Error;
 
 /// `grant_type` of a token exchange.
@@ -41,6 +41,8 @@ pub struct Subject {
     pub audiences: Vec<String>,
     pub scope: String,
     pub exp: i64,
+    /// When it was issued, in milliseconds (a person's cut-off refuses older ones).
+    pub iat_ms: i64,
     /// Its grant (access tokens of a person's grant).
     pub gid: Option<String>,
     pub auth_time: Option<i64>,
@@ -110,30 +112,51 @@ pub fn allowed_audiences(client: &ClientRow) -> Vec<String> {
     client.meta().token_exchange_audiences
 }
 
+/// Scopes never carried over: those that make a token a credential at this server.
+const NOT_EXCHANGED: &[&str] = &[BACKEND, EMBED];
+/// The longest chain of actors a token may carry.
+pub const MAX_ACT_DEPTH: usize = 5;
+
+/// Whether `client` may exchange tokens at all: the grant and a policy. Checked before any
+/// token is looked at, so that other clients learn nothing about tokens.
+pub fn may_exchange(client: &ClientRow) -> Result<(), Error> {
+    if allowed_audiences(client).is_empty() || !client.grant_types.iter().any(|g| g == GRANT_TYPE) {
+        return Err(Error::UnauthorizedClient(
+            "this client may not exchange tokens".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn act_depth(act: Option<&Value>) -> usize {
+    match act {
+        Some(a) => 1 + act_depth(a.get("act")),
+        None => 0,
+    }
+}
+
 /// Decides the new token for `client` exchanging `subject` (with `actor`) for `targets` (its
-/// `audience` and `resource` values) and the `scope` it asked for; or why not.
+/// `audience` and `resource` values) and the `scope` it asked for; or why not. `this_server`
+/// are the audiences that name this server (the issuer and the default audience): a subject
+/// token is never the caller's for being meant for them, and no token is exchanged for them.
 pub fn decide(
     client: &ClientRow,
     subject: &Subject,
     actor: Option<&Actor>,
     targets: &[String],
     scope: Option<&str>,
+    this_server: &[&str],
 ) -> Result<Decision, Error> {
+    may_exchange(client)?;
     let allowed = allowed_audiences(client);
-    if allowed.is_empty() || !client.grant_types.iter().any(|g| g == GRANT_TYPE) {
-        return Err(Error::UnauthorizedClient(
-            "this client may not exchange tokens".into(),
-        ));
-    }
     // The subject token must be the caller's: issued to it, or for it.
     let its_own = match subject.kind {
         SubjectKind::IdToken => subject.audiences.iter().any(|a| a == &client.id),
         SubjectKind::AccessToken => {
             subject.client_id == client.id
-                || subject
-                    .audiences
-                    .iter()
-                    .any(|a| client.resources.iter().any(|r| r == a))
+                || subject.audiences.iter().any(|a| {
+                    !this_server.contains(&a.as_str()) && client.resources.iter().any(|r| r == a)
+                })
         }
     };
     if !its_own {
@@ -143,11 +166,16 @@ pub fn decide(
         ));
     }
     if let Some(a) = actor {
-        if a.client_id != client.id {
+        if a.client_id != client.id || a.sub != client.id {
             return Err(Error::InvalidRequest(
-                "the actor token must be one issued to this client".into(),
+                "the actor token must be this client's own (client credentials)".into(),
             ));
         }
+    }
+    if act_depth(subject.act.as_ref()) >= MAX_ACT_DEPTH {
+        return Err(Error::InvalidRequest(
+            "the subject token carries too long a chain of actors".into(),
+        ));
     }
     if targets.is_empty() {
         return Err(Error::InvalidRequest(
@@ -156,7 +184,7 @@ pub fn decide(
     }
     let mut audience: Vec<String> = Vec::new();
     for t in targets {
-        if !allowed.iter().any(|a| a == t) {
+        if !allowed.iter().any(|a| a == t) || this_server.contains(&t.as_str()) {
             return Err(Error::InvalidTarget(format!(
                 "this client may not exchange tokens for `{t}`"
             )));
@@ -168,7 +196,7 @@ pub fn decide(
     let held: Vec<&str> = subject
         .scope
         .split_whitespace()
-        .filter(|s| !FOR_THIS_SERVER.contains(s))
+        .filter(|s| !FOR_THIS_SERVER.contains(s) && !NOT_EXCHANGED.contains(s))
         .collect();
     let scope = match scope.map(str::trim).filter(|s| !s.is_empty()) {
         None => held.join(" "),
@@ -208,6 +236,8 @@ pub fn decide(
 mod tests {
     use super::*;
 
+    const THIS: &[&str] = &["https://as.example"];
+
     fn client(resources: &[&str], audiences: &[&str]) -> ClientRow {
         let mut c = ClientRow::for_tests("api");
         c.resources = resources
@@ -227,6 +257,7 @@ mod tests {
             audiences: vec!["https://api.example".into()],
             scope: "openid profile orders".into(),
             exp: 2000,
+            iat_ms: 1_000_000,
             gid: Some("g1".into()),
             auth_time: None,
             amr: None,
@@ -239,23 +270,40 @@ mod tests {
     fn a_resource_server_exchanges_for_its_allowed_audiences_only() {
         let c = client(&["https://api.example"], &["https://backend.example"]);
         let t = vec!["https://backend.example".to_string()];
-        let d = decide(&c, &subject(), None, &t, None).unwrap();
+        let d = decide(&c, &subject(), None, &t, None, THIS).unwrap();
         assert_eq!(d.scope, "profile orders", "openid is not exchanged");
         assert_eq!(d.audience, t);
         let other = vec!["https://elsewhere.example".to_string()];
         assert!(matches!(
-            decide(&c, &subject(), None, &other, None),
+            decide(&c, &subject(), None, &other, None, THIS),
             Err(Error::InvalidTarget(_))
         ));
         assert!(matches!(
-            decide(&c, &subject(), None, &t, Some("orders admin")),
+            decide(&c, &subject(), None, &t, Some("orders admin"), THIS),
             Err(Error::InvalidScope(_))
         ));
         let stranger = client(&["https://other-api.example"], &["https://backend.example"]);
-        assert!(decide(&stranger, &subject(), None, &t, None).is_err());
+        // Listing this server as a resource makes nobody's tokens the client's.
+        let mut s = subject();
+        s.audiences.push("https://as.example".into());
+        let greedy = client(&["https://as.example"], &["https://backend.example"]);
+        assert!(decide(&greedy, &s, None, &t, None, THIS).is_err());
+        let to_us = client(&["https://api.example"], &["https://as.example"]);
+        assert!(matches!(
+            decide(
+                &to_us,
+                &subject(),
+                None,
+                &["https://as.example".to_string()],
+                None,
+                THIS
+            ),
+            Err(Error::InvalidTarget(_))
+        ));
+        assert!(decide(&stranger, &subject(), None, &t, None, THIS).is_err());
         let no_policy = client(&["https://api.example"], &[]);
         assert!(matches!(
-            decide(&no_policy, &subject(), None, &t, None),
+            decide(&no_policy, &subject(), None, &t, None, THIS),
             Err(Error::UnauthorizedClient(_))
         ));
     }
@@ -270,7 +318,7 @@ mod tests {
         };
         let mut s = subject();
         s.act = Some(json!({"sub": "gateway"}));
-        let d = decide(&c, &s, Some(&actor), &t, Some("orders")).unwrap();
+        let d = decide(&c, &s, Some(&actor), &t, Some("orders"), THIS).unwrap();
         assert_eq!(
             d.act,
             Some(json!({"sub": "api", "client_id": "api", "act": {"sub": "gateway"}}))
@@ -279,7 +327,7 @@ mod tests {
             sub: "x".into(),
             client_id: "x".into(),
         };
-        assert!(decide(&c, &s, Some(&someone_else), &t, None).is_err());
+        assert!(decide(&c, &s, Some(&someone_else), &t, None, THIS).is_err());
     }
 
     #[test]

@@ -53,7 +53,8 @@ impl Bucket {
     pub fn device_start(settings: &ThrottleSettings, ip: &str) -> Bucket {
         Bucket {
             key: format!("device-start:{ip}"),
-            limit: settings.ip_failures,
+            // Households and fleets share addresses: more than a sign-in's failures.
+            limit: settings.ip_failures.saturating_mul(4),
             window: settings.ip_window,
         }
     }

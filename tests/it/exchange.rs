@@ -392,6 +392,22 @@ async fn an_id_token_issued_to_the_client_can_be_exchanged() {
     )
     .await;
     assert_eq!(error_of(&r), "invalid_request", "{}", r.text());
+    // After a cut-off (disabled, then enabled again) the old ID token is not exchanged: ID
+    // tokens are in no revocation log, the person's cut-off time decides.
+    let sub = jwt_parts(&id_token).1["sub"].as_str().unwrap().to_owned();
+    app.cli(&["user", "disable", &sub]).unwrap();
+    app.cli(&["user", "enable", &sub]).unwrap();
+    let r = exchange(
+        &app,
+        &bff,
+        &[
+            ("subject_token", &id_token),
+            ("subject_token_type", ID),
+            ("audience", BACKEND),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(&r), "invalid_request", "{}", r.text());
     // An access token passed off as an ID token is not one.
     let at = app.client_token(&other.0, &other.1).await;
     let r = exchange(

@@ -38,6 +38,7 @@ async fn access_subject(state: &AppState, token: &str) -> Result<Subject, Error>
         audiences,
         scope: claims.scope.clone(),
         exp: claims.exp,
+        iat_ms: claims.iat_ms,
         gid: claims.gid.clone(),
         auth_time: claims.auth_time,
         amr: claims.amr.clone(),
@@ -62,6 +63,7 @@ async fn id_token_subject(state: &AppState, token: &str) -> Result<Subject, Erro
         // An ID token says who someone is; an exchange of it carries no scope of its own.
         scope: String::new(),
         exp: claims.exp,
+        iat_ms: claims.iat.saturating_mul(1000),
         gid: None,
         auth_time: claims.auth_time,
         amr: claims.amr,
@@ -78,6 +80,8 @@ pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenRes
             "token exchange is only for confidential clients".into(),
         ));
     }
+    // Whether it may exchange at all, before any token is looked at.
+    exchange::may_exchange(&client)?;
     let p = &params.exchange;
     exchange::check_params(p)?;
     let subject_token = p.subject_token.as_deref().unwrap_or_default();
@@ -132,17 +136,24 @@ pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenRes
             };
             if let Some(uid) = &user_id {
                 match users::get(conn, uid) {
-                    Ok(u) if !u.disabled => {}
+                    // A token from before the person's last cut-off (sign-out everywhere, a
+                    // password change) is not exchanged (an ID token is in no revocation log).
+                    Ok(u) if !u.disabled
+                        && u.tokens_valid_after.is_none_or(|t| {
+                            subject.iat_ms >= t.and_utc().timestamp_millis()
+                        }) => {}
                     Ok(_) | Err(Error::NotFound(_)) => return Err(bad_token("subject_token")),
                     Err(e) => return Err(e),
                 }
             }
+            let this_server = [config.issuer(), config.default_audience()];
             let decision = match exchange::decide(
                 &client,
                 &subject,
                 actor.as_ref(),
                 &targets,
                 scope.as_deref(),
+                &this_server,
             ) {
                 Ok(d) => d,
                 Err(e) => {
@@ -151,7 +162,10 @@ pub async fn run(state: &AppState, call: &Call, input: Input) -> Result<TokenRes
                         now,
                         event(
                             "token.exchange_refused",
-                            serde_json::json!({ "audience": targets, "reason": e.to_string() }),
+                            serde_json::json!({
+                                "audience": targets.iter().take(10).collect::<Vec<_>>(),
+                                "reason": e.to_string(),
+                            }),
                         ),
                     )?;
                     return Err(e);
