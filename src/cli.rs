@@ -230,6 +230,13 @@ pub struct ClientAdd {
     /// `--grant urn:ietf:params:oauth:grant-type:token-exchange`).
     #[arg(long, value_name = "AUDIENCE")]
     pub exchange_audience: Vec<String>,
+    /// Where it is told, server to server, that a person's session ended (OpenID Connect
+    /// Back-Channel Logout).
+    #[arg(long, value_name = "URL")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Its logout tokens must carry the session id (`sid`).
+    #[arg(long)]
+    pub backchannel_logout_session_required: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -623,6 +630,8 @@ fn run_client(
                 require_pushed_authorization_requests: a.require_par,
                 dpop_bound_access_tokens: a.require_dpop,
                 token_exchange_audiences: a.exchange_audience,
+                backchannel_logout_uri: a.backchannel_logout_uri,
+                backchannel_logout_session_required: a.backchannel_logout_session_required,
                 ..Default::default()
             };
             let mut new = clients::NewClient {

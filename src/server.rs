@@ -78,7 +78,15 @@ pub fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
         bytes::Bytes::from(serde_json::to_string(&oidc::metadata(&config, false))?),
     );
     let metrics = Metrics::new();
+    let logouts = crate::runtime::backchannel::Logouts::new(
+        pool.clone(),
+        config.clone(),
+        clock.clone(),
+        metrics.clone(),
+        keys.clone(),
+    );
     Ok(AppState {
+        logouts,
         keys,
         passwords: PasswordGate::new(config.argon2.clone()),
         signers: Workers::new("sign", 0, 4096),
@@ -185,6 +193,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     if config.smtp.host.is_some() {
         state.mailer.spawn_worker();
     }
+    state.logouts.spawn_worker();
     actix_web::rt::spawn(crate::app::housekeeping::every_interval(state.clone()));
     // Kept until the server stops: revocations, keys and clients changed elsewhere.
     let _changes = state.watch_changes();

@@ -35,6 +35,8 @@ pub struct AppState {
     pub signers: Workers,
     /// Mail delivery (outbox or SMTP queue and its worker).
     pub mailer: Mailer,
+    /// Back-channel logout delivery (the shared queue's worker on this node).
+    pub logouts: crate::runtime::backchannel::Logouts,
     /// API-call events waiting to be written.
     pub audit: AuditWriter,
     /// Short-lived caches of the hot paths.

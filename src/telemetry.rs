@@ -39,6 +39,8 @@ pub struct Metrics {
     db_connections: IntGauge,
     db_idle: IntGauge,
     emails: IntCounterVec,
+    logouts: IntCounterVec,
+    logouts_pending: IntGauge,
     housekeeping_deleted: IntCounterVec,
     housekeeping_runs: IntCounterVec,
 }
@@ -79,6 +81,19 @@ impl Metrics {
             &["result"],
         )
         .expect("static metric definition");
+        let logouts = IntCounterVec::new(
+            Opts::new(
+                "backchannel_logouts_total",
+                "Back-channel logout deliveries by result (delivered, failed, given_up)",
+            ),
+            &["result"],
+        )
+        .expect("static metric definition");
+        let logouts_pending = IntGauge::new(
+            "backchannel_logouts_pending",
+            "Logout tokens waiting to be delivered (as this node last saw the queue)",
+        )
+        .expect("static");
         let housekeeping_deleted = IntCounterVec::new(
             Opts::new(
                 "housekeeping_deleted_total",
@@ -97,6 +112,8 @@ impl Metrics {
         .expect("static metric definition");
         for c in [
             Box::new(emails.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(logouts.clone()),
+            Box::new(logouts_pending.clone()),
             Box::new(housekeeping_deleted.clone()),
             Box::new(housekeeping_runs.clone()),
             Box::new(requests.clone()),
@@ -119,6 +136,8 @@ impl Metrics {
             db_connections,
             db_idle,
             emails,
+            logouts,
+            logouts_pending,
             housekeeping_deleted,
             housekeeping_runs,
         }
@@ -135,6 +154,16 @@ impl Metrics {
     pub fn housekeeping_run(&self, ok: bool) {
         let result = if ok { "ok" } else { "failed" };
         self.housekeeping_runs.with_label_values(&[result]).inc();
+    }
+
+    /// Counts a back-channel logout delivery attempt.
+    pub fn logout(&self, result: &str) {
+        self.logouts.with_label_values(&[result]).inc();
+    }
+
+    /// Sets how many logouts wait in the queue.
+    pub fn logouts_pending(&self, n: i64) {
+        self.logouts_pending.set(n);
     }
 
     /// Counts an SMTP delivery attempt.

@@ -63,7 +63,9 @@ pub async fn end_session(
     state
         .db
         .run(move |conn| accounts::end_session(conn, now, &id, &sid))
-        .await
+        .await?;
+    state.logouts.wake();
+    Ok(())
 }
 
 /// Signs the person out everywhere: every session, and every token, personal access tokens
@@ -75,6 +77,7 @@ pub async fn sign_out_everywhere(state: &AppState, call: &Call, user: &User) -> 
         .run(move |conn| accounts::sign_out_everywhere(conn, now, &id, ttl))
         .await?;
     state.revocations.catch_up().await;
+    state.logouts.wake();
     Ok(())
 }
 

@@ -313,6 +313,7 @@ pub async fn end_sessions_and_tokens(
         .run(move |conn| crate::core::revocation::cut_off_user(conn, now, &id, ttl, "signed_out"))
         .await?;
     state.revocations.catch_up().await;
+    state.logouts.wake();
     Ok(())
 }
 

@@ -72,5 +72,7 @@ pub async fn end_session(state: &AppState, call: &Call, session: String) -> Resu
     state
         .db
         .run(move |conn| sessions::end(conn, now, &session))
-        .await
+        .await?;
+    state.logouts.wake();
+    Ok(())
 }

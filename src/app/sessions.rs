@@ -50,5 +50,7 @@ pub async fn end(state: &AppState, call: &Call, value: String) -> Result<(), Err
     state
         .db
         .run(move |conn| sessions::end(conn, now, &value))
-        .await
+        .await?;
+    state.logouts.wake();
+    Ok(())
 }

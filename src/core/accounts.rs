@@ -371,6 +371,7 @@ pub fn end_session(
         events::NewEvent::user("session.ended", user_id)
             .with_detail(serde_json::json!({ "sid": sid })),
     )?;
+    super::backchannel::sessions_ended(conn, now, user_id, &[sid.to_owned()])?;
     Ok(())
 }
 

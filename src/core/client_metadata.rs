@@ -53,6 +53,13 @@ pub struct ClientMetadata {
     /// none: it may not. An admin's setting, never a client's own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub token_exchange_audiences: Vec<String>,
+    /// Where it is told, server to server, that a person's session ended (OpenID Connect
+    /// Back-Channel Logout 1.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Its logout tokens must name the session (`sid`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_session_required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,6 +176,17 @@ impl ClientMetadata {
         if self.contacts.len() > 10 {
             return Err(Error::invalid("contacts", "at most 10"));
         }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            // The server posts to it: the same rules as a jwks_uri (no private addresses).
+            check_fetch_url(uri, allow_private)
+                .map_err(|m| Error::invalid("backchannel_logout_uri", m))?;
+        }
+        if self.backchannel_logout_session_required && self.backchannel_logout_uri.is_none() {
+            return Err(Error::invalid(
+                "backchannel_logout_session_required",
+                "needs a backchannel_logout_uri",
+            ));
+        }
         if self.token_exchange_audiences.len() > 20 {
             return Err(Error::invalid("token_exchange_audiences", "at most 20"));
         }
@@ -211,6 +229,8 @@ pub struct MetadataPatch {
     pub require_signed_request_object: Option<bool>,
     pub dpop_bound_access_tokens: Option<bool>,
     pub token_exchange_audiences: Option<Vec<String>>,
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 impl MetadataPatch {
@@ -252,6 +272,12 @@ impl MetadataPatch {
         }
         if let Some(v) = &self.token_exchange_audiences {
             m.token_exchange_audiences = v.clone();
+        }
+        if let Some(v) = &self.backchannel_logout_uri {
+            m.backchannel_logout_uri = v.clone();
+        }
+        if let Some(v) = self.backchannel_logout_session_required {
+            m.backchannel_logout_session_required = v;
         }
         Ok(m)
     }

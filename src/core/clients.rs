@@ -732,6 +732,8 @@ pub fn update(
             "require_signed_request_object",
             "dpop_bound_access_tokens",
             "token_exchange_audiences",
+            "backchannel_logout_uri",
+            "backchannel_logout_session_required",
             "client_uri",
             "logo_uri",
             "tos_uri",

@@ -15,8 +15,8 @@ use crate::db::schema::{
     totp_credentials as totp, webauthn_ceremonies as ceremonies,
 };
 use crate::db::schema::{
-    client_assertions as assertions, device_codes, dpop_proofs as proofs,
-    initial_access_tokens as iat, pushed_requests as pushed,
+    backchannel_logouts as logouts, client_assertions as assertions, device_codes,
+    dpop_proofs as proofs, initial_access_tokens as iat, pushed_requests as pushed,
 };
 use crate::db::DbConnection;
 
@@ -92,6 +92,8 @@ pub enum Rule {
     OneTimeTokens,
     /// Delivered outbox rows (and ones that failed for good, after a week).
     Outbox,
+    /// Back-channel logouts delivered or given up, after a week.
+    BackchannelLogouts,
     /// Events older than `events.retention_days` (none when it is 0).
     Events,
 }
@@ -99,7 +101,7 @@ pub enum Rule {
 impl Rule {
     /// Every rule, in the order a pass applies them (refresh tokens before the grants they
     /// keep alive).
-    pub const ALL: [Rule; 21] = [
+    pub const ALL: [Rule; 22] = [
         Rule::Codes,
         Rule::Sessions,
         Rule::SignInSteps,
@@ -120,6 +122,7 @@ impl Rule {
         Rule::Nonces,
         Rule::OneTimeTokens,
         Rule::Outbox,
+        Rule::BackchannelLogouts,
         Rule::Events,
     ];
 
@@ -146,6 +149,7 @@ impl Rule {
             Rule::Nonces => "cloudtrax_nonces",
             Rule::OneTimeTokens => "one_time_tokens",
             Rule::Outbox => "email_outbox",
+            Rule::BackchannelLogouts => "backchannel_logouts",
             Rule::Events => "events",
         }
     }
@@ -171,6 +175,27 @@ macro_rules! purge {
     }};
 }
 
+/// Deletes a batch of expired sessions, telling the apps signed in through them first
+/// (back-channel logout): a session that ends by expiry ends like any other.
+fn expired_sessions(conn: &mut DbConnection, now: Timestamp) -> Result<usize, Error> {
+    crate::db::transaction(conn, |conn| {
+        let expired: Vec<(String, String, String)> = sessions::table
+            .filter(sessions::expires_at.lt(now))
+            .select((sessions::id_hash, sessions::user_id, sessions::sid))
+            .limit(BATCH)
+            .load(conn)?;
+        let mut by_user: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (_, user, sid) in &expired {
+            by_user.entry(user).or_default().push(sid.clone());
+        }
+        for (user, sids) in by_user {
+            super::backchannel::sessions_ended(conn, now, user, &sids)?;
+        }
+        let ids: Vec<&String> = expired.iter().map(|(id, _, _)| id).collect();
+        Ok(diesel::delete(sessions::table.filter(sessions::id_hash.eq_any(ids))).execute(conn)?)
+    })
+}
+
 /// Deletes one batch (up to about `BATCH` rows) under `rule`; the number deleted. Fewer than
 /// `BATCH` means the rule has nothing more to delete now.
 pub fn batch(
@@ -189,12 +214,7 @@ pub fn batch(
             codes::code_hash,
             codes::expires_at.lt(now - secs(CODE_MEMORY_SECS))
         ),
-        Rule::Sessions => purge!(
-            conn,
-            sessions,
-            sessions::id_hash,
-            sessions::expires_at.lt(now)
-        ),
+        Rule::Sessions => expired_sessions(conn, now)?,
         Rule::SignInSteps => purge!(conn, steps, steps::id_hash, steps::expires_at.lt(now)),
         Rule::PendingTotp => purge!(
             conn,
@@ -296,6 +316,17 @@ pub fn batch(
                 .nullable()
                 .or(outbox::failed_at.lt(now - secs(FAILED_MAIL_SECS)))
         ),
+        Rule::BackchannelLogouts => {
+            let kept = now - secs(super::backchannel::KEEP_SECS);
+            purge!(
+                conn,
+                logouts,
+                logouts::id,
+                logouts::delivered_at
+                    .lt(kept)
+                    .or(logouts::failed_at.lt(kept))
+            )
+        }
         Rule::Events if rules.events_retention_days == 0 => 0,
         Rule::Events => {
             let cutoff = now - Duration::days(rules.events_retention_days as i64);

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod acl;
 pub mod apps;
 pub mod authorize;
+pub mod backchannel;
 pub mod client_auth;
 pub mod client_jwt;
 pub mod client_keys;

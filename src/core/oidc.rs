@@ -111,6 +111,11 @@ pub struct Metadata {
     pub require_request_uri_registration: bool,
     /// DPoP proofs (RFC 9449) at the token endpoint and this server's protected routes.
     pub dpop_signing_alg_values_supported: Vec<&'static str>,
+    /// OpenID Connect Back-Channel Logout 1.0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_supported: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_supported: Option<bool>,
 }
 
 /// The metadata document; `openid` selects the OpenID Connect flavour.
@@ -160,6 +165,8 @@ pub fn metadata(config: &Config, openid: bool) -> Metadata {
         request_uri_parameter_supported: false,
         require_request_uri_registration: false,
         dpop_signing_alg_values_supported: super::dpop::ALGS.to_vec(),
+        backchannel_logout_supported: openid.then_some(true),
+        backchannel_logout_session_supported: openid.then_some(true),
     }
 }
 

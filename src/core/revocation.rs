@@ -99,6 +99,8 @@ pub fn cut_off_user(
         diesel::update(users::table.find(user_id))
             .set(users::tokens_valid_after.eq(Some(now)))
             .execute(conn)?;
+        // The apps with a live grant are told, before the grants go (back-channel logout).
+        super::backchannel::user_cut_off(conn, now, user_id)?;
         diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
         super::grants::revoke_all_of_user(conn, now, user_id, revocation_ttl, reason)?;
         // A device approved (not yet collected) must not get tokens after the cut-off.

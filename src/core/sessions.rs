@@ -117,14 +117,16 @@ pub fn find(
 /// Ends one session (by cookie value).
 pub fn end(conn: &mut DbConnection, now: Timestamp, cookie: &str) -> Result<(), Error> {
     let hash = crypto::secret_hash(cookie);
-    let user: Option<String> = sessions::table
+    let user: Option<(String, String)> = sessions::table
         .find(&hash)
-        .select(sessions::user_id)
+        .select((sessions::user_id, sessions::sid))
         .first(conn)
         .optional()?;
     diesel::delete(sessions::table.find(&hash)).execute(conn)?;
-    if let Some(user_id) = user {
+    if let Some((user_id, sid)) = user {
         events::record(conn, now, events::NewEvent::user("session.ended", &user_id))?;
+        // The apps signed in through it are told (back-channel logout).
+        super::backchannel::sessions_ended(conn, now, &user_id, &[sid])?;
     }
     Ok(())
 }

@@ -331,6 +331,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    backchannel_logouts (id) {
+        id -> Text,
+        client_id -> Text,
+        sub -> Text,
+        sid -> Nullable<Text>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     pushed_requests (id_hash) {
         id_hash -> Text,
         client_id -> Text,
@@ -374,6 +389,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_assertions,
     dpop_proofs,
     device_codes,
+    backchannel_logouts,
     pushed_requests,
 );
 

@@ -73,6 +73,40 @@ pub async fn jwks(uri: &str, allow_private: bool) -> Result<Vec<Jwk>, String> {
     })
 }
 
+/// POSTs a form to a relying party's URL (a back-channel logout), with the same address rules,
+/// timeouts and no redirects: `Ok` on a 2xx answer, else why not (for the log and the queue).
+pub async fn post_form(
+    uri: &str,
+    allow_private: bool,
+    form: &[(&str, &str)],
+) -> Result<(), String> {
+    let url = check_fetch_url(uri, allow_private)?;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let res = client(allow_private)
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cache-control", "no-store")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            let mut m = format!("could not be reached: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                m.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            m
+        })?;
+    if res.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("answered {}", res.status()))
+    }
+}
+
 async fn fetch(url: url::Url, allow_private: bool) -> Result<Vec<Jwk>, String> {
     let mut res = client(allow_private)
         .get(url)

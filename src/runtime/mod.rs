@@ -5,6 +5,7 @@
 
 pub mod argon2;
 pub mod audit;
+pub mod backchannel;
 pub mod cache;
 pub mod changes;
 pub mod fetch;

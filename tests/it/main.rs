@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod architecture;
 mod authz;
+mod backchannel;
 mod binary;
 mod bloq;
 mod cli;

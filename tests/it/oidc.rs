@@ -17,12 +17,12 @@ fn challenge() -> String {
         .encode(sha2::Sha256::digest(VERIFIER.as_bytes()))
 }
 
-struct Rp {
-    id: String,
-    secret: String,
+pub(crate) struct Rp {
+    pub id: String,
+    pub secret: String,
 }
 
-fn setup_with(app: &TestApp, extra: &[&str]) -> Rp {
+pub(crate) fn setup_with(app: &TestApp, extra: &[&str]) -> Rp {
     let mut args = vec![
         "--name",
         "Relying Party",
@@ -38,7 +38,7 @@ fn setup_with(app: &TestApp, extra: &[&str]) -> Rp {
     Rp { id, secret }
 }
 
-fn user(app: &TestApp) -> String {
+pub(crate) fn user(app: &TestApp) -> String {
     let id = app.user_with(
         portcullis::core::users::NewUser {
             email: "ada@example.com".into(),
@@ -60,7 +60,7 @@ fn user(app: &TestApp) -> String {
     id
 }
 
-fn authorize_url(rp: &Rp, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(rp: &Rp, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("response_type", "code".to_string()),
         ("client_id", rp.id.clone()),
@@ -84,7 +84,7 @@ fn authorize_url(rp: &Rp, extra: &[(&str, &str)]) -> String {
 }
 
 /// From `/authorize` through sign-in and consent to the code.
-async fn code_via_pages(b: &mut Browser<'_>, url: &str) -> String {
+pub(crate) async fn code_via_pages(b: &mut Browser<'_>, url: &str) -> String {
     let r = b.get(url).await;
     let mut next = location(&r);
     if next.starts_with("/signin") {
@@ -120,7 +120,7 @@ async fn consent(b: &mut Browser<'_>, html: &str, decision: &str) -> String {
     location(&r)
 }
 
-async fn exchange(app: &TestApp, rp: &Rp, code: &str) -> serde_json::Value {
+pub(crate) async fn exchange(app: &TestApp, rp: &Rp, code: &str) -> serde_json::Value {
     let r = app
         .token(
             &[

@@ -71,6 +71,8 @@ pub async fn create(
                 require_signed_request_object: b.require_signed_request_object,
                 dpop_bound_access_tokens: b.dpop_bound_access_tokens,
                 token_exchange_audiences: b.token_exchange_audiences,
+                backchannel_logout_uri: b.backchannel_logout_uri,
+                backchannel_logout_session_required: b.backchannel_logout_session_required,
                 ..Default::default()
             }
             .to_value(),

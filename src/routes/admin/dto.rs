@@ -160,6 +160,10 @@ pub struct ClientOut {
     /// The audiences it may exchange tokens for (RFC 8693).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub token_exchange_audiences: Vec<String>,
+    /// Where it is told that a person's session ended (OIDC Back-Channel Logout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
 }
 
 impl From<&crate::core::clients::Client> for ClientOut {
@@ -190,6 +194,8 @@ impl From<&crate::core::clients::Client> for ClientOut {
             require_signed_request_object: c.metadata.require_signed_request_object,
             dpop_bound_access_tokens: c.metadata.dpop_bound_access_tokens,
             token_exchange_audiences: c.metadata.token_exchange_audiences.clone(),
+            backchannel_logout_uri: c.metadata.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.metadata.backchannel_logout_session_required,
         }
     }
 }
@@ -248,6 +254,11 @@ pub struct CreateClient {
     /// The audiences it may exchange tokens for (RFC 8693; it needs the token-exchange grant).
     #[serde(default)]
     pub token_exchange_audiences: Vec<String>,
+    /// Where it is told that a person's session ended (OIDC Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
+    /// Its logout tokens must carry `sid`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// A client with its secret, shown once.
@@ -286,6 +297,10 @@ pub struct UpdateClient {
     pub dpop_bound_access_tokens: Option<bool>,
     /// Replaces the audiences it may exchange tokens for (`[]`: none).
     pub token_exchange_audiences: Option<Vec<String>>,
+    /// A new back-channel logout URI; `null` removes it.
+    #[serde(default, deserialize_with = "patch")]
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// A field of a PATCH that may be absent (`None`: unchanged), `null` (`Some(None)`: removed)
@@ -310,6 +325,8 @@ impl UpdateClient {
             require_signed_request_object: self.require_signed_request_object,
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             token_exchange_audiences: self.token_exchange_audiences.clone(),
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
         }
     }
 }
